@@ -1,0 +1,78 @@
+//! The command-line interface: global options and the subcommands.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+
+/// `picow --version`: the crate version and the git revision it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PICOW_GIT_REV"), ")");
+
+/// Rust tooling for both ends of the WalnutPi PicoW socket workflow.
+#[derive(Debug, Parser)]
+#[command(name = "picow", version = VERSION, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 invalid input or usage, \
+                        124 timed out waiting for an expectation."
+)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// When to use colours; NO_COLOR in the environment means never for auto.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print data as JSON (one object per line for event streams).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colours when the output is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the PC-side TCP/UDP server the board connects to (replaces NetAssist).
+    Serve(cmd::serve::ServeArgs),
+    /// Write the firmware, Wi-Fi and server settings to a board.
+    Flash(cmd::flash::FlashArgs),
+    /// Show a board's serial output; survives resets and replugs.
+    Monitor(cmd::monitor::MonitorArgs),
+    /// Find serial ports and identify the boards behind them.
+    Probe(cmd::probe::ProbeArgs),
+    /// Print a shell completion script.
+    Completions(cmd::completions::CompletionsArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

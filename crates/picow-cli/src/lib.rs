@@ -1,0 +1,24 @@
+//! The `picow` command-line tool as a library, so that its subcommands can be
+//! tested in-process. `main.rs` only parses and dispatches.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod output;
+
+use cli::{Cli, Command};
+use exit::Exit;
+
+/// Installs the hooks that `--color` and `-v/-q` decide, then runs the
+/// subcommand.
+pub fn run(cli: Cli) -> color_eyre::Result<Exit> {
+    output::install_hooks(&cli.global)?;
+    match cli.command {
+        Command::Serve(args) => cmd::serve::run(args, &cli.global),
+        Command::Flash(args) => cmd::flash::run(args, &cli.global),
+        Command::Monitor(args) => cmd::monitor::run(args, &cli.global),
+        Command::Probe(args) => cmd::probe::run(args, &cli.global),
+        Command::Completions(args) => cmd::completions::run(args, &cli.global),
+    }
+}

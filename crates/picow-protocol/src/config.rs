@@ -1,0 +1,494 @@
+//! The device configuration record.
+//!
+//! `picow flash` writes one record at the start of the config partition
+//! (see [`crate::layout`]); the firmware reads it at boot. The rest of the
+//! partition stays erased (`0xFF`).
+//!
+//! # Encoding (format version 1)
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `PWCF` |
+//! | 4 | 1 | format version, `1` |
+//! | 5 | 1 | flags: bit 0 UDP (else TCP), bit 1 a board name follows; other bits 0 |
+//! | 6 | 2 | body length `L`, little-endian |
+//! | 8 | `L` | body: SSID, password, host, each as `len:u8` + bytes; port `u16` LE; name as `len:u8` + bytes when flag bit 1 is set |
+//! | 8+`L` | 4 | CRC-32 (ISO-HDLC, as zlib) of bytes `0..8+L`, little-endian |
+//!
+//! Decoding never panics: truncated, corrupted, erased or foreign bytes give
+//! a [`DecodeError`].
+
+use core::fmt;
+
+use heapless::String;
+
+use crate::forms::{
+    self, validate_name, Host, InputError, ServerAddr, WifiCredentials, HOST_MAX, NAME_MAX,
+    PASSWORD_MAX, SSID_MAX,
+};
+
+/// The first four bytes of every record.
+pub const MAGIC: [u8; 4] = *b"PWCF";
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+/// Bytes before the body.
+pub const HEADER_LEN: usize = 8;
+/// Longest possible body.
+pub const BODY_MAX: usize = 1 + SSID_MAX + 1 + PASSWORD_MAX + 1 + HOST_MAX + 2 + 1 + NAME_MAX;
+/// Longest possible record.
+pub const RECORD_MAX: usize = HEADER_LEN + BODY_MAX + 4;
+
+const FLAG_UDP: u8 = 0x01;
+const FLAG_NAME: u8 = 0x02;
+
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// CRC-32 as used by the record (the same polynomial and parameters as zlib).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    CRC32.checksum(bytes)
+}
+
+/// How the board talks to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// A TCP connection (the tutorial's choice).
+    #[default]
+    Tcp,
+    /// UDP datagrams.
+    Udp,
+}
+
+impl Transport {
+    /// `"tcp"` or `"udp"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// Everything the board needs to know: where to connect and how.
+///
+/// Values of this type are always valid: they are built from validated
+/// parts. `Debug` masks the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    wifi: WifiCredentials,
+    server: ServerAddr,
+    name: Option<String<NAME_MAX>>,
+}
+
+impl fmt::Debug for DeviceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceConfig")
+            .field("wifi", &self.wifi)
+            .field("server", &self.server)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Why bytes are not a valid record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The partition is erased: no config has been written.
+    #[error("no config: the config partition is erased")]
+    Erased,
+    /// The bytes are not a picow record at all.
+    #[error("not a picow config record (magic bytes do not match)")]
+    Foreign,
+    /// Written by a newer (or unknown) format.
+    #[error("config record format version {0} is not supported (this build reads version 1)")]
+    UnsupportedVersion(u8),
+    /// Fewer bytes than the record needs.
+    #[error("config record truncated: needs {needed} bytes, got {got}")]
+    Truncated {
+        /// Bytes the header says are needed.
+        needed: usize,
+        /// Bytes available.
+        got: usize,
+    },
+    /// The body length is larger than any valid record's.
+    #[error("config record body length {0} exceeds the maximum of {BODY_MAX}")]
+    BadLength(usize),
+    /// The CRC does not match: a corrupted or half-written record.
+    #[error("config record corrupted: CRC-32 is {stored:#010x}, computed {computed:#010x}")]
+    BadCrc {
+        /// CRC stored in the record.
+        stored: u32,
+        /// CRC of the bytes as read.
+        computed: u32,
+    },
+    /// The CRC matches but the body does not parse.
+    #[error("config record malformed: {0}")]
+    Malformed(&'static str),
+    /// The CRC matches but a value breaks a rule.
+    #[error("config record holds an invalid value: {0}")]
+    Invalid(InputError),
+}
+
+impl DecodeError {
+    /// A short machine-readable reason, as used on the console.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Erased => "erased",
+            DecodeError::Foreign => "foreign",
+            DecodeError::UnsupportedVersion(_) => "version",
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::BadLength(_) => "length",
+            DecodeError::BadCrc { .. } => "crc",
+            DecodeError::Malformed(_) => "malformed",
+            DecodeError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// The output buffer is too small for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("buffer of {got} bytes is too small for a {needed}-byte config record")]
+pub struct BufferTooSmall {
+    /// Bytes needed.
+    pub needed: usize,
+    /// Bytes available.
+    pub got: usize,
+}
+
+impl DeviceConfig {
+    /// Builds a config from validated parts; checks the optional name.
+    pub fn new(
+        wifi: WifiCredentials,
+        server: ServerAddr,
+        name: Option<&str>,
+    ) -> Result<DeviceConfig, InputError> {
+        let name = match name {
+            Some(n) => {
+                validate_name(n)?;
+                let mut s = String::new();
+                let _ = s.push_str(n);
+                Some(s)
+            }
+            None => None,
+        };
+        Ok(DeviceConfig { wifi, server, name })
+    }
+
+    /// The Wi-Fi network name.
+    pub fn ssid(&self) -> &str {
+        &self.wifi.ssid
+    }
+
+    /// The Wi-Fi password (empty for an open network). Print
+    /// [`forms::mask`] of it unless the user asked for secrets.
+    pub fn password(&self) -> &str {
+        &self.wifi.password
+    }
+
+    /// The Wi-Fi credentials.
+    pub fn wifi(&self) -> &WifiCredentials {
+        &self.wifi
+    }
+
+    /// Where to connect.
+    pub fn server(&self) -> &ServerAddr {
+        &self.server
+    }
+
+    /// The optional board name.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The number of bytes [`encode`](Self::encode) writes.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN + self.body_len() + 4
+    }
+
+    fn body_len(&self) -> usize {
+        let host_len = host_text_len(&self.server.host);
+        1 + self.wifi.ssid.len()
+            + 1
+            + self.wifi.password.len()
+            + 1
+            + host_len
+            + 2
+            + self.name.as_ref().map_or(0, |n| 1 + n.len())
+    }
+
+    /// Writes the record into `out` and returns its length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let total = self.encoded_len();
+        if out.len() < total {
+            return Err(BufferTooSmall {
+                needed: total,
+                got: out.len(),
+            });
+        }
+        let body_len = self.body_len();
+        let mut flags = 0;
+        if self.server.transport == Transport::Udp {
+            flags |= FLAG_UDP;
+        }
+        if self.name.is_some() {
+            flags |= FLAG_NAME;
+        }
+        out[..4].copy_from_slice(&MAGIC);
+        out[4] = FORMAT_VERSION;
+        out[5] = flags;
+        out[6..8].copy_from_slice(&(body_len as u16).to_le_bytes());
+        let mut w = Writer {
+            buf: out,
+            pos: HEADER_LEN,
+        };
+        w.field(self.wifi.ssid.as_bytes());
+        w.field(self.wifi.password.as_bytes());
+        let mut host: String<HOST_MAX> = String::new();
+        // Cannot fail: a valid host's text form fits.
+        let _ = fmt::write(&mut host, format_args!("{}", self.server.host));
+        w.field(host.as_bytes());
+        w.bytes(&self.server.port.to_le_bytes());
+        if let Some(n) = &self.name {
+            w.field(n.as_bytes());
+        }
+        let end = w.pos;
+        debug_assert_eq!(end, HEADER_LEN + body_len);
+        let crc = crc32(&out[..end]);
+        out[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+        Ok(total)
+    }
+
+    /// Encodes into a new vector.
+    #[cfg(any(test, feature = "std"))]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = vec![0; self.encoded_len()];
+        let n = self.encode(&mut v).expect("sized above");
+        v.truncate(n);
+        v
+    }
+
+    /// Decodes a record from the start of `bytes`; trailing bytes (the
+    /// erased rest of the partition) are ignored.
+    pub fn decode(bytes: &[u8]) -> Result<DeviceConfig, DecodeError> {
+        let head = &bytes[..bytes.len().min(HEADER_LEN)];
+        if !head.is_empty() && head.iter().all(|&b| b == 0xFF) {
+            return Err(DecodeError::Erased);
+        }
+        let magic_part = &bytes[..bytes.len().min(4)];
+        if magic_part != &MAGIC[..magic_part.len()] {
+            return Err(DecodeError::Foreign);
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated {
+                needed: HEADER_LEN,
+                got: bytes.len(),
+            });
+        }
+        if bytes[4] != FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion(bytes[4]));
+        }
+        let body_len = u16::from_le_bytes([bytes[6], bytes[7]]) as usize;
+        if body_len > BODY_MAX {
+            return Err(DecodeError::BadLength(body_len));
+        }
+        let end = HEADER_LEN + body_len;
+        if bytes.len() < end + 4 {
+            return Err(DecodeError::Truncated {
+                needed: end + 4,
+                got: bytes.len(),
+            });
+        }
+        let stored =
+            u32::from_le_bytes([bytes[end], bytes[end + 1], bytes[end + 2], bytes[end + 3]]);
+        let computed = crc32(&bytes[..end]);
+        if stored != computed {
+            return Err(DecodeError::BadCrc { stored, computed });
+        }
+        let flags = bytes[5];
+        if flags & !(FLAG_UDP | FLAG_NAME) != 0 {
+            return Err(DecodeError::Malformed("unknown flag bits"));
+        }
+        let mut r = Reader {
+            buf: &bytes[HEADER_LEN..end],
+        };
+        let ssid = r.text(SSID_MAX, "SSID")?;
+        let password = r.text(PASSWORD_MAX, "password")?;
+        let host = r.text(HOST_MAX, "host")?;
+        let port = r.take(2).ok_or(DecodeError::Malformed("port missing"))?;
+        let port = u16::from_le_bytes([port[0], port[1]]);
+        let name = if flags & FLAG_NAME != 0 {
+            Some(r.text(NAME_MAX, "name")?)
+        } else {
+            None
+        };
+        if !r.buf.is_empty() {
+            return Err(DecodeError::Malformed("bytes after the last field"));
+        }
+        let wifi = WifiCredentials::new(ssid, password).map_err(DecodeError::Invalid)?;
+        if port == 0 {
+            return Err(DecodeError::Invalid(InputError::Port {
+                port: forms::Snippet::try_from("0").unwrap_or_default(),
+            }));
+        }
+        let server = ServerAddr {
+            host: Host::parse(host).map_err(DecodeError::Invalid)?,
+            port,
+            transport: if flags & FLAG_UDP != 0 {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            },
+        };
+        DeviceConfig::new(wifi, server, name).map_err(DecodeError::Invalid)
+    }
+}
+
+fn host_text_len(host: &Host) -> usize {
+    struct Count(usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = fmt::write(&mut c, format_args!("{host}"));
+    c.0
+}
+
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+    fn field(&mut self, b: &[u8]) {
+        self.bytes(&[b.len() as u8]);
+        self.bytes(b);
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.buf.len() < n {
+            return None;
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Some(a)
+    }
+    fn text(&mut self, max: usize, what: &'static str) -> Result<&'a str, DecodeError> {
+        let len = *self
+            .take(1)
+            .ok_or(DecodeError::Malformed("field length missing"))?
+            .first()
+            .unwrap_or(&0) as usize;
+        if len > max {
+            return Err(DecodeError::Malformed(match what {
+                "SSID" => "SSID longer than 32 bytes",
+                "password" => "password longer than 64 bytes",
+                "host" => "host longer than 253 bytes",
+                _ => "name longer than 32 bytes",
+            }));
+        }
+        let b = self
+            .take(len)
+            .ok_or(DecodeError::Malformed("field runs past the body"))?;
+        core::str::from_utf8(b).map_err(|_| DecodeError::Malformed("text field is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: Option<&str>) -> DeviceConfig {
+        DeviceConfig::new(
+            WifiCredentials::parse("WalnutPi:12345678").unwrap(),
+            ServerAddr::parse("192.168.2.118:10000").unwrap(),
+            name,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn known_encoding() {
+        let bytes = sample(None).to_bytes();
+        assert_eq!(&bytes[..8], b"PWCF\x01\x00\x22\x00");
+        assert_eq!(&bytes[8..17], b"\x08WalnutPi");
+        assert_eq!(bytes.len(), 8 + 0x22 + 4);
+        // The CRC is the zlib CRC-32 of everything before it.
+        let end = bytes.len() - 4;
+        assert_eq!(
+            u32::from_le_bytes(bytes[end..].try_into().unwrap()),
+            crc32(&bytes[..end])
+        );
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn decodes_with_erased_tail() {
+        let cfg = sample(Some("desk"));
+        let mut part = vec![0xFF; 4096];
+        let n = cfg.encode(&mut part).unwrap();
+        assert_eq!(n, cfg.encoded_len());
+        assert_eq!(DeviceConfig::decode(&part).unwrap(), cfg);
+    }
+
+    #[test]
+    fn classifies_bad_input() {
+        assert_eq!(
+            DeviceConfig::decode(&[0xFF; 4096]),
+            Err(DecodeError::Erased)
+        );
+        assert_eq!(DeviceConfig::decode(&[0; 64]), Err(DecodeError::Foreign));
+        assert!(matches!(
+            DeviceConfig::decode(&[]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        let mut b = sample(None).to_bytes();
+        b[4] = 2;
+        assert_eq!(
+            DeviceConfig::decode(&b),
+            Err(DecodeError::UnsupportedVersion(2))
+        );
+        let mut b = sample(None).to_bytes();
+        b[6] = 0xFF;
+        b[7] = 0xFF;
+        assert_eq!(
+            DeviceConfig::decode(&b),
+            Err(DecodeError::BadLength(0xFFFF))
+        );
+    }
+
+    #[test]
+    fn valid_crc_but_bad_values_is_typed() {
+        // A record whose CRC is right but whose password is too short.
+        let mut b = sample(None).to_bytes();
+        // password length byte follows the 1 + 8 SSID bytes
+        let pw = HEADER_LEN + 9;
+        assert_eq!(b[pw], 8);
+        b[pw + 8] = b'\x05'; // control char inside the password
+        let end = b.len() - 4;
+        let crc = crc32(&b[..end]);
+        b[end..].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            DeviceConfig::decode(&b),
+            Err(DecodeError::Invalid(InputError::PasswordCharset { .. }))
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_password() {
+        let s = format!("{:?}", sample(None));
+        assert!(!s.contains("12345678"), "{s}");
+    }
+}

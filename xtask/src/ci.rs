@@ -1,0 +1,73 @@
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+
+use crate::{cargo, root, step, Result};
+
+/// Runs every CI step; stops at the first failure.
+pub fn run(args: &[String]) -> Result {
+    if let Some(a) = args.first() {
+        return Err(format!("ci takes no arguments, got `{a}`"));
+    }
+    check_components()?;
+    step("rustfmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "tests",
+        cargo().args(["test", "--workspace", "--all-targets", "--locked"]),
+    )?;
+    step(
+        "doc tests",
+        cargo().args(["test", "--workspace", "--doc", "--locked"]),
+    )?;
+    step(
+        "docs",
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    step(
+        "picow-protocol without std",
+        cargo().args([
+            "build",
+            "-p",
+            "picow-protocol",
+            "--no-default-features",
+            "--locked",
+        ]),
+    )?;
+    let fuzz = root().join("crates/picow-protocol/fuzz");
+    step(
+        "fuzz targets build",
+        cargo()
+            .current_dir(&fuzz)
+            .args(["build", "--locked", "--bins"]),
+    )?;
+    println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+/// rustfmt and clippy come with the toolchain; say how to get them if not.
+fn check_components() -> Result {
+    for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
+        let ok = cargo()
+            .args([tool, "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            return Err(format!(
+                "`cargo {tool}` is missing: install it with `rustup component add {component}`"
+            ));
+        }
+    }
+    Ok(())
+}
