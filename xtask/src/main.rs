@@ -6,13 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod bench;
 mod ci;
+mod fw;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
   ci        everything CI checks: fmt, clippy, tests, docs, no_std build, fuzz targets
+  fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
+  bench     benchmarks: `cargo xtask bench <name>`
   help      this text
 ";
 
@@ -20,6 +24,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("fw") => fw::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

@@ -62,6 +62,8 @@ pub enum Command {
     Monitor(cmd::monitor::MonitorArgs),
     /// Find serial ports and identify the boards behind them.
     Probe(cmd::probe::ProbeArgs),
+    /// Run a virtual PicoW on a pseudo-terminal (no hardware needed).
+    Sim(cmd::sim::SimArgs),
     /// Print a shell completion script.
     Completions(cmd::completions::CompletionsArgs),
 }

@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> color_eyre::Result<Exit> {
         Command::Flash(args) => cmd::flash::run(args, &cli.global),
         Command::Monitor(args) => cmd::monitor::run(args, &cli.global),
         Command::Probe(args) => cmd::probe::run(args, &cli.global),
+        Command::Sim(args) => cmd::sim::run(args, &cli.global),
         Command::Completions(args) => cmd::completions::run(args, &cli.global),
     }
 }

@@ -5,3 +5,4 @@ pub mod flash;
 pub mod monitor;
 pub mod probe;
 pub mod serve;
+pub mod sim;

@@ -1,0 +1,12 @@
+//! `cargo xtask bench <name>`: benchmarks whose figures go into
+//! `docs/performance.md`.
+
+use crate::Result;
+
+/// Runs `cargo xtask bench <name>`.
+pub fn run(args: &[String]) -> Result {
+    match args.first().map(String::as_str) {
+        Some(other) => Err(format!("no benchmark named `{other}` yet")),
+        None => Err("usage: cargo xtask bench <name>".into()),
+    }
+}
