@@ -9,6 +9,7 @@ use std::time::Instant;
 mod bench;
 mod ci;
 mod fw;
+mod tools;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>

@@ -1,0 +1,89 @@
+//! Installing what a fresh machine lacks: Debian packages and a Python venv
+//! with esptool. CI runs as root on a fresh machine; a developer who is not
+//! root is told the command to run instead.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{root, Result};
+
+/// The esptool version the cross-checks were verified with.
+pub const ESPTOOL_VERSION: &str = "5.6.0";
+
+/// Whether every Debian package in `pkgs` is installed.
+fn installed(pkgs: &[&str]) -> bool {
+    pkgs.iter().all(|p| {
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", p])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    })
+}
+
+/// Installs Debian packages that are missing (as root), or says how.
+pub fn apt_install(pkgs: &[&str]) -> Result {
+    if installed(pkgs) {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let list = pkgs.join(" ");
+    if !is_root {
+        return Err(format!(
+            "missing Debian packages; install them with: sudo apt-get install -y {list}"
+        ));
+    }
+    println!("==> apt-get install {list}");
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    if !ok(Command::new("apt-get").args(["update", "-qq"])) {
+        return Err("apt-get update failed; check the package sources".into());
+    }
+    if !ok(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(pkgs)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    {
+        return Err(format!("apt-get install -y {list} failed"));
+    }
+    Ok(())
+}
+
+/// The path of an `esptool` executable in the project's venv
+/// (`target/xtask/venv`), created on first use.
+pub fn esptool() -> Result<PathBuf> {
+    let venv = root().join("target/xtask/venv");
+    let exe = venv.join("bin/esptool");
+    let stamp = venv.join(format!("esptool-{ESPTOOL_VERSION}.ok"));
+    if exe.exists() && stamp.exists() {
+        return Ok(exe);
+    }
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| Command::new(p).arg("--version").output().is_ok())
+        .ok_or("python3 is missing: install it (Debian: apt-get install python3 python3-venv)")?;
+    println!(
+        "==> creating {} with esptool {ESPTOOL_VERSION}",
+        venv.display()
+    );
+    let ok = Command::new(python)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!(
+            "`{python} -m venv` failed: install the venv module (Debian: apt-get install python3-venv)"
+        ));
+    }
+    let ok = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", &format!("esptool=={ESPTOOL_VERSION}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!("pip install esptool=={ESPTOOL_VERSION} failed"));
+    }
+    std::fs::write(&stamp, "").map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    Ok(exe)
+}
