@@ -54,6 +54,8 @@ pub fn run(args: &[String]) -> Result {
     )?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
+    // picow.exe for Windows and its smoke test under Wine (issue #8).
+    crate::windows::ci_steps()?;
     println!("xtask ci: all steps passed");
     Ok(())
 }

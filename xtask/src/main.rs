@@ -11,6 +11,7 @@ mod ci;
 mod fw;
 #[allow(dead_code)] // used by the firmware and virtual-board steps as they land
 mod tools;
+mod windows;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -19,6 +20,7 @@ tasks:
   ci        everything CI checks: fmt, clippy, tests, docs, no_std build, fuzz targets
   fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
   bench     benchmarks: `cargo xtask bench <name>`
+  windows   picow.exe for Windows and its smoke test under Wine: `cargo xtask windows [build|smoke]`
   help      this text
 ";
 
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("fw") => fw::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("windows") => windows::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
