@@ -5,10 +5,13 @@
 //!   prebuilt Windows standard library) and MinGW-w64 as the linker, in its own
 //!   target directory `target/windows`, so host builds are not invalidated and
 //!   the next run is incremental.
-//! - The smoke test copies `picow.exe` into `target/windows/wine-test/` next to
-//!   a test-only `bcryptprimitives.dll` (Wine 8.0 lacks it; see
-//!   `xtask/shim/bcryptprimitives.c`) and runs it with a fresh Wine prefix in a
-//!   temporary directory. Everything it does talks to 127.0.0.1 only, and every
+//! - The same build makes the picow-cli unit tests for Windows; they run
+//!   under Wine (`cargo test` with Wine as the target's runner).
+//! - The smoke test runs `picow.exe` under Wine with a fresh prefix in a
+//!   temporary directory, in `target/windows/wine-test/` (where its log files
+//!   go). The prefix's `system32` gets a test-only `bcryptprimitives.dll`
+//!   (Wine 8.0 lacks it; see `xtask/shim/bcryptprimitives.c`); it is never
+//!   put next to a `picow.exe`. Everything talks to 127.0.0.1 only, and every
 //!   wait is bounded.
 
 use std::fs;
@@ -102,25 +105,24 @@ fn exe_path() -> PathBuf {
     target_dir().join(TARGET).join("release/picow.exe")
 }
 
-/// Builds the release `picow.exe` and returns its path.
-fn build() -> Result<PathBuf> {
+/// The standard library crates built from source. `test` is in the set for
+/// the release build too, so the unit-test build shares every dependency
+/// with it (a different set rebuilds them all: about 3 minutes).
+const BUILD_STD: &str = "-Zbuild-std=std,panic_abort,test";
+
+/// Debian's cargo for the Windows target (`args` starts with the cargo
+/// subcommand), niced (the build is CPU-heavy and
+/// CI machines are shared), in `target/windows`.
+fn windows_cargo(args: &[&str]) -> Command {
     let mut cmd = Command::new("nice");
     cmd.args(["-n", "10", DEBIAN_CARGO])
         .current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-Zbuild-std=std,panic_abort",
-            "--target",
-            TARGET,
-            "-p",
-            "picow-cli",
-            "--bin",
-            "picow",
-            "--target-dir",
-        ])
+        // The subcommand, then ours, then the rest (which may end in `-- ...`
+        // for the test harness).
+        .args(&args[..1])
+        .args([BUILD_STD, "--target", TARGET, "--target-dir"])
         .arg(target_dir())
+        .args(&args[1..])
         .env("RUSTC", DEBIAN_RUSTC)
         // Only for this build: the standard library is built from source,
         // which needs unstable cargo flags on a stable compiler.
@@ -139,9 +141,27 @@ fn build() -> Result<PathBuf> {
     ] {
         cmd.env_remove(var);
     }
+    cmd
+}
+
+/// The picow-cli unit tests for Windows: built with the release profile so
+/// they share the release build's dependencies.
+const UNIT_TESTS: &[&str] = &["test", "--release", "--locked", "-p", "picow-cli", "--lib"];
+
+/// Builds the release `picow.exe` and the Windows unit tests; returns the
+/// path of `picow.exe`.
+fn build() -> Result<PathBuf> {
     step(
         &format!("windows: cargo build --release --target {TARGET}"),
-        &mut cmd,
+        &mut windows_cargo(&[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "picow-cli",
+            "--bin",
+            "picow",
+        ]),
     )?;
     let exe = exe_path();
     if !exe.exists() {
@@ -150,6 +170,10 @@ fn build() -> Result<PathBuf> {
             exe.display()
         ));
     }
+    step(
+        "windows: build the picow-cli unit tests",
+        &mut windows_cargo(&[UNIT_TESTS, &["--no-run"]].concat()),
+    )?;
     Ok(exe)
 }
 
@@ -159,12 +183,11 @@ fn smoke(exe: &Path) -> Result {
     let start = Instant::now();
     let dir = target_dir().join("wine-test");
     fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let test_exe = dir.join("picow.exe");
-    fs::copy(exe, &test_exe).map_err(|e| format!("copying {}: {e}", exe.display()))?;
-    build_shim(&dir)?;
-    let wine = Wine::new(dir, test_exe)?;
-    wine.init()?;
+    let shim = build_shim()?;
+    let wine = Wine::new(dir, exe.to_path_buf())?;
+    wine.init(&shim)?;
 
+    run_unit_tests(&wine)?;
     check_version(&wine)?;
     check_help(&wine)?;
     check_bad_input(&wine)?;
@@ -186,18 +209,53 @@ fn smoke(exe: &Path) -> Result {
     Ok(())
 }
 
-/// Builds the test-only `bcryptprimitives.dll` into `dir` (Wine 8.0 lacks it;
-/// Rust's standard library imports `ProcessPrng` from it). Rebuilt only when
-/// the source is newer than the DLL.
-fn build_shim(dir: &Path) -> Result {
+/// Runs the picow-cli unit tests (built by [`build`]) under Wine, ignored
+/// ones included: those need what this harness sets up.
+fn run_unit_tests(wine: &Wine) -> Result {
+    let mut cmd = windows_cargo(&[UNIT_TESTS, &["--", "--include-ignored"]].concat());
+    wine.env(&mut cmd);
+    let runner = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        TARGET.to_uppercase().replace('-', "_")
+    );
+    cmd.env(runner, WINE);
+    let start = Instant::now();
+    let run = run_bounded(&mut cmd, None, Duration::from_secs(600))
+        .map_err(|e| format!("the picow-cli unit tests under Wine: {e}"))?;
+    let summary = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("test result:"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    check(
+        &format!(
+            "picow-cli unit tests under Wine ({summary}; {:.1} s)",
+            start.elapsed().as_secs_f64()
+        ),
+        run.status.success() && !summary.is_empty(),
+        &run,
+        "every picow-cli unit test must pass on Windows (a test that cannot must say why \
+         with #[cfg_attr(windows, ignore = \"...\")])",
+    )
+}
+
+/// Builds the test-only `bcryptprimitives.dll` (Wine 8.0 lacks it; Rust's
+/// standard library imports `ProcessPrng` from it) into `target/windows/shim`
+/// and returns its path. It goes into the temporary Wine prefix's
+/// `system32` only, never next to a `picow.exe`. Rebuilt only when the
+/// source is newer than the DLL.
+fn build_shim() -> Result<PathBuf> {
     let src = root().join("xtask/shim/bcryptprimitives.c");
+    let dir = target_dir().join("shim");
     let dll = dir.join("bcryptprimitives.dll");
     let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
     if let (Some(d), Some(s)) = (mtime(&dll), mtime(&src)) {
         if d >= s {
-            return Ok(());
+            return Ok(dll);
         }
     }
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     step(
         "windows: test-only ProcessPrng shim (bcryptprimitives.dll)",
         Command::new(MINGW_GCC)
@@ -213,7 +271,8 @@ fn build_shim(dir: &Path) -> Result {
             .arg(&dll)
             .arg(&src)
             .arg("-ladvapi32"),
-    )
+    )?;
+    Ok(dll)
 }
 
 /// A Wine prefix in a temporary directory, removed (and its wineserver
@@ -274,8 +333,9 @@ impl Wine {
             .env_remove("PICOW_PORT");
     }
 
-    /// Creates the prefix (`wineboot --init`) and reports how long it took.
-    fn init(&self) -> Result {
+    /// Creates the prefix (`wineboot --init`), reports how long it took, and
+    /// puts the test-only shim into its `system32`.
+    fn init(&self, shim: &Path) -> Result {
         let mut cmd = Command::new(WINE);
         cmd.args(["wineboot", "--init"]);
         self.env(&mut cmd);
@@ -293,6 +353,9 @@ impl Wine {
             self.prefix.display(),
             start.elapsed().as_secs_f64()
         );
+        let system32 = self.prefix.join("drive_c/windows/system32");
+        fs::copy(shim, system32.join("bcryptprimitives.dll"))
+            .map_err(|e| format!("copying the shim into {}: {e}", system32.display()))?;
         Ok(())
     }
 
