@@ -209,10 +209,9 @@ fn smoke(exe: &Path) -> Result {
     Ok(())
 }
 
-/// Runs the picow-cli unit tests (built by [`build`]) under Wine, ignored
-/// ones included: those need what this harness sets up.
+/// Runs the picow-cli unit tests (built by [`build`]) under Wine.
 fn run_unit_tests(wine: &Wine) -> Result {
-    let mut cmd = windows_cargo(&[UNIT_TESTS, &["--", "--include-ignored"]].concat());
+    let mut cmd = windows_cargo(UNIT_TESTS);
     wine.env(&mut cmd);
     let runner = format!(
         "CARGO_TARGET_{}_RUNNER",

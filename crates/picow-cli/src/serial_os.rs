@@ -452,6 +452,35 @@ mod tests {
         )
     }
 
+    /// A real busy port on Windows: the second exclusive open (as
+    /// `serialport` and every serial program opens) fails, and is told
+    /// apart from a missing port. Only on real Windows: Wine does not
+    /// enforce exclusive opens of serial devices, so CI cannot run it
+    /// (docs/windows.md says how to run it).
+    #[test]
+    #[cfg(windows)]
+    #[ignore = "needs real Windows and PICOW_TEST_FREE_COM_PORT, a COM port nobody holds"]
+    fn real_busy_port_is_busy() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let port = std::env::var("PICOW_TEST_FREE_COM_PORT")
+            .expect("PICOW_TEST_FREE_COM_PORT names a COM port nobody holds");
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .share_mode(0)
+                .open(&*Os::Windows.open_path(&port))
+        };
+        let _first = open().expect("the first open of a free port succeeds");
+        let err = open().expect_err("a second exclusive open must fail");
+        let err = OpenError::new(Os::Windows, &port, err);
+        assert_eq!(err.failure, Busy, "{err}: {:?}", err.source);
+        assert!(
+            err.to_string().contains("another program has it open"),
+            "{err}"
+        );
+    }
+
     /// A real open of a port that does not exist, on the system the tests
     /// run on (Linux in CI; Windows when built there).
     #[test]
