@@ -190,6 +190,7 @@ fn smoke(exe: &Path) -> Result {
     run_unit_tests(&wine)?;
     check_version(&wine)?;
     check_help(&wine)?;
+    check_powershell_completions(&wine)?;
     check_bad_input(&wine)?;
     check_sim_says_unix_only(&wine)?;
     let serve_help = wine.run(&["serve", "--help"], SHORT)?;
@@ -474,6 +475,17 @@ fn check_help(wine: &Wine) -> Result {
         run.code() == Some(0) && all,
         &run,
         "expected exit 0 and the usage with every subcommand",
+    )
+}
+
+/// PowerShell is the Windows user's shell.
+fn check_powershell_completions(wine: &Wine) -> Result {
+    let run = wine.run(&["completions", "powershell"], SHORT)?;
+    check(
+        "picow.exe completions powershell",
+        run.code() == Some(0) && run.stdout.contains("Register-ArgumentCompleter"),
+        &run,
+        "expected exit 0 and a PowerShell completion script",
     )
 }
 
