@@ -18,7 +18,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -202,6 +202,7 @@ fn smoke(exe: &Path) -> Result {
     )?;
     check_serve(&wine, &serve_help.stdout)?;
     check_serve_timeout_json_and_log(&wine, &serve_help.stdout)?;
+    check_serve_ctrl_c(&wine, &serve_help.stdout)?;
 
     println!(
         "<== windows: smoke test: ok in {:.1} s",
@@ -388,22 +389,50 @@ impl Drop for Wine {
 /// With `stdin` the child gets a pipe that stays open until it exits (as a
 /// CI job's terminal would), otherwise /dev/null.
 fn run_bounded(cmd: &mut Command, stdin: Option<()>, limit: Duration) -> io::Result<Run> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = cmd.spawn()?;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let _stdin = child.stdin.take();
-    let status = wait_bounded(&mut child, limit)?;
-    Ok(Run {
-        status,
-        stdout: join_text(out),
-        stderr: join_text(err),
-    })
+    Running::spawn(cmd, stdin.is_some())?.wait(limit)
+}
+
+/// A child whose stdout and stderr are being collected.
+struct Running {
+    child: Child,
+    out: JoinHandle<Vec<u8>>,
+    err: JoinHandle<Vec<u8>>,
+    _stdin: Option<ChildStdin>,
+}
+
+impl Running {
+    /// Spawns with stdout and stderr captured, and stdin a pipe that stays
+    /// open (`keep_stdin`, as a CI job's terminal would) or /dev/null.
+    fn spawn(cmd: &mut Command, keep_stdin: bool) -> io::Result<Running> {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if keep_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn()?;
+        Ok(Running {
+            out: drain(child.stdout.take()),
+            err: drain(child.stderr.take()),
+            _stdin: child.stdin.take(),
+            child,
+        })
+    }
+
+    /// Whether it is still running.
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits at most `limit` (then kills it and says so).
+    fn wait(mut self, limit: Duration) -> io::Result<Run> {
+        let status = wait_bounded(&mut self.child, limit)?;
+        Ok(Run {
+            status,
+            stdout: join_text(self.out),
+            stderr: join_text(self.err),
+        })
+    }
 }
 
 /// Reads a pipe to the end on a thread (so a full pipe never blocks the child).
@@ -557,7 +586,7 @@ fn serve_with_board(wine: &Wine, args: &[&str], port: u16) -> Result<(Run, Board
     let stop = Arc::new(AtomicBool::new(false));
     let board = {
         let stop = stop.clone();
-        thread::spawn(move || fake_board(port, &stop, Duration::from_secs(90)))
+        thread::spawn(move || fake_board(port, &stop, None, Duration::from_secs(90)))
     };
     // Wine's start-up plus serve's own --timeout, with room for a loaded box.
     let run = run_bounded(&mut wine.picow(args), Some(()), Duration::from_secs(120))
@@ -570,8 +599,14 @@ fn serve_with_board(wine: &Wine, args: &[&str], port: u16) -> Result<(Run, Board
 /// The tutorial's board, as far as serve can see it: connect, greet with
 /// `Hello WalnutPi!`, then answer everything received with `I got:` + data
 /// (reads of at most 128 bytes, as `recv(128)`). Loopback only; stops at
-/// `stop`, at the deadline, or when serve closes the connection.
-fn fake_board(port: u16, stop: &AtomicBool, limit: Duration) -> BoardLog {
+/// `stop`, at the deadline, or when serve closes the connection. Sets
+/// `got_data` once it has received something.
+fn fake_board(
+    port: u16,
+    stop: &AtomicBool,
+    got_data: Option<&AtomicBool>,
+    limit: Duration,
+) -> BoardLog {
     let deadline = Instant::now() + limit;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut log = BoardLog::default();
@@ -598,6 +633,9 @@ fn fake_board(port: u16, stop: &AtomicBool, limit: Duration) -> BoardLog {
             }
             Ok(n) => {
                 log.received.extend_from_slice(&buf[..n]);
+                if let Some(flag) = got_data {
+                    flag.store(true, Ordering::Relaxed);
+                }
                 let mut reply = b"I got:".to_vec();
                 reply.extend_from_slice(&buf[..n]);
                 if stream.write_all(&reply).is_err() {
@@ -742,6 +780,83 @@ fn check_serve_timeout_json_and_log(wine: &Wine, serve_help: &str) -> Result {
             "expected a non-empty {} with \\n line ends and no \\r; got {:?}",
             log_path.display(),
             String::from_utf8_lossy(&log[..log.len().min(400)])
+        ),
+    )
+}
+
+/// Ctrl-C on Windows is a console control event, not a signal (Wine turns
+/// SIGINT into one): serve must close, print its summary and flush `--log`
+/// with everything received before it, and exit 0.
+fn check_serve_ctrl_c(wine: &Wine, serve_help: &str) -> Result {
+    const WHAT: &str = "windows smoke test: picow.exe serve ends cleanly on Ctrl-C";
+    if !serve_help.contains("--log") {
+        loud_skip(WHAT, "`picow serve` has no --log yet (issue #3)");
+        return Ok(());
+    }
+    let port = free_port()?;
+    let port_s = port.to_string();
+    let log_name = "serve-ctrl-c.jsonl";
+    let log_path = wine.dir.join(log_name);
+    let _ = fs::remove_file(&log_path);
+    let args = [
+        "--json",
+        "serve",
+        "--port",
+        &port_s,
+        "--bind",
+        "127.0.0.1",
+        "--send",
+        "ping",
+        "--log",
+        log_name,
+    ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let got_data = Arc::new(AtomicBool::new(false));
+    let board = {
+        let (stop, got_data) = (stop.clone(), got_data.clone());
+        thread::spawn(move || fake_board(port, &stop, Some(&got_data), Duration::from_secs(90)))
+    };
+    let result = (|| {
+        let mut serve = Running::spawn(&mut wine.picow(&args), true)
+            .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
+        // Until the board has the `ping`: then serve has its greeting too.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !got_data.load(Ordering::Relaxed) && serve.running() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        let ready = got_data.load(Ordering::Relaxed);
+        if ready {
+            // Give serve a moment to read the greeting that came before.
+            thread::sleep(Duration::from_millis(500));
+            let _ = Command::new("kill")
+                .args(["-INT", &serve.child.id().to_string()])
+                .status();
+        }
+        let run = serve
+            .wait(Duration::from_secs(30))
+            .map_err(|e| format!("picow.exe serve after Ctrl-C: {e}"))?;
+        Ok::<_, String>((run, ready))
+    })();
+    stop.store(true, Ordering::Relaxed);
+    let _ = board.join();
+    let (run, ready) = result?;
+    let log = String::from_utf8_lossy(&fs::read(&log_path).unwrap_or_default()).into_owned();
+    let greeting_hex: String = b"Hello WalnutPi!"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    check(
+        "picow.exe serve: Ctrl-C gives exit 0, a summary, and a flushed --log",
+        ready
+            && run.code() == Some(0)
+            && run.stdout.contains("\"summary\"")
+            && log.contains(&greeting_hex),
+        &run,
+        &format!(
+            "expected the board to get `ping` ({ready}), then after Ctrl-C exit 0, a summary \
+             event on stdout, and the greeting (hex {greeting_hex}) in {}; the log holds {:?}",
+            log_path.display(),
+            &log[..log.len().min(600)]
         ),
     )
 }
