@@ -295,7 +295,9 @@ impl DeviceConfig {
         let len = u16::from_le_bytes([bytes[6], bytes[7]]);
         let check = u16::from_le_bytes([bytes[8], bytes[9]]);
         if len != !check {
-            return Err(DecodeError::Malformed("body length and its complement disagree"));
+            return Err(DecodeError::Malformed(
+                "body length and its complement disagree",
+            ));
         }
         let body_len = len as usize;
         if body_len > BODY_MAX {
@@ -472,7 +474,10 @@ mod tests {
         );
         let mut b = sample(None).to_bytes();
         b[6..10].copy_from_slice(&[0xFF, 0x7F, 0x00, 0x80]);
-        assert_eq!(DeviceConfig::decode(&b), Err(DecodeError::BadLength(0x7FFF)));
+        assert_eq!(
+            DeviceConfig::decode(&b),
+            Err(DecodeError::BadLength(0x7FFF))
+        );
         let mut b = sample(None).to_bytes();
         b[6] ^= 1;
         assert!(matches!(
