@@ -337,6 +337,12 @@ fn ram_bytes(sections: &[elf::Section]) -> u64 {
 /// turned into an app image and validated with esptool.
 pub fn ci_steps() -> Result {
     let start = Instant::now();
+    // picow-app without its host feature is no_std: this fails fast on any
+    // std use, before the long firmware builds.
+    step(
+        "picow-app without std",
+        crate::cargo().args(["build", "-p", "picow-app", "--locked"]),
+    )?;
     for chip in [Chip::Esp32c3, Chip::Esp32c6] {
         check(chip)?;
     }

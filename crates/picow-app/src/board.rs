@@ -7,7 +7,7 @@
 //! executor, so no locking across threads is needed.
 //!
 //! Two implementations exist: the esp-hal one in `picow-fw`, and the tokio
-//! one in [`crate::host`] (feature `host`).
+//! one in the `host` module (feature `host`).
 
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};

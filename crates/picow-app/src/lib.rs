@@ -8,7 +8,7 @@
 //!
 //! The code is `no_std`, allocation-free and async, and talks to the
 //! hardware only through [`Board`]: `picow-fw` implements it with esp-hal
-//! and embassy-net, and [`host`] (feature `host`) with tokio, for the tests
+//! and embassy-net, and the `host` module (feature `host`) with tokio, for the tests
 //! and the virtual board (`picow sim`).
 //!
 //! Architecture invariant: nothing here depends on esp-hal, embassy-net or
