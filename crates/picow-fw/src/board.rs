@@ -158,6 +158,10 @@ impl Board for FwBoard {
 
     async fn wifi_join(&self, ssid: &str, password: &str) -> Result<NetInfo, WifiError> {
         let mut wifi = self.wifi.lock().await;
+        // A previous attempt may have been cut off by the app's 15 s window
+        // while connecting, or during DHCP: start from a clean state. (Returns
+        // at once when neither connected nor connecting.)
+        let _ = wifi.disconnect_async().await;
         let auth = if password.is_empty() {
             AuthenticationMethodConfig::Open
         } else {

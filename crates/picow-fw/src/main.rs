@@ -55,7 +55,11 @@ async fn main(spawner: Spawner) -> ! {
     let (led_pin, led_active_high) = (peripherals.GPIO8, false);
     #[cfg(feature = "esp32c6")]
     let (led_pin, led_active_high) = (peripherals.GPIO15, true);
-    let off = if led_active_high { Level::Low } else { Level::High };
+    let off = if led_active_high {
+        Level::Low
+    } else {
+        Level::High
+    };
     let led = Output::new(led_pin, off, OutputConfig::default());
 
     let (console_rx, _console_tx) = UsbSerialJtag::new(peripherals.USB_DEVICE)
