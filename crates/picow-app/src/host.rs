@@ -59,6 +59,11 @@ pub struct AccessPoint {
 }
 
 impl AccessPoint {
+    /// The access point a config names (what a virtual board joins).
+    pub fn for_config(config: &DeviceConfig) -> AccessPoint {
+        AccessPoint::new(config.ssid(), config.password())
+    }
+
     /// An access point.
     pub fn new(ssid: &str, password: &str) -> AccessPoint {
         AccessPoint {
@@ -125,7 +130,7 @@ pub struct LedChange {
 }
 
 struct Shared {
-    start: Instant,
+    start: Mutex<Instant>,
     flash: Mutex<Vec<u8>>,
     access_point: watch::Sender<Option<AccessPoint>>,
     link_up: watch::Sender<bool>,
@@ -143,7 +148,11 @@ struct Shared {
 
 impl Shared {
     fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.start
+            .lock()
+            .expect("not poisoned")
+            .elapsed()
+            .as_millis() as u64
     }
 }
 
@@ -178,7 +187,7 @@ impl HostBoard {
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         HostBoard {
             shared: Arc::new(Shared {
-                start: Instant::now(),
+                start: Mutex::new(Instant::now()),
                 flash: Mutex::new(config.flash),
                 access_point: watch::Sender::new(config.access_point),
                 link_up: watch::Sender::new(false),
@@ -193,6 +202,27 @@ impl HostBoard {
                 wifi_joins: AtomicU32::new(0),
                 connects: AtomicU32::new(0),
             }),
+        }
+    }
+
+    /// What a reset does to the hardware: the Wi-Fi link drops, the LED
+    /// goes off and the clock starts again at 0. Call it when
+    /// [`crate::run`] returned [`crate::Exit::Reboot`], then run the app
+    /// again on the same board (flash, console and access point stay).
+    pub fn reset(&self) {
+        let s = &self.shared;
+        s.link_up.send_replace(false);
+        *s.start.lock().expect("not poisoned") = Instant::now();
+        self.set_led_level(false);
+    }
+
+    fn set_led_level(&self, on: bool) {
+        let s = &self.shared;
+        if s.led.send_replace(on) != on || s.led_log.lock().expect("not poisoned").is_empty() {
+            s.led_log.lock().expect("not poisoned").push(LedChange {
+                at_ms: s.now_ms(),
+                on,
+            });
         }
     }
 
@@ -325,13 +355,7 @@ impl Board for HostBoard {
     type Udp<'b> = HostUdp;
 
     fn set_led(&self, on: bool) {
-        let s = &self.shared;
-        if s.led.send_replace(on) != on || s.led_log.lock().expect("not poisoned").is_empty() {
-            s.led_log.lock().expect("not poisoned").push(LedChange {
-                at_ms: s.now_ms(),
-                on,
-            });
-        }
+        self.set_led_level(on);
     }
 
     fn now_ms(&self) -> u64 {

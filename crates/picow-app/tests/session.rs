@@ -212,3 +212,64 @@ async fn console_status_help_errors_and_reboot() {
         })
         .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn reboot_resets_the_board_and_the_app_starts_over() {
+    use picow_app::host::{flash_image, AccessPoint, HostBoard, HostConfig};
+    use picow_protocol::layout::LAYOUT_4MB;
+    LocalSet::new()
+        .run_until(async {
+            let (l, port) = listener().await;
+            let cfg = config(&format!("127.0.0.1:{port}"), None);
+            let board = HostBoard::new(HostConfig {
+                access_point: Some(AccessPoint::for_config(&cfg)),
+                ..HostConfig::new(flash_image(&LAYOUT_4MB, Some(&cfg)))
+            });
+            let h = board.handle();
+            let mut console = h.take_console().unwrap();
+            let app = tokio::task::spawn_local(async move {
+                let first = picow_app::run(&board, INFO).await;
+                board.reset();
+                (first, picow_app::run(&board, INFO).await)
+            });
+            let mut next_event = async || loop {
+                let line = console.recv().await.unwrap();
+                if Event::parse(&line).is_some() {
+                    return line;
+                }
+            };
+            let (mut s1, _) = l.accept().await.unwrap();
+            assert_eq!(read_n(&mut s1, 15).await, b"Hello WalnutPi!");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            h.type_input(b"reboot\n");
+            loop {
+                let line = next_event().await;
+                if line.starts_with("@picow boot ") {
+                    break;
+                }
+            }
+            // The old connection is gone and a new session starts.
+            let mut b = [0; 4];
+            assert_eq!(
+                tokio::io::AsyncReadExt::read(&mut s1, &mut b)
+                    .await
+                    .unwrap(),
+                0
+            );
+            let (mut s2, _) = l.accept().await.unwrap();
+            assert_eq!(read_n(&mut s2, 15).await, b"Hello WalnutPi!");
+            h.type_input(b"status\n");
+            let status = loop {
+                let line = next_event().await;
+                if line.starts_with("@picow status ") {
+                    break line;
+                }
+            };
+            // Uptime counts from the reset (the join took 500 ms), not from
+            // the first boot 5 s earlier.
+            assert_eq!(field(&status, "uptime_ms"), "500");
+            h.type_input(b"reboot\n");
+            assert_eq!(app.await.unwrap(), (Exit::Reboot, Exit::Reboot));
+        })
+        .await;
+}
