@@ -229,6 +229,7 @@ pub struct Sizes {
 pub fn check(chip: Chip) -> Result<Sizes> {
     let start = Instant::now();
     let elf = build(chip, true)?;
+    ensure_python_venv()?;
     let esptool = tools::esptool()?;
     let image = elf.with_file_name("picow-fw.bin");
     let _ = std::fs::remove_file(&image);
@@ -276,6 +277,19 @@ pub fn check(chip: Chip) -> Result<Sizes> {
         ));
     }
     Ok(sizes)
+}
+
+/// Debian's python3 lacks `ensurepip` (so `python3 -m venv` fails) until
+/// python3-venv is installed; install it on such a machine.
+fn ensure_python_venv() -> Result {
+    let ok = Command::new("python3")
+        .args(["-c", "import ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Ok(());
+    }
+    tools::apt_install(&["python3", "python3-venv"])
 }
 
 fn file_len(p: &Path) -> Result<u64> {
