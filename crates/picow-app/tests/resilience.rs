@@ -278,3 +278,34 @@ async fn table_without_config_partition() {
         ))
         .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn wifi_retry_waits_double_up_to_the_cap() {
+    LocalSet::new()
+        .run_until(async {
+            let mut rig = start(Some(&config("127.0.0.1:9", None)), false);
+            let mut waits = Vec::new();
+            let mut starts = Vec::new();
+            while waits.len() < 8 {
+                let s = rig.next().await;
+                match s.name() {
+                    "wifi-joining" => starts.push(s.at_ms),
+                    "wifi-timeout" => {
+                        waits.push(field(&s.line, "retry_in_ms").parse::<u64>().unwrap())
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(
+                waits,
+                [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+            );
+            // Each window is 15 s of joining plus the announced wait.
+            let gaps: Vec<u64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+            let want: Vec<u64> = waits[..gaps.len()].iter().map(|w| 15_000 + w).collect();
+            assert_eq!(gaps, want);
+            // 3 s per failed scan + 1 s pause: 4 attempts per window.
+            assert_eq!(rig.handle.wifi_joins(), 4 * 8);
+        })
+        .await;
+}
