@@ -171,6 +171,19 @@ fn firmware_cargo(chip: Chip) -> Result<Command> {
         c.arg("+esp");
         c
     } else {
+        if !Path::new("/usr/bin/apt-get").exists() {
+            return Err(format!(
+                "the {} build uses Debian's Rust ({}), and this is not a Debian \
+                 machine; elsewhere build by hand with a nightly toolchain: \
+                 `rustup toolchain install nightly --component rust-src`, then \
+                 `cd crates/picow-fw && cargo +nightly build --release --target {} \
+                 --no-default-features --features {}` (see docs/firmware.md)",
+                chip.name(),
+                DEBIAN_PACKAGES.join(" "),
+                chip.target(),
+                chip.name()
+            ));
+        }
         tools::apt_install(DEBIAN_PACKAGES)?;
         Command::new("/usr/bin/cargo")
     };
