@@ -241,6 +241,8 @@ fn smoke(exe: &Path) -> Result {
     check_serve(&wine, &serve_help.stdout)?;
     check_serve_timeout_json_and_log(&wine, &serve_help.stdout)?;
     check_serve_ctrl_c(&wine, &serve_help.stdout)?;
+    #[cfg(unix)]
+    check_monitor_via_sim(&wine)?;
 
     println!(
         "<== windows: smoke test: ok in {:.1} s",
@@ -898,4 +900,121 @@ fn check_serve_ctrl_c(wine: &Wine, serve_help: &str) -> Result {
             &log[..log.len().min(600)]
         ),
     )
+}
+
+/// `picow.exe monitor` on a COM port: the Linux build's `picow sim` (a
+/// virtual PicoW on a pty) is mapped into the Wine prefix as `COM50`, the
+/// board is reset through its control socket until the monitor has seen the
+/// ROM banner, and the monitor must exit 0. This runs the Windows serial
+/// code (serialport's COM port, `\\.\COM50`) end to end, with no hardware.
+#[cfg(unix)]
+fn check_monitor_via_sim(wine: &Wine) -> Result {
+    const WHAT: &str = "windows smoke test: picow.exe monitor reads a virtual board on COM50";
+    let help = wine.run(&["monitor", "--help"], SHORT)?;
+    if !help.stdout.contains("--non-interactive") || !help.stdout.contains("--expect") {
+        loud_skip(
+            WHAT,
+            "`picow monitor` has no --non-interactive/--expect yet (issue #7)",
+        );
+        return Ok(());
+    }
+    // The host build of picow for the virtual board (a no-op in CI: the
+    // tests built it).
+    step(
+        "windows: host picow for the virtual board",
+        crate::cargo().args(["build", "--locked", "-p", "picow-cli", "--bin", "picow"]),
+    )?;
+    let host = root().join("target/debug/picow");
+    let sim_help = run_bounded(Command::new(&host).args(["sim", "--help"]), None, SHORT)
+        .map_err(|e| format!("picow sim --help: {e}"))?;
+    if !sim_help.status.success() || !sim_help.stdout.contains("--control") {
+        loud_skip(WHAT, "`picow sim` has no --control yet (issue #5)");
+        return Ok(());
+    }
+    let dir = wine.dir.join("sim");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let control = dir.join("control.sock");
+    let mut sim = Command::new(&host)
+        .args(["--json", "sim", "--chip", "esp32s3", "--control"])
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting {} sim: {e}", host.display()))?;
+    let result = monitor_via_sim(wine, &mut sim, &control);
+    // SIGTERM lets the virtual board remove its pty link and socket.
+    let _ = Command::new("kill")
+        .args(["-TERM", &sim.id().to_string()])
+        .status();
+    if wait_bounded(&mut sim, Duration::from_secs(10)).is_err() {
+        let _ = sim.kill();
+    }
+    let _ = fs::remove_file(wine.prefix.join("dosdevices/com50"));
+    let (run, resets) = result?;
+    check(
+        &format!(
+            "picow.exe monitor --port COM50 saw the virtual board's ROM banner ({resets} resets)"
+        ),
+        run.code() == Some(0),
+        &run,
+        "expected exit 0 once the ROM banner (ESP-ROM:esp32s3) came through COM50",
+    )
+}
+
+#[cfg(unix)]
+fn monitor_via_sim(wine: &Wine, sim: &mut Child, control: &Path) -> Result<(Run, u32)> {
+    use std::os::unix::net::UnixStream;
+    // The first line of `picow --json sim` is {"event":"ready","pty":"/dev/pts/N",...}.
+    let out = sim.stdout.take().ok_or("picow sim: no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let _ = io::BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| "picow sim printed no ready line within 30 s".to_string())?;
+    let pty = ready
+        .split_once("\"pty\":\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(p, _)| p.to_owned())
+        .ok_or_else(|| format!("no pty in picow sim's ready line {ready:?}"))?;
+    let link = wine.prefix.join("dosdevices/com50");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(&pty, &link)
+        .map_err(|e| format!("linking {} to {pty}: {e}", link.display()))?;
+    let args = [
+        "monitor",
+        "--port",
+        "COM50",
+        "--non-interactive",
+        "--expect",
+        "ESP-ROM:esp32s3",
+        "--timeout",
+        "40s",
+    ];
+    let mut monitor = Running::spawn(&mut wine.picow(&args), true)
+        .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
+    // Output before the monitor opened the port is not its to see: reset the
+    // board every 2 s (each boot prints the ROM banner) until it is done.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut resets = 0;
+    while monitor.running() && Instant::now() < deadline {
+        thread::sleep(Duration::from_secs(2));
+        if let Ok(mut c) = UnixStream::connect(control) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            if c.write_all(b"reset run\n").is_ok() {
+                let mut reply = String::new();
+                let _ = io::BufReader::new(c).read_line(&mut reply);
+                resets += 1;
+            }
+        }
+    }
+    let run = monitor
+        .wait(Duration::from_secs(10))
+        .map_err(|e| format!("picow.exe monitor: {e}"))?;
+    Ok((run, resets))
 }
