@@ -4,12 +4,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use object::{Object, ObjectSection, SectionKind};
 use regex::Regex;
 
 /// The firmware ELF's debug information.
 pub struct Symbols {
     loader: addr2line::Loader,
     path: PathBuf,
+    /// Address ranges of the sections holding code: only addresses in them
+    /// are decoded (stack and data addresses in a backtrace are not).
+    code: Vec<(u64, u64)>,
 }
 
 impl fmt::Debug for Symbols {
@@ -54,13 +58,22 @@ impl fmt::Display for Frame {
 impl Symbols {
     /// Loads an ELF.
     pub fn open(path: &Path) -> Result<Symbols, SymbolsError> {
-        let loader = addr2line::Loader::new(path).map_err(|e| SymbolsError {
+        let err = |message: String| SymbolsError {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let data = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let file = object::File::parse(&*data).map_err(|e| err(e.to_string()))?;
+        let code = file
+            .sections()
+            .filter(|s| s.kind() == SectionKind::Text && s.size() > 0)
+            .map(|s| (s.address(), s.address() + s.size()))
+            .collect();
+        let loader = addr2line::Loader::new(path).map_err(|e| err(e.to_string()))?;
         Ok(Symbols {
             loader,
             path: path.to_path_buf(),
+            code,
         })
     }
 
@@ -73,6 +86,9 @@ impl Symbols {
     /// address is not in the ELF's code.
     pub fn resolve(&self, addr: u64) -> Vec<Frame> {
         let mut out = Vec::new();
+        if !self.code.iter().any(|&(lo, hi)| (lo..hi).contains(&addr)) {
+            return out;
+        }
         if let Ok(mut frames) = self.loader.find_frames(addr) {
             while let Ok(Some(frame)) = frames.next() {
                 let Some(function) = frame
