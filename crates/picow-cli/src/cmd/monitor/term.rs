@@ -29,7 +29,8 @@ pub fn action(key: KeyEvent) -> Action {
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Char('c' | 'C' | ']') if ctrl => Action::Exit,
+        // Unix terminals send Ctrl-] as 0x1d, which crossterm reports as Ctrl-5.
+        KeyCode::Char('c' | 'C' | ']' | '5') if ctrl => Action::Exit,
         KeyCode::Char('r' | 'R') if ctrl => Action::Reset,
         KeyCode::Char(c) if ctrl && c.is_ascii_alphabetic() => {
             Action::Send(vec![(c.to_ascii_lowercase() as u8) & 0x1f])
@@ -170,6 +171,7 @@ mod tests {
         let n = KeyModifiers::NONE;
         assert_eq!(action(key(KeyCode::Char('c'), c)), Action::Exit);
         assert_eq!(action(key(KeyCode::Char(']'), c)), Action::Exit);
+        assert_eq!(action(key(KeyCode::Char('5'), c)), Action::Exit);
         assert_eq!(action(key(KeyCode::Char('r'), c)), Action::Reset);
         assert_eq!(action(key(KeyCode::Char('a'), c)), Action::Send(vec![1]));
         assert_eq!(
