@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anstyle::{AnsiColor, Style};
+use jiff::tz::TimeZone;
 use picow_protocol::console::{Event, Level, PREFIX};
 use picow_protocol::session::{Line, LineDecoder};
 use serde_json::json;
@@ -66,6 +67,7 @@ pub struct Printer<W: Write> {
     out: W,
     opts: Options,
     clock: Clock,
+    tz: TimeZone,
     state: State,
     held: Vec<u8>,
     line_time: SystemTime,
@@ -112,16 +114,16 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// `HH:MM:SS.mmm` in UTC.
-pub fn clock_time(t: SystemTime) -> String {
-    let ms = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-    let day_ms = ms % 86_400_000;
+/// `HH:MM:SS.mmm` in the time zone `tz`.
+pub fn clock_time(tz: &TimeZone, t: SystemTime) -> String {
+    let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let dt = tz.to_datetime(ts);
     format!(
         "{:02}:{:02}:{:02}.{:03}",
-        day_ms / 3_600_000,
-        day_ms / 60_000 % 60,
-        day_ms / 1000 % 60,
-        day_ms % 1000
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.subsec_nanosecond() / 1_000_000
     )
 }
 
@@ -130,17 +132,19 @@ fn epoch_ms(t: SystemTime) -> u64 {
 }
 
 impl<W: Write> Printer<W> {
-    /// A printer writing to `out`, with the system clock for timestamps.
+    /// A printer writing to `out`, with the system clock and time zone for
+    /// timestamps.
     pub fn new(out: W, opts: Options) -> Self {
-        Self::with_clock(out, opts, Box::new(SystemTime::now))
+        Self::with_clock(out, opts, Box::new(SystemTime::now), TimeZone::system())
     }
 
-    /// A printer with its own clock (tests).
-    pub fn with_clock(out: W, opts: Options, clock: Clock) -> Self {
+    /// A printer with its own clock and time zone (tests).
+    pub fn with_clock(out: W, opts: Options, clock: Clock, tz: TimeZone) -> Self {
         Printer {
             out,
             opts,
             clock,
+            tz,
             state: State::Start,
             held: Vec::new(),
             line_time: UNIX_EPOCH,
@@ -273,7 +277,7 @@ impl<W: Write> Printer<W> {
 
     fn write_timestamp(&mut self) -> io::Result<()> {
         if self.opts.timestamps {
-            let t = clock_time(self.line_time);
+            let t = clock_time(&self.tz, self.line_time);
             if self.opts.color {
                 write!(self.out, "{DIM}[{t}]{DIM:#} ")
             } else {
@@ -485,7 +489,7 @@ impl<W: Write> Printer<W> {
         for &b in input {
             if self.hex_row.is_empty() {
                 if self.opts.timestamps {
-                    let _ = write!(s, "[{}] ", clock_time((self.clock)()));
+                    let _ = write!(s, "[{}] ", clock_time(&self.tz, (self.clock)()));
                 }
                 let _ = write!(s, "{:08x}  ", self.hex_offset);
             }
@@ -564,7 +568,7 @@ mod tests {
     use std::time::Duration;
 
     fn printer(mode: Mode, color: bool, timestamps: bool) -> Printer<Vec<u8>> {
-        // 01:02:03.456 UTC on the first day, then 1 ms per call.
+        // 01:02:03.456 on the first day (UTC), then 1 ms per call.
         let mut t = UNIX_EPOCH + Duration::from_millis(3_723_456);
         Printer::with_clock(
             Vec::new(),
@@ -578,6 +582,7 @@ mod tests {
                 t += Duration::from_millis(1);
                 now
             }),
+            TimeZone::UTC,
         )
     }
 
@@ -737,9 +742,9 @@ mod tests {
 
     #[test]
     fn clock_format() {
-        assert_eq!(
-            clock_time(UNIX_EPOCH + Duration::from_millis(86_400_000 + 45_296_789)),
-            "12:34:56.789"
-        );
+        let t = UNIX_EPOCH + Duration::from_millis(86_400_000 + 45_296_789);
+        assert_eq!(clock_time(&TimeZone::UTC, t), "12:34:56.789");
+        let shanghai = TimeZone::fixed(jiff::tz::offset(8));
+        assert_eq!(clock_time(&shanghai, t), "20:34:56.789");
     }
 }

@@ -63,7 +63,7 @@ pub struct MonitorArgs {
     /// Show a hex dump (offset, 16 bytes, ASCII).
     #[arg(long)]
     pub hex: bool,
-    /// Host time (UTC, HH:MM:SS.mmm) at the start of each line.
+    /// Host time (local, HH:MM:SS.mmm) at the start of each line.
     #[arg(long)]
     pub timestamps: bool,
     /// Also write everything received, byte for byte, to FILE (replaced).
@@ -295,6 +295,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
                 res => {
                     // Ok(0) or an error: the device is gone (unplugged, reset).
                     let why = match res {
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => "hung up".into(),
                         Err(e) => e.to_string(),
                         _ => "end of file".into(),
                     };
