@@ -1,6 +1,7 @@
 //! Backtrace addresses decoded to function and file:line with an ELF. The
 //! firmware's ELF comes from the firmware build; here the test binary's own
 //! ELF (built with debug info) stands in for it.
+#![cfg(target_os = "linux")]
 
 use std::io::Write;
 
@@ -68,10 +69,8 @@ fn addresses_decode_to_function_and_line() {
     assert_eq!(out.matches(" - ").count(), 1, "{out}");
 }
 
-#[cfg(unix)]
 mod monitor_support;
 
-#[cfg(unix)]
 mod e2e {
     use super::monitor_support::{Monitor, Pty};
 

@@ -53,6 +53,20 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
         assert!(Instant::now() < deadline, "board got {got:?}");
     }
     assert_eq!(got, b"status\r\n");
+    // Ctrl-R asks for a reset; a pty has no DTR/RTS, and the monitor says so
+    // and keeps running.
+    user.write(&[0x12]);
+    let mut err = Vec::new();
+    let mut stderr = child.stderr.take().unwrap();
+    while !String::from_utf8_lossy(&err).contains("press the board's reset button") {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "stderr ended: {}", String::from_utf8_lossy(&err));
+        err.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&err).contains("resetting the board"));
+    user.write(b"x");
+    let n = board.master.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"x", "still passing keys after the failed reset");
     // Ctrl-] leaves, exit 0, terminal restored.
     user.write(&[0x1d]);
     let st = loop {

@@ -71,7 +71,7 @@ pub struct MonitorArgs {
     pub log: Option<PathBuf>,
     /// Firmware ELF for decoding backtrace addresses (default: the last
     /// `cargo xtask fw build` for the chip the firmware reports,
-    /// target/picow-fw/<chip>/picow-fw.elf in the workspace).
+    /// `target/picow-fw/<chip>/picow-fw.elf` in the workspace).
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
     /// Reset the board after opening the port (opening alone never resets it).
