@@ -258,3 +258,35 @@ fn no_reconnect_exits_1_when_the_port_vanishes() {
     assert_eq!(st.code(), Some(1));
     assert!(m.stderr.text().contains("vanished"), "{}", m.stderr.text());
 }
+
+#[test]
+fn reset_of_a_virtual_board_goes_through_its_control_socket() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("picow-sim");
+    let pty = Pty::new();
+    std::os::unix::fs::symlink(&pty.path, &link).unwrap();
+    // `picow sim --link L` listens on L.control; the monitor finds it.
+    let control = UnixListener::bind(dir.path().join("picow-sim.control")).unwrap();
+    let board = std::thread::spawn(move || {
+        let (s, _) = control.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (&s).write_all(b"ok mode=running\n").unwrap();
+        line
+    });
+    let m = Monitor::spawn(&link, &["--reset"]);
+    m.wait_open();
+    assert_eq!(board.join().unwrap(), "reset run\n");
+    let (st, m) = m.interrupt();
+    assert_eq!(st.code(), Some(0));
+    assert!(
+        !m.stderr.text().contains("could not reset"),
+        "{}",
+        m.stderr.text()
+    );
+}

@@ -77,6 +77,10 @@ pub struct MonitorArgs {
     /// Reset the board after opening the port (opening alone never resets it).
     #[arg(long)]
     pub reset: bool,
+    /// Control socket of a virtual board (`picow sim`), used for resets
+    /// (default: PORT.control when it exists, as `picow sim --link PORT` makes).
+    #[arg(long, value_name = "SOCKET")]
+    pub sim_control: Option<PathBuf>,
     /// Exit (code 1) when the port vanishes instead of waiting for it.
     #[arg(long)]
     pub no_reconnect: bool,
@@ -191,9 +195,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     };
     let keys = interactive.then(spawn_key_reader);
 
-    let mut resetter = ModemLines {
-        pid: identity.usb_id.map(|(_, pid)| pid),
-    };
+    let mut resetter = resetter_for(&args, &identity);
     notes.say(
         &mut printer,
         "connected",
@@ -379,6 +381,23 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         }
         Err(e) => Err(e).wrap_err("monitor output failed"),
     }
+}
+
+/// How Ctrl-R and `--reset` reset the board: a virtual board's control
+/// socket when there is one, else DTR/RTS.
+fn resetter_for(args: &MonitorArgs, identity: &Identity) -> Box<dyn Reset> {
+    #[cfg(unix)]
+    if let Some(socket) = args
+        .sim_control
+        .clone()
+        .or_else(|| reset::sim_control_for(&identity.path))
+    {
+        return Box::new(reset::SimControl { socket });
+    }
+    let _ = args;
+    Box::new(ModemLines {
+        pid: identity.usb_id.map(|(_, pid)| pid),
+    })
 }
 
 /// The monitor's own messages: text on stderr (not with `-q`), or JSON
