@@ -158,7 +158,7 @@ fn timeout_exits_124_and_says_what_it_waited_for() {
             "--expect",
             "second",
             "--timeout",
-            "1s",
+            "4s",
             "--json",
         ],
     );
