@@ -123,7 +123,10 @@ pub fn run(args: &[String]) -> Result {
         println!("targets met: 0 bytes lost, CPU <= 10 % of one core");
         Ok(())
     } else {
-        Err(format!("monitor benchmark targets missed: {}", fails.join("; ")))
+        Err(format!(
+            "monitor benchmark targets missed: {}",
+            fails.join("; ")
+        ))
     }
 }
 
