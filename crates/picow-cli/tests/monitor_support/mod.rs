@@ -116,7 +116,13 @@ pub fn picow() -> Command {
 
 impl Monitor {
     pub fn spawn(port: &Path, extra: &[&str]) -> Monitor {
+        Self::spawn_in(&std::env::current_dir().unwrap(), port, extra)
+    }
+
+    /// Runs the monitor in the directory `cwd`.
+    pub fn spawn_in(cwd: &Path, port: &Path, extra: &[&str]) -> Monitor {
         let mut c = picow();
+        c.current_dir(cwd);
         c.arg("monitor")
             .arg("--port")
             .arg(port)
