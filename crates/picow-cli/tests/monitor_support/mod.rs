@@ -46,7 +46,8 @@ impl Pty {
 pub struct Collected(Arc<(Mutex<Vec<u8>>, Condvar)>);
 
 impl Collected {
-    fn spawn(mut r: impl Read + Send + 'static) -> (Collected, std::thread::JoinHandle<()>) {
+    /// Collects what `r` yields on a thread.
+    pub fn spawn(mut r: impl Read + Send + 'static) -> (Collected, std::thread::JoinHandle<()>) {
         let c = Collected::default();
         let c2 = c.clone();
         let h = std::thread::spawn(move || {
