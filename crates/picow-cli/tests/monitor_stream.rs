@@ -203,6 +203,16 @@ fn bad_input_exits_2_and_creates_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--timeout"));
 
     let out = picow()
+        .args(["monitor", "--non-interactive", "--port"])
+        .arg(&pty.path)
+        .arg("--log")
+        .arg(dir.path().join("no/such/dir/x.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log"));
+
+    let out = picow()
         .args(["monitor", "--json", "--hex", "--port", "/dev/null"])
         .output()
         .unwrap();

@@ -129,6 +129,16 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         Some(path) => Some(Symbols::open(path).map_err(|e| UsageError(format!("--elf: {e}")))?),
         None => None,
     };
+    if let Some(log) = &args.log {
+        let dir = log.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) || log.is_dir() {
+            return Err(UsageError(format!(
+                "--log {}: the directory must exist and the path must name a file",
+                log.display()
+            ))
+            .into());
+        }
+    }
     let mode = if global.json {
         Mode::Json
     } else if args.raw {
@@ -243,7 +253,8 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         if let Some(rx) = &keys {
             while let Ok(action) = rx.try_recv() {
                 match action {
-                    Action::Exit => return Ok(Exit::Success),
+                    // The same way out as Ctrl-C from outside.
+                    Action::Exit => STOP.store(true, Ordering::SeqCst),
                     Action::Reset => match conn.as_mut() {
                         Some(p) => {
                             notes.say(&mut printer, "reset", "resetting the board", json!({}))?;
