@@ -338,13 +338,15 @@ fn measure_reconnect(picow: &Path, cycles: usize) -> Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(cycles);
     let result = (|| -> Result {
         wait_for("monitoring")?;
-        for _ in 0..cycles {
+        for i in 0..cycles {
             let _ = master.write_all(b"tick\n");
             drop(master);
             wait_for("vanished")?;
             let _ = std::fs::remove_file(&link);
-            // The board is gone for a moment, as during a USB reset.
-            thread::sleep(Duration::from_millis(200));
+            // The board is gone for a moment, as during a USB reset; for
+            // varying times, so that its return falls at every phase of the
+            // monitor's polling.
+            thread::sleep(Duration::from_millis(150 + (i as u64 * 37) % 100));
             let (m, pts) = new_pty()?;
             master = m;
             relink(&link, &pts)?;
