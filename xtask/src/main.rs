@@ -9,7 +9,6 @@ use std::time::Instant;
 mod bench;
 mod ci;
 mod fw;
-#[allow(dead_code)] // used by the firmware and virtual-board steps as they land
 mod tools;
 
 const USAGE: &str = "\
