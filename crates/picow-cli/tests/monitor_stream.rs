@@ -213,6 +213,13 @@ fn bad_input_exits_2_and_creates_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log"));
 
     let out = picow()
+        .args(["monitor", "--baud", "0", "--port", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--baud"));
+
+    let out = picow()
         .args(["monitor", "--json", "--hex", "--port", "/dev/null"])
         .output()
         .unwrap();

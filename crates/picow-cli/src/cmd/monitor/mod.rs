@@ -41,6 +41,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_millis(20);
 /// How often a vanished port is looked for (reconnects take at most this
 /// plus the time to open it).
 pub const POLL: Duration = Duration::from_millis(50);
+/// How often a vanished USB board is looked for under other names.
+pub const LIST_EVERY: Duration = Duration::from_millis(150);
 
 /// Arguments of `picow monitor`.
 #[derive(Debug, Args)]
@@ -55,7 +57,7 @@ pub struct MonitorArgs {
     #[arg(long, env = "PICOW_PORT")]
     pub port: Option<String>,
     /// Baud rate (ignored by native USB).
-    #[arg(long, default_value_t = 115_200)]
+    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(1..))]
     pub baud: u32,
     /// Show the bytes exactly as they come (no colours, no decoding).
     #[arg(long, conflicts_with_all = ["hex", "timestamps"])]
@@ -232,6 +234,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let mut conn = Some(serial);
     let mut gone_at = Instant::now();
     let mut last_open_error: Option<String> = None;
+    let mut last_list = Instant::now() - LIST_EVERY;
 
     let result: io::Result<Exit> = (|| loop {
         if STOP.load(Ordering::SeqCst) {
@@ -338,7 +341,12 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             None => {
                 std::thread::sleep(ci.wait_limit(Instant::now(), POLL));
                 let exists = port::exists(&identity.path);
-                let ports = if !exists && identity.serial_number.is_some() {
+                // Listing ports reads sysfs (or asks Windows): every third poll.
+                let ports = if !exists
+                    && identity.serial_number.is_some()
+                    && last_list.elapsed() >= LIST_EVERY
+                {
+                    last_list = Instant::now();
                     port::list().unwrap_or_default()
                 } else {
                     Vec::new()
