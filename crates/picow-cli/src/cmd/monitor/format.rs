@@ -76,6 +76,8 @@ pub struct Printer<W: Write> {
     /// Where to look for `target/picow-fw/<chip>/picow-fw.elf` when the
     /// firmware says which chip it runs on and no `--elf` was given.
     elf_root: Option<PathBuf>,
+    /// The ELF found that way and its modification time.
+    auto_elf: Option<(PathBuf, SystemTime)>,
     hex_offset: u64,
     hex_row: Vec<u8>,
     scratch: String,
@@ -151,15 +153,17 @@ impl<W: Write> Printer<W> {
             lines: LineDecoder::new(),
             symbols: None,
             elf_root: None,
+            auto_elf: None,
             hex_offset: 0,
             hex_row: Vec::with_capacity(16),
             scratch: String::new(),
         }
     }
 
-    /// Decodes addresses with this ELF.
+    /// Decodes addresses with this ELF (and never looks for another).
     pub fn set_symbols(&mut self, symbols: Symbols) {
         self.symbols = Some(symbols);
+        self.elf_root = None;
     }
 
     /// When the firmware announces its chip and no ELF is loaded, load
@@ -394,21 +398,27 @@ impl<W: Write> Printer<W> {
         self.decode_addresses(&text)
     }
 
+    /// On every boot line: the ELF of the chip it names, loaded again when
+    /// it changed since (a new build was flashed while the monitor ran).
+    /// Never replaces an `--elf` given by the user.
     fn auto_load_elf(&mut self, chip: &str) {
-        if self.symbols.is_some() {
-            return;
-        }
         let Some(root) = &self.elf_root else { return };
         // Only plain chip names make a path.
         if chip.is_empty() || !chip.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return;
         }
         let path = default_elf(root, chip);
-        if path.is_file() {
-            if let Ok(s) = Symbols::open(&path) {
-                tracing::info!("decoding addresses with {}", path.display());
-                self.symbols = Some(s);
-            }
+        let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+            return;
+        };
+        let stamp = (path.clone(), modified);
+        if self.auto_elf.as_ref() == Some(&stamp) {
+            return;
+        }
+        if let Ok(s) = Symbols::open(&path) {
+            tracing::info!("decoding addresses with {}", path.display());
+            self.symbols = Some(s);
+            self.auto_elf = Some(stamp);
         }
     }
 
@@ -738,6 +748,42 @@ mod tests {
         }
         // Without colours and timestamps, pretty output is the input.
         assert_eq!(whole.out, input);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_chips_elf_is_found_on_boot_once_it_is_built() {
+        let ws = tempfile::tempdir().unwrap();
+        let elf = default_elf(ws.path(), "esp32c3");
+        std::fs::create_dir_all(elf.parent().unwrap()).unwrap();
+        let mut p = printer(Mode::Pretty, false, false);
+        p.set_elf_root(ws.path().to_path_buf());
+        let boot = b"@picow boot version=\"1\" chip=\"esp32c3\"\n";
+        p.write_all(boot).unwrap();
+        assert!(p.symbols().is_none(), "no ELF built yet");
+        std::fs::write(&elf, b"not an ELF").unwrap();
+        p.write_all(boot).unwrap();
+        assert!(p.symbols().is_none(), "a broken ELF is not used");
+        // A build: this test binary stands in for the firmware ELF.
+        std::fs::copy(std::env::current_exe().unwrap(), &elf).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&elf)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        p.write_all(b"@picow boot version=\"1\" chip=\"esp32c6\"\n")
+            .unwrap();
+        assert!(p.symbols().is_none(), "another chip, another ELF");
+        p.write_all(boot).unwrap();
+        assert_eq!(p.symbols().map(|s| s.path()), Some(elf.as_path()));
+        // A name that is not a plain chip name never makes a path.
+        let mut q = printer(Mode::Pretty, false, false);
+        q.set_elf_root(ws.path().to_path_buf());
+        q.write_all(b"@picow boot version=\"1\" chip=\"../esp32c3\"\n")
+            .unwrap();
+        assert!(q.symbols().is_none());
     }
 
     #[test]
