@@ -472,10 +472,13 @@ async fn tcp_loop(
             (!out.queue.is_empty(), out.close.clone())
         };
         if let Some(reason) = close {
-            // Hand over what arrived before the close, then go.
+            // Hand over what arrived before the close, then go. The socket
+            // is asked directly: tokio's try_read trusts readiness that the
+            // runtime may not have polled yet.
             if eof_at.is_none() {
+                let sock = socket2::SockRef::from(stream);
                 loop {
-                    match read_into_shared(|b| stream.try_read(b)) {
+                    match read_into_shared(|b| io::Read::read(&mut &*sock, b)) {
                         Ok(b) if !b.is_empty() => {
                             let _ = tx.send(Msg::Data { id, bytes: b }).await;
                         }
