@@ -3,9 +3,12 @@
 
 use crate::Result;
 
+mod serve;
+
 /// Runs `cargo xtask bench <name>`.
 pub fn run(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
+        Some("serve") => serve::run(&args[1..]),
         Some(other) => Err(format!("no benchmark named `{other}` yet")),
         None => Err("usage: cargo xtask bench <name>".into()),
     }
