@@ -317,3 +317,26 @@ async fn udp_peers_are_clients() {
     assert_eq!(log.bytes_in[&1], b"Hello WalnutPi!");
     assert_eq!(log.bytes_in[&2], b"x");
 }
+
+#[tokio::test]
+async fn disconnect_sends_what_was_queued_first() {
+    let mut server = Server::start(Config::default()).await;
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    server
+        .wait_for(|e| matches!(e, Event::Connected { .. }).then_some(()))
+        .await;
+    let payload = Bytes::from(vec![b'z'; 200_000]);
+    server
+        .control
+        .send(Control::Send(Target::One(1), payload.clone()))
+        .await
+        .unwrap();
+    server.control.send(Control::Disconnect(1)).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), c.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), payload.len());
+    server.stop().await;
+}

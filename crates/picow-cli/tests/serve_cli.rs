@@ -22,6 +22,21 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Kills a spawned serve if a test fails before it exits by itself, so no
+/// orphan keeps the port (or the test's output pipe) open.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            #[cfg(unix)]
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -103,6 +118,7 @@ fn timeout_exits_124_and_prints_what_it_saw() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let mut c = connect(port);
     c.write_all(b"Hello WalnutPi!I got:ping").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -168,6 +184,7 @@ fn ci_script_with_json_and_log() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let b = board(port);
     let out = child.wait_with_output().unwrap();
     b.join().unwrap();
@@ -240,6 +257,7 @@ fn sigterm_closes_flushes_the_log_and_exits_0() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let mut c = connect(port);
     c.write_all(b"before the signal").unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -288,6 +306,7 @@ fn piped_stdin_commands_reach_the_clients() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let mut c = connect(port);
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in stdout.by_ref() {

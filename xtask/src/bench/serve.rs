@@ -251,14 +251,17 @@ fn flood_serve(log: &Path) -> Result<Flood> {
         let buf = pending.entry(id).or_default();
         buf.push_str(text);
         // Messages end in \n, escaped as the two characters `\n` in JSON.
-        while let Some(i) = buf.find("\\n") {
-            let t = buf[..i]
+        let mut done = 0;
+        while let Some(i) = buf[done..].find("\\n") {
+            let msg = &buf[done..done + i];
+            let t = msg
                 .split(' ')
                 .find_map(|w| w.strip_prefix('t')?.parse::<u128>().ok())
-                .ok_or_else(|| format!("a message without a send time: {:?}", &buf[..i]))?;
+                .ok_or_else(|| format!("a message without a send time: {msg:?}"))?;
             latencies.push(now.saturating_sub(t) as u64);
-            buf.drain(..i + 2);
+            done += i + 2;
         }
+        buf.drain(..done);
         if latencies.len() >= total {
             end = now;
             break;

@@ -41,6 +41,8 @@ const READ_BUF: usize = 64 * 1024;
 const CHANNEL: usize = 512;
 /// How long a peer that half-closed gets to take what is still queued.
 const HALF_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a client being closed gets to take what was queued before.
+const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 /// How long shutdown waits for client tasks to hand over their last bytes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -276,6 +278,11 @@ pub trait Observer: Send {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Called once at the end, after the summary: everything must be
+    /// written when this returns.
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
 }
 
 /// How the engine stopped.
@@ -466,12 +473,21 @@ async fn tcp_loop(
     tx: &mpsc::Sender<Msg>,
 ) -> String {
     let mut eof_at: Option<Instant> = None;
+    // When a close was asked for: until when queued data may still go out.
+    let mut close_by: Option<Instant> = None;
     loop {
         let (want_write, close) = {
             let out = shared.lock();
             (!out.queue.is_empty(), out.close.clone())
         };
-        if let Some(reason) = close {
+        let flushing = match (&close, want_write) {
+            (Some(_), true) => {
+                let by = *close_by.get_or_insert_with(|| Instant::now() + CLOSE_FLUSH);
+                Instant::now() < by
+            }
+            _ => false,
+        };
+        if let Some(reason) = close.filter(|_| !flushing) {
             // Hand over what arrived before the close, then go. The socket
             // is asked directly: tokio's try_read trusts readiness that the
             // runtime may not have polled yet.
@@ -491,15 +507,16 @@ async fn tcp_loop(
         if eof_at.is_some() && !want_write {
             return "closed by peer".into();
         }
-        let interest = match (eof_at.is_some(), want_write) {
+        let interest = match (eof_at.is_some() || flushing, want_write) {
             (false, false) => Interest::READABLE,
             (false, true) => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::WRITABLE,
         };
         let grace = async {
-            match eof_at {
-                Some(t) => tokio::time::sleep_until(t + HALF_CLOSE_GRACE).await,
-                None => std::future::pending().await,
+            match (eof_at, close_by) {
+                (_, Some(t)) => tokio::time::sleep_until(t).await,
+                (Some(t), None) => tokio::time::sleep_until(t + HALF_CLOSE_GRACE).await,
+                (None, None) => std::future::pending().await,
             }
         };
         tokio::select! {
@@ -527,7 +544,12 @@ async fn tcp_loop(
                 }
             }
             _ = shared.notify.notified() => {}
-            _ = grace => return "closed by peer (unsent data dropped)".into(),
+            _ = grace => {
+                if close_by.is_none() {
+                    return "closed by peer (unsent data dropped)".into();
+                }
+                // The close deadline passed: the next turn closes.
+            }
         }
     }
 }
@@ -1059,6 +1081,8 @@ pub async fn run(
     hub.summary.elapsed = started.elapsed();
     let summary = hub.summary.clone();
     hub.emit(&Event::Summary(summary))?;
-    hub.flush()?;
+    for o in &mut hub.observers {
+        o.finish()?;
+    }
     Ok(outcome)
 }

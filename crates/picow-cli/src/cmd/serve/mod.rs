@@ -92,9 +92,13 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     }
     let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout());
     if global.json {
-        observers.push(Box::new(output::Json::new(stdout)));
+        observers.push(Box::new(output::Threaded::new(Box::new(
+            output::Json::new(stdout),
+        ))));
     } else if !global.quiet {
-        observers.push(Box::new(output::Human::new(stdout, args.hex)));
+        observers.push(Box::new(output::Threaded::new(Box::new(
+            output::Human::new(stdout, args.hex),
+        ))));
     }
     tokio::spawn(read_commands(
         ctl_tx,

@@ -233,14 +233,6 @@ struct Line<'a, T: Serialize> {
 }
 
 #[derive(Serialize)]
-struct DataJson<'a> {
-    id: u64,
-    len: usize,
-    text: &'a str,
-    hex: String,
-}
-
-#[derive(Serialize)]
 struct ClientJson {
     id: u64,
     peer: String,
@@ -306,24 +298,22 @@ impl<W: Write + Send> Observer for Json<W> {
                 },
             ),
             Event::Data { id, bytes, text } | Event::Sent { id, bytes, text } => {
+                // The hot path, written by hand: no intermediate strings.
                 let event = if matches!(event, Event::Data { .. }) {
                     "data"
                 } else {
                     "sent"
                 };
-                serde_json::to_writer(
-                    &mut *o,
-                    &Line {
-                        event,
-                        t,
-                        body: DataJson {
-                            id: *id,
-                            len: bytes.len(),
-                            text,
-                            hex: text::hex(bytes),
-                        },
-                    },
-                )
+                write!(
+                    o,
+                    "{{\"event\":\"{event}\",\"t\":\"{t}\",\"id\":{id},\"len\":{},\"text\":\"",
+                    bytes.len()
+                )?;
+                text::write_json_str(text, o)?;
+                o.write_all(b"\",\"hex\":\"")?;
+                text::write_hex(bytes, o)?;
+                o.write_all(b"\"}")?;
+                Ok(())
             }
             Event::Disconnected {
                 id,
@@ -436,34 +426,27 @@ impl<W: Write> Log<W> {
     }
 }
 
-#[derive(Serialize)]
-struct LogBytes<'a> {
-    t: String,
-    id: u64,
-    dir: &'a str,
-    len: usize,
-    hex: String,
-}
-
 impl<W: Write + Send> Observer for Log<W> {
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
         let t = || humantime::format_rfc3339_micros(at).to_string();
         let o = &mut self.out;
         let r = match event {
-            Event::Data { id, bytes, .. } | Event::Sent { id, bytes, .. } => serde_json::to_writer(
-                &mut *o,
-                &LogBytes {
-                    t: t(),
-                    id: *id,
-                    dir: if matches!(event, Event::Data { .. }) {
-                        "in"
-                    } else {
-                        "out"
-                    },
-                    len: bytes.len(),
-                    hex: text::hex(bytes),
-                },
-            ),
+            Event::Data { id, bytes, .. } | Event::Sent { id, bytes, .. } => {
+                let dir = if matches!(event, Event::Data { .. }) {
+                    "in"
+                } else {
+                    "out"
+                };
+                write!(
+                    o,
+                    "{{\"t\":\"{}\",\"id\":{id},\"dir\":\"{dir}\",\"len\":{},\"hex\":\"",
+                    t(),
+                    bytes.len()
+                )?;
+                text::write_hex(bytes, o)?;
+                o.write_all(b"\"}")?;
+                Ok(())
+            }
             Event::Connected { id, peer } => serde_json::to_writer(
                 &mut *o,
                 &serde_json::json!({"t": t(), "id": id, "event": "connected", "peer": peer.to_string()}),
@@ -480,5 +463,71 @@ impl<W: Write + Send> Observer for Log<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// Runs an observer on a thread of its own, so that formatting and writing
+/// (the log, the JSON output) overlap with the engine's work. Events wait in
+/// a bounded queue; an error on the thread is returned by the next call.
+#[derive(Debug)]
+pub struct Threaded {
+    tx: Option<std::sync::mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+#[derive(Debug)]
+enum Job {
+    Event(SystemTime, Event),
+    Flush,
+}
+
+impl Threaded {
+    /// Moves `inner` to a new thread.
+    pub fn new(mut inner: Box<dyn Observer>) -> Threaded {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1024);
+        let thread = std::thread::spawn(move || -> io::Result<()> {
+            while let Ok(job) = rx.recv() {
+                match job {
+                    Job::Event(at, e) => inner.event(at, &e)?,
+                    Job::Flush => inner.flush()?,
+                }
+            }
+            inner.finish()
+        });
+        Threaded {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self, job: Job) -> io::Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped: return its error.
+            self.finish()?;
+            Err(io::Error::other("output thread stopped"))
+        }
+    }
+}
+
+impl Observer for Threaded {
+    fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
+        self.send(Job::Event(at, event.clone()))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send(Job::Flush)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("output thread panicked"))),
+            None => Ok(()),
+        }
     }
 }

@@ -155,16 +155,63 @@ fn push_text(s: &str, out: &mut String) {
     }
 }
 
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+        i += 1;
+    }
+    t
+};
+
 /// Lowercase hex of `bytes`, no separators.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        s.push(DIGITS[(b >> 4) as usize]);
-        s.push(DIGITS[(b & 15) as usize]);
+        s.extend_from_slice(&HEX_PAIRS[b as usize]);
     }
     // Only ASCII digits were pushed.
     String::from_utf8(s).unwrap_or_default()
+}
+
+/// Writes lowercase hex of `bytes` to `w` without building a string.
+pub fn write_hex(bytes: &[u8], w: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut buf = [0u8; 8192];
+    for chunk in bytes.chunks(buf.len() / 2) {
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&HEX_PAIRS[b as usize]);
+        }
+        w.write_all(&buf[..chunk.len() * 2])?;
+    }
+    Ok(())
+}
+
+/// Writes `s` as the inside of a JSON string (quotes, backslashes and
+/// control characters escaped).
+pub fn write_json_str(s: &str, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        w.write_all(&bytes[start..i])?;
+        if esc.is_empty() {
+            write!(w, "\\u{b:04x}")?;
+        } else {
+            w.write_all(esc)?;
+        }
+        start = i + 1;
+    }
+    w.write_all(&bytes[start..])
 }
 
 /// Hex with a space between bytes, for people.
@@ -319,6 +366,16 @@ mod tests {
         assert!(unescape(r"\q").unwrap_err().contains("unknown escape"));
         assert!(unescape("\\").is_err());
         assert_eq!(hex(b"\x00\xffA"), "00ff41");
+        let big: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let mut w = Vec::new();
+        write_hex(&big, &mut w).unwrap();
+        assert_eq!(String::from_utf8(w).unwrap(), hex(&big));
+        for s in ["plain", "q\"b\\s\n\r\t\u{1}x", "你好\u{7f}"] {
+            let mut w = Vec::new();
+            write_json_str(s, &mut w).unwrap();
+            let ours = format!("\"{}\"", String::from_utf8(w).unwrap());
+            assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), s);
+        }
         assert_eq!(hex_spaced(b"He"), "48 65");
         assert_eq!(parse_hex("48 65 0x6c,6c6f").unwrap(), b"Hello");
         assert!(parse_hex("4").is_err());
