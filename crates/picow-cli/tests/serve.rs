@@ -189,7 +189,7 @@ async fn gbk_and_invalid_bytes_are_shown_escaped() {
     while !text.ends_with('!') {
         text += &server
             .wait_for(|e| match e {
-                Event::Data { text, .. } => Some(text.clone()),
+                Event::Data { text, .. } => Some(text.to_string()),
                 _ => None,
             })
             .await;

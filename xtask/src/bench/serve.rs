@@ -202,6 +202,12 @@ fn flood_args(port: u16) -> Vec<String> {
     ]
 }
 
+/// The `t<nanos>` field of a message.
+fn send_time(msg: &str) -> Option<u128> {
+    msg.split(' ')
+        .find_map(|w| w.strip_prefix('t')?.parse().ok())
+}
+
 /// Scans one `--json` line; for a data event returns (id, text).
 fn data_event(line: &str) -> Option<(u64, &str)> {
     let rest = line.strip_prefix("{\"event\":\"data\"")?;
@@ -222,11 +228,15 @@ fn flood_serve(log: &Path) -> Result<Flood> {
         .spawn()
         .map_err(|e| format!("starting picow serve: {e}"))?;
     let out = serve.stdout.take().expect("piped");
-    let mut lines = BufReader::with_capacity(1 << 20, out).lines();
-    for l in lines.by_ref() {
-        if l.map_err(|e| e.to_string())?
-            .starts_with("{\"event\":\"listening\"")
-        {
+    let mut out = BufReader::with_capacity(1 << 20, out);
+    let mut line = Vec::new();
+    let mut next_line = |line: &mut Vec<u8>| -> Result<bool> {
+        line.clear();
+        let n = out.read_until(b'\n', line).map_err(|e| e.to_string())?;
+        Ok(n > 0)
+    };
+    while next_line(&mut line)? {
+        if line.starts_with(b"{\"event\":\"listening\"") {
             break;
         }
     }
@@ -242,9 +252,11 @@ fn flood_serve(log: &Path) -> Result<Flood> {
     let mut pending: HashMap<u64, String> = HashMap::new();
     let mut latencies: Vec<u64> = Vec::with_capacity(total);
     let mut end = 0;
-    for l in lines.by_ref() {
-        let l = l.map_err(|e| e.to_string())?;
-        let Some((id, text)) = data_event(&l) else {
+    while next_line(&mut line)? {
+        let Ok(line) = std::str::from_utf8(&line) else {
+            return Err("serve printed a line that is not UTF-8".into());
+        };
+        let Some((id, text)) = data_event(line) else {
             continue;
         };
         let now = now_ns();
@@ -254,10 +266,8 @@ fn flood_serve(log: &Path) -> Result<Flood> {
         let mut done = 0;
         while let Some(i) = buf[done..].find("\\n") {
             let msg = &buf[done..done + i];
-            let t = msg
-                .split(' ')
-                .find_map(|w| w.strip_prefix('t')?.parse::<u128>().ok())
-                .ok_or_else(|| format!("a message without a send time: {msg:?}"))?;
+            let t =
+                send_time(msg).ok_or_else(|| format!("a message without a send time: {msg:?}"))?;
             latencies.push(now.saturating_sub(t) as u64);
             done += i + 2;
         }
@@ -276,13 +286,52 @@ fn flood_serve(log: &Path) -> Result<Flood> {
     let _ = gen.wait();
     terminate(&mut serve);
     // Drain what serve printed after the last message (disconnects, summary).
-    for _ in lines {}
+    while next_line(&mut line)? {}
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1e6;
     check_log(log)?;
     Ok(Flood {
         secs: (end - start) as f64 / 1e9,
         latency_ms: Some((pct(0.5), pct(0.99))),
+    })
+}
+
+/// serve without `--json` (`-q`, optionally `--log`): the time until the
+/// load generator is done, which is after serve has read every byte (each
+/// client waits for serve's close, which follows the end of its data).
+fn flood_serve_quiet(log: Option<&Path>) -> Result<Flood> {
+    let port = free_port()?;
+    let mut cmd = Command::new(release_bin("picow"));
+    cmd.args(["-q", "serve", "--bind", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .args(["--max-clients", "20000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(log) = log {
+        let _ = std::fs::remove_file(log);
+        cmd.arg("--log").arg(log);
+    }
+    let mut serve = cmd
+        .spawn()
+        .map_err(|e| format!("starting picow serve: {e}"))?;
+    let mut gen = loadgen()
+        .args(flood_args(port))
+        .spawn()
+        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
+    let gen_out = lines_of(&mut gen);
+    let start: u128 = wait_line(&gen_out, "start ")?
+        .parse()
+        .map_err(|_| "no start")?;
+    wait_line(&gen_out, "sent ")?;
+    let end = now_ns();
+    let _ = gen.wait();
+    terminate(&mut serve);
+    if let Some(log) = log {
+        check_log(log)?;
+    }
+    Ok(Flood {
+        secs: (end - start) as f64 / 1e9,
+        latency_ms: None,
     })
 }
 
@@ -468,6 +517,18 @@ pub fn run(args: &[String]) -> Result {
         serve.secs,
         serve.rate()
     );
+    let quiet = flood_serve_quiet(None)?;
+    println!(
+        "    serve -q (no output): {:.2} s, {:.0} msgs/s",
+        quiet.secs,
+        quiet.rate()
+    );
+    let quiet_log = flood_serve_quiet(Some(&dir.join("serve-flood-q.jsonl")))?;
+    println!(
+        "    serve -q --log: {:.2} s, {:.0} msgs/s",
+        quiet_log.secs,
+        quiet_log.rate()
+    );
     let min = flood_min()?;
     println!(
         "    minimal server: {:.2} s, {:.0} msgs/s",
@@ -508,7 +569,7 @@ pub fn run(args: &[String]) -> Result {
     );
     let _ = writeln!(
         md,
-        "| messages/s | {:.0} | {:.0} | **{:.2}** | {} |",
+        "| messages/s, serve `--json --log` | {:.0} | {:.0} | **{:.2}** | {} |",
         serve.rate(),
         min.rate(),
         serve.rate() / min.rate(),
@@ -517,6 +578,18 @@ pub fn run(args: &[String]) -> Result {
     let _ = writeln!(
         md,
         "| send to `--json` line, p50 / p99 | {p50:.1} / {p99:.1} ms | - | | - |"
+    );
+    let _ = writeln!(
+        md,
+        "| messages/s, serve `-q --log` (no JSON) | {:.0} | | {:.2} | |",
+        quiet_log.rate(),
+        quiet_log.rate() / min.rate()
+    );
+    let _ = writeln!(
+        md,
+        "| messages/s, serve `-q` (no output) | {:.0} | | {:.2} | |",
+        quiet.rate(),
+        quiet.rate() / min.rate()
     );
     println!("\n{md}");
     let out = dir.join("serve.md");

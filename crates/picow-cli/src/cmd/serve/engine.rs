@@ -215,8 +215,9 @@ pub enum Event {
         id: ClientId,
         /// The bytes as received.
         bytes: Bytes,
-        /// The bytes as text (undecodable bytes as `\xNN`, `\` as `\\`).
-        text: String,
+        /// The bytes as text (undecodable bytes as `\xNN`, `\` as `\\`),
+        /// shared by the observers.
+        text: Arc<str>,
     },
     /// Bytes written to a client.
     Sent {
@@ -225,7 +226,7 @@ pub enum Event {
         /// The bytes written.
         bytes: Bytes,
         /// The bytes as text.
-        text: String,
+        text: Arc<str>,
     },
     /// A client is gone.
     Disconnected {
@@ -831,7 +832,11 @@ impl Hub {
                     }
                 }
                 let met = self.script.text(id, &text);
-                self.emit(&Event::Data { id, bytes, text })?;
+                self.emit(&Event::Data {
+                    id,
+                    bytes,
+                    text: text.into(),
+                })?;
                 if let Some(name) = picow {
                     self.emit(&Event::Picow { id, name })?;
                 }
@@ -851,7 +856,11 @@ impl Hub {
                 }
                 let mut text = String::new();
                 TextDecoder::new(self.cfg.charset).decode(&bytes, &mut text);
-                self.emit(&Event::Sent { id, bytes, text })?;
+                self.emit(&Event::Sent {
+                    id,
+                    bytes,
+                    text: text.into(),
+                })?;
             }
             Msg::Closed { id, reason } => {
                 if let Some(c) = self.clients.remove(&id) {
