@@ -531,3 +531,128 @@ impl Observer for Threaded {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn data(bytes: &'static [u8], text: &str) -> Event {
+        Event::Data {
+            id: 7,
+            bytes: Bytes::from_static(bytes),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn json_data_lines_are_valid_json_with_exact_hex() {
+        let mut out = Vec::new();
+        let mut j = Json::new(&mut out);
+        let nasty = "q\"uote \\\\ tab\t nl\n cr\r ctl\u{1} 你好 \\xff";
+        j.event(SystemTime::UNIX_EPOCH, &data(b"raw\xff", nasty))
+            .unwrap();
+        j.event(
+            SystemTime::UNIX_EPOCH,
+            &Event::Sent {
+                id: 7,
+                bytes: Bytes::from_static(b"ping"),
+                text: "ping".into(),
+            },
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["event"], "data");
+        assert_eq!(lines[0]["t"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(lines[0]["id"], 7);
+        assert_eq!(lines[0]["len"], 4);
+        assert_eq!(lines[0]["text"], nasty);
+        assert_eq!(lines[0]["hex"], "726177ff");
+        assert_eq!(lines[1]["event"], "sent");
+        assert_eq!(lines[1]["hex"], "70696e67");
+    }
+
+    #[test]
+    fn log_lines_record_direction_and_bytes() {
+        let mut out = Vec::new();
+        let mut log = Log::new(&mut out);
+        let at = SystemTime::UNIX_EPOCH;
+        log.event(
+            at,
+            &Event::Connected {
+                id: 7,
+                peer: "127.0.0.1:9".parse().unwrap(),
+            },
+        )
+        .unwrap();
+        log.event(at, &data(b"\x00\n", "\\x00\n")).unwrap();
+        log.event(at, &Event::Notice("not logged".into())).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["event"], "connected");
+        assert_eq!(lines[1]["dir"], "in");
+        assert_eq!(lines[1]["hex"], "000a");
+        assert_eq!(lines[1]["t"], "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn human_lines_split_text_and_show_hex() {
+        let mut out = Vec::new();
+        let mut h = Human::new(&mut out, false);
+        let at = SystemTime::UNIX_EPOCH;
+        h.event(at, &data(b"", "line one\r\nline\u{1b}two\n"))
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "00:00:00.000 #7 < line one\n00:00:00.000 #7 < line\\x1btwo\n"
+        );
+        let mut out = Vec::new();
+        let mut h = Human::new(&mut out, true);
+        h.event(at, &data(b"Hi\n", "Hi\n")).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "00:00:00.000 #7 < 48 69 0a\n"
+        );
+    }
+
+    #[test]
+    fn hints_follow_the_bound_address_and_transport() {
+        let lan = vec![
+            LanAddr {
+                iface: "eth0".into(),
+                ip: "192.168.2.118".parse().unwrap(),
+            },
+            LanAddr {
+                iface: "eth0".into(),
+                ip: "fd00::2".parse().unwrap(),
+            },
+        ];
+        let any6: Vec<SocketAddr> = vec!["[::]:10000".parse().unwrap()];
+        assert_eq!(
+            flash_hints(Transport::Tcp, &any6, &lan),
+            [
+                "picow flash --server 192.168.2.118:10000",
+                "picow flash --server [fd00::2]:10000"
+            ]
+        );
+        let any4: Vec<SocketAddr> = vec!["0.0.0.0:10000".parse().unwrap()];
+        assert_eq!(
+            flash_hints(Transport::Udp, &any4, &lan),
+            ["picow flash --server udp://192.168.2.118:10000"]
+        );
+        let one: Vec<SocketAddr> = vec!["192.168.2.118:9000".parse().unwrap()];
+        assert_eq!(
+            flash_hints(Transport::Tcp, &one, &lan),
+            ["picow flash --server 192.168.2.118:9000"]
+        );
+    }
+}
