@@ -467,28 +467,38 @@ impl<W: Write + Send> Observer for Log<W> {
 }
 
 /// Runs an observer on a thread of its own, so that formatting and writing
-/// (the log, the JSON output) overlap with the engine's work. Events wait in
-/// a bounded queue; an error on the thread is returned by the next call.
+/// (the log, the JSON output) overlap with the engine's work. Events go over
+/// in batches (fewer thread wake-ups) through a bounded queue; an error on
+/// the thread is returned by the next call.
 #[derive(Debug)]
 pub struct Threaded {
     tx: Option<std::sync::mpsc::SyncSender<Job>>,
+    batch: Vec<(SystemTime, Event)>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
+/// Events per batch; with the queue bound, at most 8 x 32 reads of 64 KiB
+/// wait for a slow output.
+const BATCH: usize = 32;
+
 #[derive(Debug)]
 enum Job {
-    Event(SystemTime, Event),
+    Events(Vec<(SystemTime, Event)>),
     Flush,
 }
 
 impl Threaded {
     /// Moves `inner` to a new thread.
     pub fn new(mut inner: Box<dyn Observer>) -> Threaded {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1024);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(8);
         let thread = std::thread::spawn(move || -> io::Result<()> {
             while let Ok(job) = rx.recv() {
                 match job {
-                    Job::Event(at, e) => inner.event(at, &e)?,
+                    Job::Events(events) => {
+                        for (at, e) in &events {
+                            inner.event(*at, e)?;
+                        }
+                    }
                     Job::Flush => inner.flush()?,
                 }
             }
@@ -496,6 +506,7 @@ impl Threaded {
         });
         Threaded {
             tx: Some(tx),
+            batch: Vec::with_capacity(BATCH),
             thread: Some(thread),
         }
     }
@@ -506,22 +517,39 @@ impl Threaded {
             Ok(())
         } else {
             // The thread stopped: return its error.
-            self.finish()?;
-            Err(io::Error::other("output thread stopped"))
+            self.tx = None;
+            match self.thread.take().map(|t| t.join()) {
+                Some(Ok(Err(e))) => Err(e),
+                _ => Err(io::Error::other("output thread stopped")),
+            }
         }
+    }
+
+    fn send_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Job::Events(batch))
     }
 }
 
 impl Observer for Threaded {
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
-        self.send(Job::Event(at, event.clone()))
+        self.batch.push((at, event.clone()));
+        if self.batch.len() >= BATCH {
+            self.send_batch()?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.send_batch()?;
         self.send(Job::Flush)
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        self.send_batch()?;
         self.tx = None;
         match self.thread.take() {
             Some(t) => t
@@ -622,6 +650,28 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "00:00:00.000 #7 < 48 69 0a\n"
         );
+    }
+
+    #[test]
+    fn threaded_output_is_complete_after_finish() {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut t = Threaded::new(Box::new(Log::new(io::BufWriter::new(Shared(buf.clone())))));
+        for _ in 0..1000 {
+            t.event(SystemTime::UNIX_EPOCH, &data(b"x", "x")).unwrap();
+        }
+        t.finish().unwrap();
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1000);
     }
 
     #[test]

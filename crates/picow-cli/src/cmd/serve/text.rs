@@ -66,6 +66,13 @@ impl TextDecoder {
     pub fn decode(&mut self, bytes: &[u8], out: &mut String) {
         match self {
             TextDecoder::Utf8 { pending } => {
+                // Fast path: the whole read is valid UTF-8.
+                if pending.is_empty() {
+                    if let Ok(s) = std::str::from_utf8(bytes) {
+                        push_text(s, out);
+                        return;
+                    }
+                }
                 let joined;
                 let input = if pending.is_empty() {
                     bytes
@@ -193,7 +200,19 @@ pub fn write_hex(bytes: &[u8], w: &mut impl std::io::Write) -> std::io::Result<(
 pub fn write_json_str(s: &str, w: &mut impl std::io::Write) -> std::io::Result<()> {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip eight plain bytes at a time (no control character, quote or
+        // backslash among them): most received text is plain.
+        if let Some(word) = bytes.get(i..i + 8) {
+            let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            if !needs_escape(x) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        i += 1;
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -203,15 +222,25 @@ pub fn write_json_str(s: &str, w: &mut impl std::io::Write) -> std::io::Result<(
             0..=0x1f => b"",
             _ => continue,
         };
-        w.write_all(&bytes[start..i])?;
+        w.write_all(&bytes[start..i - 1])?;
         if esc.is_empty() {
             write!(w, "\\u{b:04x}")?;
         } else {
             w.write_all(esc)?;
         }
-        start = i + 1;
+        start = i;
     }
     w.write_all(&bytes[start..])
+}
+
+/// Whether any of the eight bytes in `x` is below 0x20, `"` or `\\`.
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    // A byte below 0x20: (b - 0x20) borrows into its high bit, for b < 0x80.
+    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+    below || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\')))
 }
 
 /// Hex with a space between bytes, for people.
@@ -360,6 +389,27 @@ mod tests {
     }
 
     #[test]
+    fn json_strings_round_trip_for_mixed_text() {
+        let alphabet: Vec<char> = "ab \"\\\n\r\t\u{0}\u{1f}\u{7f}é你😀".chars().collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..300 {
+            let s: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let mut w = b"\"".to_vec();
+            write_json_str(&s, &mut w).unwrap();
+            w.push(b'"');
+            let back: String = serde_json::from_slice(&w).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
     fn escapes_and_hex() {
         assert_eq!(unescape(r"ping\r\n\x41\\").unwrap(), b"ping\r\nA\\");
         assert!(unescape(r"\x4").unwrap_err().contains("two hex digits"));
@@ -370,7 +420,13 @@ mod tests {
         let mut w = Vec::new();
         write_hex(&big, &mut w).unwrap();
         assert_eq!(String::from_utf8(w).unwrap(), hex(&big));
-        for s in ["plain", "q\"b\\s\n\r\t\u{1}x", "你好\u{7f}"] {
+        for s in [
+            "plain",
+            "q\"b\\s\n\r\t\u{1}x",
+            "你好\u{7f}",
+            "a long plain run of text, then \"quotes\" after 30 bytes\u{1f}\n",
+            "ÿÿÿÿÿÿÿÿ high bytes \u{80}\u{9f} and 0123456789\\",
+        ] {
             let mut w = Vec::new();
             write_json_str(s, &mut w).unwrap();
             let ours = format!("\"{}\"", String::from_utf8(w).unwrap());
