@@ -202,23 +202,6 @@ fn flood_args(port: u16) -> Vec<String> {
     ]
 }
 
-/// The `t<nanos>` field of a message.
-fn send_time(msg: &str) -> Option<u128> {
-    msg.split(' ')
-        .find_map(|w| w.strip_prefix('t')?.parse().ok())
-}
-
-/// Scans one `--json` line; for a data event returns (id, text).
-fn data_event(line: &str) -> Option<(u64, &str)> {
-    let rest = line.strip_prefix("{\"event\":\"data\"")?;
-    let id_at = rest.find("\"id\":")? + 5;
-    let id_end = id_at + rest[id_at..].find(',')?;
-    let id = rest[id_at..id_end].parse().ok()?;
-    let text_at = rest.find("\"text\":\"")? + 8;
-    let text_end = text_at + rest[text_at..].find("\",\"hex\"")?;
-    Some((id, &rest[text_at..text_end]))
-}
-
 fn flood_serve(log: &Path) -> Result<Flood> {
     let _ = std::fs::remove_file(log);
     let port = free_port()?;
@@ -227,19 +210,16 @@ fn flood_serve(log: &Path) -> Result<Flood> {
         .arg(log)
         .spawn()
         .map_err(|e| format!("starting picow serve: {e}"))?;
-    let out = serve.stdout.take().expect("piped");
-    let mut out = BufReader::with_capacity(1 << 20, out);
-    let mut line = Vec::new();
-    let mut next_line = |line: &mut Vec<u8>| -> Result<bool> {
-        line.clear();
-        let n = out.read_until(b'\n', line).map_err(|e| e.to_string())?;
-        Ok(n > 0)
-    };
-    while next_line(&mut line)? {
-        if line.starts_with(b"{\"event\":\"listening\"") {
-            break;
-        }
-    }
+    // serve's --json output goes straight into the (release-built) reader.
+    let total = CLIENTS * MESSAGES;
+    let mut sink = Command::new(release_bin("picow-jsonsink"))
+        .arg(total.to_string())
+        .stdin(Stdio::from(serve.stdout.take().expect("piped")))
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting picow-jsonsink: {e}"))?;
+    let sink_out = lines_of(&mut sink);
+    wait_line(&sink_out, "listening")?;
     let mut gen = loadgen()
         .args(flood_args(port))
         .spawn()
@@ -248,51 +228,22 @@ fn flood_serve(log: &Path) -> Result<Flood> {
     let start: u128 = wait_line(&gen_out, "start ")?
         .parse()
         .map_err(|_| "picow-loadgen printed no start time")?;
-    let total = CLIENTS * MESSAGES;
-    let mut pending: HashMap<u64, String> = HashMap::new();
-    let mut latencies: Vec<u64> = Vec::with_capacity(total);
-    let mut end = 0;
-    while next_line(&mut line)? {
-        let Ok(line) = std::str::from_utf8(&line) else {
-            return Err("serve printed a line that is not UTF-8".into());
-        };
-        let Some((id, text)) = data_event(line) else {
-            continue;
-        };
-        let now = now_ns();
-        let buf = pending.entry(id).or_default();
-        buf.push_str(text);
-        // Messages end in \n, escaped as the two characters `\n` in JSON.
-        let mut done = 0;
-        while let Some(i) = buf[done..].find("\\n") {
-            let msg = &buf[done..done + i];
-            let t =
-                send_time(msg).ok_or_else(|| format!("a message without a send time: {msg:?}"))?;
-            latencies.push(now.saturating_sub(t) as u64);
-            done += i + 2;
-        }
-        buf.drain(..done);
-        if latencies.len() >= total {
-            end = now;
-            break;
-        }
-    }
-    if latencies.len() != total {
-        return Err(format!(
-            "serve's --json output showed {} of {total} messages",
-            latencies.len()
-        ));
+    let done = wait_line(&sink_out, "done ")
+        .map_err(|e| format!("serve's --json output did not show all {total} messages: {e}"))?;
+    let fields: Vec<u128> = done.split(' ').filter_map(|f| f.parse().ok()).collect();
+    let [end, p50, p99, count] = fields[..] else {
+        return Err(format!("picow-jsonsink printed `done {done}`"));
+    };
+    if count != total as u128 {
+        return Err(format!("{count} of {total} messages"));
     }
     let _ = gen.wait();
     terminate(&mut serve);
-    // Drain what serve printed after the last message (disconnects, summary).
-    while next_line(&mut line)? {}
-    latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1e6;
+    let _ = sink.wait();
     check_log(log)?;
     Ok(Flood {
         secs: (end - start) as f64 / 1e9,
-        latency_ms: Some((pct(0.5), pct(0.99))),
+        latency_ms: Some((p50 as f64 / 1e6, p99 as f64 / 1e6)),
     })
 }
 
