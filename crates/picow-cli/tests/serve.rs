@@ -340,3 +340,21 @@ async fn disconnect_sends_what_was_queued_first() {
     assert_eq!(got.len(), payload.len());
     server.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeout_without_conditions_just_ends_the_capture() {
+    let cfg = Config {
+        timeout: Some(Duration::from_secs(30)),
+        ..Config::default()
+    };
+    let server = Server::start(cfg).await;
+    let _c = TcpStream::connect(server.addr).await.unwrap();
+    let start = Instant::now();
+    let (outcome, rest) = server.finish().await;
+    assert_eq!(outcome, Outcome::Elapsed);
+    assert!(start.elapsed() <= Duration::from_secs(30));
+    assert!(!rest.iter().any(|e| matches!(e, Event::Timeout { .. })));
+    assert!(rest
+        .iter()
+        .any(|e| matches!(e, Event::Disconnected { reason, .. } if reason == "timeout")));
+}
