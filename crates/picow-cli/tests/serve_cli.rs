@@ -29,10 +29,11 @@ struct KillOnDrop(u32);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            let pid = self.0.to_string();
             #[cfg(unix)]
-            let _ = Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            #[cfg(windows)]
+            let _ = Command::new("taskkill").args(["/F", "/PID", &pid]).status();
         }
     }
 }
