@@ -1,7 +1,7 @@
 //! `cargo xtask bench monitor [--secs N] [--rate BYTES_PER_S]`: a stream at
 //! the rate of 2 Mbaud (200 KB/s) through a pseudo-terminal into
 //! `picow monitor` for N seconds (default 60). Measures bytes lost, the
-//! monitor's CPU use (from /proc/<pid>/stat) and the delay from the write
+//! monitor's CPU use (from `/proc/<pid>/stat`) and the delay from the write
 //! into the pty to the line on the monitor's stdout (p50/p99). The baseline,
 //! run the same way in the same run, is `cat` on the raw pty: the least a
 //! reader can do.
