@@ -20,3 +20,7 @@ pub mod slip;
 pub use chip::{Chip, Mac};
 pub use flash::Flash;
 pub use loader::{Effect, Loader};
+pub mod boot;
+pub mod fixture;
+pub mod image;
+pub mod wifi;
