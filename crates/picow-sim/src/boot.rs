@@ -53,6 +53,7 @@ pub fn download_banner(chip: Chip, reason: ResetReason) -> String {
 
 /// What the config partition held.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one value per boot: boxing buys nothing
 pub enum ConfigState {
     /// The partition table has no picow config partition.
     NoPartition,
