@@ -41,11 +41,11 @@ pub const READ_SLOW_BLOCK: usize = 64;
 pub enum Effect {
     /// Switch the UART to this baud rate (after the reply was sent).
     Baud(u32),
-    /// Leave the loader and boot the app from flash (`*_END` with flag 0 in
-    /// the ROM, RUN_USER_CODE in the stub).
+    /// Leave the loader and boot the app from flash ("run user code":
+    /// `*_END` with flag 1 in the ROM, RUN_USER_CODE in the stub).
     Run,
-    /// The stub reboots the chip; with the boot strap still in download
-    /// mode it comes back as the ROM loader.
+    /// The chip reboots (`*_END` with flag 0); with the boot strap still in
+    /// download mode it comes back as the ROM loader.
     RebootToRom,
     /// The uploaded stub "started": the dialect is now [`Dialect::Stub`].
     StubStarted,
@@ -341,11 +341,12 @@ impl Loader {
                 }
                 self.flash_write = None;
                 self.reply(out, req.op, 0, &[]);
-                if flag == 0 {
-                    out.effects.push(match self.dialect {
-                        Dialect::Rom => Effect::Run,
-                        Dialect::Stub => Effect::RebootToRom,
-                    });
+                // 0 reboots (the boot strap still says download: back to the
+                // ROM); 1 makes the ROM run the app and the stub stay.
+                match (flag, self.dialect) {
+                    (0, _) => out.effects.push(Effect::RebootToRom),
+                    (_, Dialect::Rom) => out.effects.push(Effect::Run),
+                    (_, Dialect::Stub) => {}
                 }
             }
             op::SPI_FLASH_MD5 => {

@@ -302,14 +302,17 @@ fn bad_checksum_and_data_without_begin_fail() {
 }
 
 #[test]
-fn rom_flash_end_with_run_flag_boots_and_stays_otherwise() {
+fn rom_flash_end_runs_the_app_with_1_and_reboots_with_0() {
+    // esptool's soft reset ("run user code") sends FLASH_END(1); espflash
+    // finishes a ROM write with FLASH_END(0), a reboot into the loader.
     let mut h = Host::new(Chip::Esp32s3);
     h.ok(op::FLASH_BEGIN, &words(&[0, 0, 0x400, 0, 0]));
     h.ok(op::FLASH_END, &words(&[1]));
-    assert!(h.effects.is_empty());
-    h.ok(op::FLASH_BEGIN, &words(&[0, 0, 0x400, 0, 0]));
-    h.ok(op::FLASH_END, &words(&[0]));
     assert_eq!(h.effects, vec![Effect::Run]);
+    let mut h = Host::new(Chip::Esp32s3);
+    h.ok(op::FLASH_BEGIN, &words(&[0, 0, 0x400, 0, 0]));
+    h.ok(op::FLASH_DEFL_END, &words(&[0]));
+    assert_eq!(h.effects, vec![Effect::RebootToRom]);
 }
 
 #[test]
@@ -424,6 +427,13 @@ fn stub_erase_region_needs_sector_alignment_and_flash_end_reboots() {
     h.ok(op::ERASE_FLASH, &[]);
     assert_eq!(h.flash.read(0x4000, 1).unwrap(), &[0xFF]);
     // esptool --after no-reset with the stub: FLASH_BEGIN(0) + FLASH_END(0).
+    h.ok(op::FLASH_BEGIN, &words(&[0, 0, 0x4000, 0, 0]));
+    h.ok(op::FLASH_END, &words(&[1]));
+    assert_eq!(
+        h.effects.last(),
+        Some(&Effect::StubStarted),
+        "flag 1: the stub stays"
+    );
     h.ok(op::FLASH_BEGIN, &words(&[0, 0, 0x4000, 0, 0]));
     h.ok(op::FLASH_END, &words(&[0]));
     assert_eq!(h.effects.last(), Some(&Effect::RebootToRom));
