@@ -209,3 +209,29 @@ fn text_mode_masks_wifi_passwords() {
     interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn keeps_running_when_nobody_reads_its_output() {
+    // `PTY=$(picow --json sim ... | head -1)`: the reader goes away after the
+    // ready line; events printed later must not stop the board.
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl.sock");
+    let mut child = picow()
+        .args(["--json", "sim", "--control"])
+        .arg(&ctl)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    out.read_line(&mut ready).unwrap();
+    assert!(ready.contains("\"ready\""));
+    drop(out);
+    for _ in 0..3 {
+        assert_eq!(control(&ctl, "reset download"), "ok mode=download");
+    }
+    assert!(control(&ctl, "status").starts_with("ok mode=download"));
+    assert_eq!(child.try_wait().unwrap(), None, "still running");
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

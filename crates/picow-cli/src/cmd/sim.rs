@@ -254,13 +254,19 @@ mod unix {
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .wrap_err("installing the SIGTERM handler")?;
+        // When nobody reads our output any more (`| head -1` to get the
+        // pty path), the board keeps running; it only stops printing events.
+        let mut printing = true;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
                 ev = sim.events.recv() => {
                     let Some(ev) = ev else { break };
-                    print_line(&event_line(&ev, json))?;
+                    if printing && print_line(&event_line(&ev, json)).is_err() {
+                        tracing::debug!("stdout is gone; events are no longer printed");
+                        printing = false;
+                    }
                 }
             }
         }
