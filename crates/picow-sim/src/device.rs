@@ -626,9 +626,10 @@ async fn write_paced(pty: &Pty, bytes: &[u8], baud: u32, pacing: bool) {
         pty.write_all(bytes).await;
         return;
     }
+    // A chunk is complete at the receiver only after its wire time.
     for chunk in bytes.chunks(64) {
-        pty.write_all(chunk).await;
         tokio::time::sleep(wire_time(chunk.len(), baud)).await;
+        pty.write_all(chunk).await;
     }
 }
 

@@ -192,3 +192,37 @@ fn picow_fw_without_a_firmware_behaviour_says_so() {
     assert!(reply.contains("config invalid (erased)"), "{reply}");
     board.stop();
 }
+
+#[test]
+fn baud_pacing_follows_change_baudrate() {
+    use std::time::Instant;
+    let board = Board::start_custom(
+        Chip::Esp32s3,
+        Flash::in_memory(8 << 20),
+        false,
+        None,
+        picow_sim::Mac::DEFAULT,
+        true,
+    );
+    let mut port = board.open();
+    read_until(&mut port, b"waiting for download");
+    let mut new_baud = 1200u32.to_le_bytes().to_vec();
+    new_baud.extend(0u32.to_le_bytes());
+    request(&mut port, op::CHANGE_BAUDRATE, &new_baud);
+    assert_eq!(frames(&mut port, 1)[0][1], op::CHANGE_BAUDRATE);
+    assert!(board.control("status").contains("baud=1200"));
+    // 10 READ_REGs: 10 × (14 bytes in + 14 out) = 280 SLIP bytes = 2.33 s
+    // at 1200 baud (about 3 ms without pacing). A lower bound, with slack
+    // for timer rounding: load can only make it slower.
+    let start = Instant::now();
+    for _ in 0..10 {
+        request(&mut port, op::READ_REG, &0x4000_1000u32.to_le_bytes());
+        assert_eq!(frames(&mut port, 1).len(), 1);
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(2200),
+        "paced at 1200 baud, took {took:?}"
+    );
+    board.stop();
+}
