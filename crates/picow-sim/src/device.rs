@@ -433,6 +433,28 @@ fn make_link(link: &Path, target: &Path) -> Result<(), SimError> {
         })
 }
 
+/// Records `pty` → control socket in the registry, so that
+/// [`control_socket_for`](crate::control::client::control_socket_for) finds
+/// the board from its port alone. Best effort: a failure only logs.
+fn register(pty: &Path, control: &Path) {
+    let dir = crate::control::client::registry_dir();
+    let entry = dir.join(crate::control::client::entry_name(pty));
+    let result = std::fs::create_dir_all(&dir).and_then(|()| {
+        let _ = std::fs::remove_file(&entry);
+        let control = std::fs::canonicalize(control).unwrap_or_else(|_| control.to_owned());
+        std::os::unix::fs::symlink(control, &entry)
+    });
+    if let Err(e) = result {
+        tracing::debug!("could not register {}: {e}", entry.display());
+    }
+}
+
+fn unregister(pty: &Path) {
+    let entry =
+        crate::control::client::registry_dir().join(crate::control::client::entry_name(pty));
+    remove_link(&entry);
+}
+
 fn remove_link(link: &Path) {
     if std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
         let _ = std::fs::remove_file(link);
@@ -461,6 +483,7 @@ impl Sim {
                 return Err(e);
             }
         }
+        register(&pty.path, &opts.control);
         let (events_tx, events) = mpsc::unbounded_channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let path = pty.path.clone();
@@ -571,7 +594,8 @@ async fn run(
                         None => "error the board is unplugged: replug it first".into(),
                     },
                     ControlCommand::Unplug => {
-                        if pty.take().is_some() {
+                        if let Some(p) = pty.take() {
+                            unregister(&p.path);
                             board.stop_app();
                             board.mode = Mode::Halted("unplugged".into());
                             if let Some(link) = &opts.link {
@@ -592,6 +616,7 @@ async fn run(
                                         None => Ok(()),
                                     };
                                     let path = p.path.display().to_string();
+                                    register(&p.path, &opts.control);
                                     pty = Some(p);
                                     pending_mode = Some(mode.unwrap_or(start_mode));
                                     match link_ok {
@@ -610,7 +635,9 @@ async fn run(
     };
     board.stop_app();
     control_task.abort();
-    drop(pty);
+    if let Some(p) = pty.take() {
+        unregister(&p.path);
+    }
     if let Some(link) = &opts.link {
         remove_link(link);
     }

@@ -226,3 +226,24 @@ fn baud_pacing_follows_change_baudrate() {
     );
     board.stop();
 }
+
+#[test]
+fn tools_find_the_control_socket_from_the_port_alone() {
+    use picow_sim::control::client::{control_socket_for, request};
+    let board = Board::start(Chip::Esp32s3, Flash::in_memory(8 << 20), false, None);
+    let pty = std::fs::read_link(&board.link).unwrap();
+    // Next to the link, and through the registry for the pty itself.
+    assert_eq!(control_socket_for(&board.link).unwrap(), board.control);
+    let found = control_socket_for(&pty).expect("registered");
+    assert_eq!(
+        std::fs::canonicalize(&found).unwrap(),
+        std::fs::canonicalize(&board.control).unwrap()
+    );
+    let reply = request(&found, "reset download", Duration::from_secs(10)).unwrap();
+    assert_eq!(reply, "ok mode=download");
+    assert_eq!(board.control("unplug"), "ok unplugged");
+    assert_eq!(control_socket_for(&pty), None, "unregistered on unplug");
+    // Not a virtual board at all.
+    assert_eq!(control_socket_for(std::path::Path::new("/dev/null")), None);
+    board.stop();
+}
