@@ -254,6 +254,7 @@ impl Board {
                             mac: self.mac,
                             app: (*app).clone(),
                             wifi: self.wifi.clone(),
+                            flash: self.flash.contents().into(),
                         };
                         self.app = Some(tokio::spawn(fw.run(env, console)));
                         self.to_app = Some(to_app);

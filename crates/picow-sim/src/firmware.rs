@@ -29,6 +29,9 @@ pub struct AppEnv {
     pub app: BootedApp,
     /// The networks in range.
     pub wifi: WifiTable,
+    /// The flash contents at boot (the firmware reads its partition table
+    /// and config from here, as on the chip).
+    pub flash: std::sync::Arc<[u8]>,
 }
 
 /// The board's serial console as the firmware sees it: bytes written go to
