@@ -12,8 +12,12 @@
 //! | 4 | 1 | format version, `1` |
 //! | 5 | 1 | flags: bit 0 UDP (else TCP), bit 1 a board name follows; other bits 0 |
 //! | 6 | 2 | body length `L`, little-endian |
-//! | 8 | `L` | body: SSID, password, host, each as `len:u8` + bytes; port `u16` LE; name as `len:u8` + bytes when flag bit 1 is set |
-//! | 8+`L` | 4 | CRC-32 (ISO-HDLC, as zlib) of bytes `0..8+L`, little-endian |
+//! | 8 | 2 | `!L` (bitwise complement), little-endian: guards the length itself |
+//! | 10 | `L` | body: SSID, password, host, each as `len:u8` + bytes; port `u16` LE; name as `len:u8` + bytes when flag bit 1 is set |
+//! | 10+`L` | 4 | CRC-32 (ISO-HDLC, as zlib) of bytes `0..10+L`, little-endian |
+//!
+//! Every single-bit error is detected: in the length by its complement,
+//! anywhere else by the CRC.
 //!
 //! Decoding never panics: truncated, corrupted, erased or foreign bytes give
 //! a [`DecodeError`].
@@ -32,7 +36,7 @@ pub const MAGIC: [u8; 4] = *b"PWCF";
 /// The format version this crate writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the body.
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = 10;
 /// Longest possible body.
 pub const BODY_MAX: usize = 1 + SSID_MAX + 1 + PASSWORD_MAX + 1 + HOST_MAX + 2 + 1 + NAME_MAX;
 /// Longest possible record.
@@ -237,6 +241,7 @@ impl DeviceConfig {
         out[4] = FORMAT_VERSION;
         out[5] = flags;
         out[6..8].copy_from_slice(&(body_len as u16).to_le_bytes());
+        out[8..10].copy_from_slice(&(!(body_len as u16)).to_le_bytes());
         let mut w = Writer {
             buf: out,
             pos: HEADER_LEN,
@@ -287,7 +292,14 @@ impl DeviceConfig {
         if bytes[4] != FORMAT_VERSION {
             return Err(DecodeError::UnsupportedVersion(bytes[4]));
         }
-        let body_len = u16::from_le_bytes([bytes[6], bytes[7]]) as usize;
+        let len = u16::from_le_bytes([bytes[6], bytes[7]]);
+        let check = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if len != !check {
+            return Err(DecodeError::Malformed(
+                "body length and its complement disagree",
+            ));
+        }
+        let body_len = len as usize;
         if body_len > BODY_MAX {
             return Err(DecodeError::BadLength(body_len));
         }
@@ -422,9 +434,9 @@ mod tests {
     #[test]
     fn known_encoding() {
         let bytes = sample(None).to_bytes();
-        assert_eq!(&bytes[..8], b"PWCF\x01\x00\x22\x00");
-        assert_eq!(&bytes[8..17], b"\x08WalnutPi");
-        assert_eq!(bytes.len(), 8 + 0x22 + 4);
+        assert_eq!(&bytes[..10], b"PWCF\x01\x00\x22\x00\xdd\xff");
+        assert_eq!(&bytes[10..19], b"\x08WalnutPi");
+        assert_eq!(bytes.len(), 10 + 0x22 + 4);
         // The CRC is the zlib CRC-32 of everything before it.
         let end = bytes.len() - 4;
         assert_eq!(
@@ -461,12 +473,17 @@ mod tests {
             Err(DecodeError::UnsupportedVersion(2))
         );
         let mut b = sample(None).to_bytes();
-        b[6] = 0xFF;
-        b[7] = 0xFF;
+        b[6..10].copy_from_slice(&[0xFF, 0x7F, 0x00, 0x80]);
         assert_eq!(
             DeviceConfig::decode(&b),
-            Err(DecodeError::BadLength(0xFFFF))
+            Err(DecodeError::BadLength(0x7FFF))
         );
+        let mut b = sample(None).to_bytes();
+        b[6] ^= 1;
+        assert!(matches!(
+            DeviceConfig::decode(&b),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -604,6 +604,12 @@ impl<'a> Iterator for FieldIter<'a> {
     }
 }
 
+/// A typed line that is not a console command; answer with
+/// [`Event::CommandError`] and [`Command::HELP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown console command; {}", Command::HELP)]
+pub struct UnknownCommand;
+
 /// A command typed on the board's serial console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -621,14 +627,14 @@ impl Command {
 
     /// Parses one typed line (surrounding white space ignored). `Ok(None)`
     /// for an empty line.
-    pub fn parse(line: &[u8]) -> Result<Option<Command>, ()> {
+    pub fn parse(line: &[u8]) -> Result<Option<Command>, UnknownCommand> {
         let line = line.trim_ascii();
         Ok(Some(match line {
             b"" => return Ok(None),
             b"status" => Command::Status,
             b"reboot" => Command::Reboot,
             b"help" | b"?" => Command::Help,
-            _ => return Err(()),
+            _ => return Err(UnknownCommand),
         }))
     }
 
@@ -737,6 +743,6 @@ mod tests {
         assert_eq!(Command::parse(b" status\r"), Ok(Some(Command::Status)));
         assert_eq!(Command::parse(b"reboot"), Ok(Some(Command::Reboot)));
         assert_eq!(Command::parse(b"  "), Ok(None));
-        assert_eq!(Command::parse(b"stat"), Err(()));
+        assert_eq!(Command::parse(b"stat"), Err(UnknownCommand));
     }
 }

@@ -20,8 +20,12 @@ pub struct FlashArgs {
     /// Wi-Fi password, with --ssid (empty for an open network).
     #[arg(long)]
     pub password: Option<String>,
-    /// The server: HOST:PORT, [IPv6]:PORT, tcp://… or udp://…
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The server address.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        help = "The server: HOST:PORT, [IPv6]:PORT, tcp://… or udp://…"
+    )]
     pub server: Option<String>,
     /// Use UDP instead of TCP (same as a udp:// server).
     #[arg(long)]

@@ -1,0 +1,15 @@
+//! The --wifi and --server parsers never panic; a parsed server prints a
+//! form that parses back to it.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use picow_protocol::forms::{ServerAddr, WifiCredentials};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = WifiCredentials::parse(s);
+    if let Ok(server) = ServerAddr::parse(s) {
+        assert_eq!(ServerAddr::parse(&server.to_string()).unwrap(), server);
+    }
+});
