@@ -20,7 +20,7 @@ use crate::boot::{self, BootOutcome, ConfigState, ResetReason};
 use crate::chip::{Chip, Mac};
 use crate::command::Dialect;
 use crate::control::{BootMode, ControlCommand, HELP};
-use crate::firmware::{AppEnv, Console, Firmware};
+use crate::firmware::{AppEnv, AppExit, Console, Firmware};
 use crate::flash::Flash;
 use crate::loader::{Effect, Loader, DEFAULT_BAUD};
 use crate::wifi::WifiTable;
@@ -196,7 +196,7 @@ struct Board {
     firmware: Option<Arc<dyn Firmware>>,
     loader: Loader,
     mode: Mode,
-    app: Option<JoinHandle<()>>,
+    app: Option<JoinHandle<AppExit>>,
     to_app: Option<mpsc::UnboundedSender<Vec<u8>>>,
     from_app: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
     events: mpsc::UnboundedSender<SimEvent>,
@@ -572,6 +572,37 @@ async fn run(
                 write_paced(p, &out, board.baud(), pacing).await;
                 for e in effects {
                     let out = board.apply(e);
+                    write_paced(p, &out, board.baud(), pacing).await;
+                }
+            }
+            exit = async { match board.app.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
+                board.app = None;
+                // Flush what the firmware printed before it ended.
+                let mut tail = Vec::new();
+                if let Some(rx) = board.from_app.as_mut() {
+                    while let Ok(bytes) = rx.try_recv() {
+                        tail.extend(bytes);
+                    }
+                }
+                let out = match exit {
+                    Ok(AppExit::Reboot) => {
+                        let mut t = tail;
+                        t.extend(board.reset(BootMode::Run, ResetReason::Software));
+                        t
+                    }
+                    Ok(AppExit::Stopped) => {
+                        board.stop_app();
+                        board.mode = Mode::Halted("the firmware stopped".into());
+                        tail
+                    }
+                    Err(e) => {
+                        tracing::warn!("the firmware task failed: {e}");
+                        board.stop_app();
+                        board.mode = Mode::Halted("the firmware crashed".into());
+                        tail
+                    }
+                };
+                if let Some(p) = &pty {
                     write_paced(p, &out, board.baud(), pacing).await;
                 }
             }

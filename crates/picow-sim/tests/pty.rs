@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{read_until, Board};
 use picow_sim::command::{op, Request};
-use picow_sim::firmware::{AppEnv, AppFuture, Console, Firmware};
+use picow_sim::firmware::{AppEnv, AppExit, AppFuture, Console, Firmware};
 use picow_sim::loader::SYNC_PAYLOAD;
 use picow_sim::{fixture, slip, Chip, Flash};
 use serialport::SerialPort;
@@ -139,10 +139,14 @@ impl Firmware for Echo {
             };
             console.write(format!("echo-fw {} mac={} {cfg}\r\n", env.chip, env.mac).as_bytes());
             while let Some(bytes) = console.read().await {
+                if bytes.starts_with(b"reboot") {
+                    return AppExit::Reboot;
+                }
                 let mut reply = b"echo:".to_vec();
                 reply.extend(bytes);
                 console.write(&reply);
             }
+            AppExit::Stopped
         })
     }
 }
@@ -173,6 +177,13 @@ fn picow_fw_boots_into_the_plugged_firmware_and_gets_the_console() {
     assert_eq!(
         board.control("status").split(' ').nth(1),
         Some("mode=running")
+    );
+    // The firmware asks for a reboot: the board boots again, the firmware restarts.
+    port.write_all(b"reboot\n").unwrap();
+    let out = read_until(&mut port, b"ssid=Home\r\n");
+    assert!(
+        String::from_utf8_lossy(&out).contains("rst:0x15"),
+        "a software reset"
     );
     // A reset into download mode stops the firmware: no more echo.
     assert_eq!(board.control("reset download"), "ok mode=download");
