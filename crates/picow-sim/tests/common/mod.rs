@@ -48,6 +48,26 @@ impl Board {
         mac: Mac,
         baud_pacing: bool,
     ) -> Board {
+        Board::start_full(
+            chip,
+            flash,
+            boot,
+            firmware,
+            mac,
+            baud_pacing,
+            WifiTable::default(),
+        )
+    }
+
+    pub fn start_full(
+        chip: Chip,
+        flash: Flash,
+        boot: bool,
+        firmware: Option<Arc<dyn Firmware>>,
+        mac: Mac,
+        baud_pacing: bool,
+        wifi: WifiTable,
+    ) -> Board {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -60,7 +80,7 @@ impl Board {
             chip,
             mac,
             flash,
-            wifi: WifiTable::default(),
+            wifi,
             link: Some(link.clone()),
             control: control.clone(),
             boot,
