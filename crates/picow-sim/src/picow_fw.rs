@@ -166,3 +166,61 @@ impl Firmware for PicowFirmware {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use picow_protocol::forms::{ServerAddr, WifiCredentials};
+
+    use super::*;
+    use crate::boot::{boot, BootOutcome, ResetReason};
+    use crate::chip::{Chip, Mac};
+    use crate::fixture::picow_flash;
+    use crate::wifi::WifiTable;
+
+    fn env(wifi: &str, table: &[&str]) -> AppEnv {
+        let cfg = DeviceConfig::new(
+            WifiCredentials::parse(wifi).unwrap(),
+            ServerAddr::parse("127.0.0.1:10000").unwrap(),
+            None,
+        )
+        .unwrap();
+        let flash = picow_flash(Chip::Esp32c3, 4 << 20, Some(&cfg));
+        let BootOutcome::App(app) = boot(&flash, Chip::Esp32c3, ResetReason::PowerOn).1 else {
+            panic!("boots")
+        };
+        AppEnv {
+            chip: Chip::Esp32c3,
+            mac: Mac::DEFAULT,
+            app: *app,
+            wifi: WifiTable::new(
+                table
+                    .iter()
+                    .map(|w| WifiCredentials::parse(w).unwrap())
+                    .collect(),
+            ),
+            flash: flash.contents().into(),
+        }
+    }
+
+    #[test]
+    fn the_table_decides_what_the_host_board_can_join() {
+        // Right password: the access point takes it, the lease is the table's.
+        let (ap, net) = radio(&env("lab:password1", &["x:yyyyyyyy", "lab:password1"]));
+        assert_eq!(ap, Some(AccessPoint::new("lab", "password1")));
+        assert_eq!(net.ip, IpAddr::from([10, 42, 1, 2]));
+        // Wrong password: the access point is there with its own password,
+        // so the board's join is refused (and its join window times out).
+        let (ap, _) = radio(&env("lab:wrong-pass", &["lab:password1"]));
+        assert_eq!(ap, Some(AccessPoint::new("lab", "password1")));
+        // Unknown SSID: nothing in range.
+        let (ap, _) = radio(&env("elsewhere:password1", &["lab:password1"]));
+        assert_eq!(ap, None);
+    }
+
+    #[test]
+    fn versions_are_interned_once() {
+        let a = intern("1.2.3");
+        let b = intern(&String::from("1.2.3"));
+        assert!(std::ptr::eq(a, b));
+    }
+}
