@@ -557,7 +557,13 @@ async fn run(
             _ = &mut shutdown => break Ok(()),
             r = async { match &pty { Some(p) => p.read(&mut buf).await, None => std::future::pending().await } } => {
                 let n = match r {
-                    Ok(n) => n,
+                    Ok(n) if n > 0 => n,
+                    // The board holds the slave side open, so neither should
+                    // happen; if it does, do not spin.
+                    Ok(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
                     Err(e) => {
                         tracing::warn!("pty read failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;

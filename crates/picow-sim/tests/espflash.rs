@@ -3,6 +3,7 @@
 //! `docs/rom-loader.md` apply: no DTR/RTS on a pty (`NoReset`), one block in
 //! flight for the stub's `read_flash`, `read_flash_rom` only up to 128 bytes,
 //! and `NoResetNoStub` for a multi-step stub session.
+#![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
 mod common;
 

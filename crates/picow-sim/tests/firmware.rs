@@ -1,6 +1,7 @@
 //! picow-fw's behaviour on the virtual board: the firmware's own app code
 //! (picow-app on its host board) boots from the flashed image, joins the
 //! virtual Wi-Fi and greets a real TCP server on loopback.
+#![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
 mod common;
 

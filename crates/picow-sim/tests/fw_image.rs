@@ -8,6 +8,7 @@
 //! `cargo xtask ci` runs it after the firmware build
 //! (`cargo test -p picow-sim --test fw_image -- --ignored`, with
 //! `PICOW_FW_ELF` pointing at `target/picow-fw/esp32c3/picow-fw.elf`).
+#![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The virtual board on a real pty: loader replies, control socket resets,
 //! unplug/replug, boot messages and the firmware hook.
+#![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
 mod common;
 
