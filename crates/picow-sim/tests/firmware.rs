@@ -105,3 +105,23 @@ fn one_corrupted_config_byte_is_reported_instead() {
     );
     board.stop();
 }
+
+#[test]
+fn udp_config_sends_the_greeting_as_a_datagram() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let cfg = DeviceConfig::new(
+        WifiCredentials::parse("lab:password1").unwrap(),
+        ServerAddr::parse(&format!("udp://127.0.0.1:{port}")).unwrap(),
+        None,
+    )
+    .unwrap();
+    let board = start(fixture::picow_flash(Chip::Esp32c3, 4 << 20, Some(&cfg)));
+    let mut buf = [0u8; 64];
+    let (n, _from) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], picow_protocol::session::GREETING);
+    board.stop();
+}
