@@ -141,8 +141,11 @@ pub mod client {
         s.trim_start_matches("/dev/").replace('/', "-")
     }
 
+    /// A socket file that a board answers on (a board killed with SIGKILL
+    /// leaves its socket file and registry entry behind).
     fn is_socket(p: &Path) -> bool {
         std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket())
+            && UnixStream::connect(p).is_ok()
     }
 
     /// The control socket of the virtual board behind `port` (a pty path or

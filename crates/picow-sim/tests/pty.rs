@@ -259,3 +259,14 @@ fn tools_find_the_control_socket_from_the_port_alone() {
     assert_eq!(control_socket_for(std::path::Path::new("/dev/null")), None);
     board.stop();
 }
+
+#[test]
+fn a_dead_control_socket_is_not_a_board() {
+    use picow_sim::control::client::control_socket_for;
+    // A socket file nobody listens on any more (what SIGKILL leaves behind).
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("port.control");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    assert!(dead.exists());
+    assert_eq!(control_socket_for(&dir.path().join("port")), None);
+}
