@@ -201,6 +201,12 @@ mod unix {
         let control = setup.opts.control.clone();
         let link = setup.opts.link.clone();
         let mode = if setup.opts.boot { "run" } else { "download" };
+        // Handlers first: a Ctrl-C right after the ready line must stop the
+        // board cleanly, not kill the process before it removes its files.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?;
+        let mut term =
+            signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?;
         let mut sim = Sim::start(setup.opts).await.map_err(|e| match e {
             picow_sim::device::SimError::LinkTaken(_)
             | picow_sim::device::SimError::ControlInUse(_) => {
@@ -252,14 +258,12 @@ mod unix {
             }
             print_line("Stop with Ctrl-C.")?;
         }
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .wrap_err("installing the SIGTERM handler")?;
         // When nobody reads our output any more (`| head -1` to get the
         // pty path), the board keeps running; it only stops printing events.
         let mut printing = true;
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                _ = int.recv() => break,
                 _ = term.recv() => break,
                 ev = sim.events.recv() => {
                     let Some(ev) = ev else { break };
