@@ -9,6 +9,7 @@ use std::time::Instant;
 mod bench;
 mod ci;
 mod fw;
+mod sim_check;
 mod tools;
 
 const USAGE: &str = "\
@@ -18,6 +19,7 @@ tasks:
   ci        everything CI checks: fmt, clippy, tests, docs, no_std build, fuzz targets
   fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
   bench     benchmarks: `cargo xtask bench <name>`
+  sim-check the virtual board against esptool (part of ci)
   help      this text
 ";
 
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("fw") => fw::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("sim-check") => sim_check::run(),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
