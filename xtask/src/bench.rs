@@ -13,6 +13,19 @@ pub fn run(args: &[String]) -> Result {
         #[cfg(unix)]
         Some("monitor") => monitor::run(&args[1..]),
         Some("serve") => serve::run(&args[1..]),
+        // The virtual board's reply latency over a pty (issue #5).
+        Some("sim-latency") => crate::step(
+            "bench sim-latency",
+            crate::cargo().args([
+                "run",
+                "--release",
+                "--locked",
+                "-p",
+                "picow-sim",
+                "--example",
+                "pty_latency",
+            ]),
+        ),
         Some(other) => Err(format!("no benchmark named `{other}` yet")),
         None => Err("usage: cargo xtask bench <name>".into()),
     }

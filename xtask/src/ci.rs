@@ -69,6 +69,9 @@ pub fn run(args: &[String]) -> Result {
             .args(["--test", "monitor_fw_elf", "--", "--ignored"])
             .env("PICOW_FW_ELF", &c3_elf),
     )?;
+    // The virtual board against esptool with and without its stub, then
+    // booting the C3 firmware just built (issue #5).
+    crate::sim_check::ci_steps_after_firmware()?;
     // picow.exe for Windows and its smoke test under Wine (issue #8).
     crate::windows::ci_steps()?;
     println!("xtask ci: all steps passed");

@@ -9,6 +9,7 @@ use std::time::Instant;
 mod bench;
 mod ci;
 mod fw;
+mod sim_check;
 mod tools;
 mod windows;
 
@@ -19,6 +20,7 @@ tasks:
   ci        everything CI checks: fmt, clippy, tests, docs, no_std build, fuzz targets
   fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
   bench     benchmarks: `cargo xtask bench <name>`
+  sim-check the virtual board against esptool (part of ci)
   windows   picow.exe for Windows and its smoke test under Wine: `cargo xtask windows [build|smoke]`
   help      this text
 ";
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("fw") => fw::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("sim-check") => sim_check::run(),
         Some("windows") => windows::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
