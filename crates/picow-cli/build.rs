@@ -19,16 +19,23 @@ fn main() {
         .is_some_and(|o| !o.stdout.is_empty());
     let suffix = if dirty { "-dirty" } else { "" };
     println!("cargo:rustc-env=PICOW_GIT_REV={rev}{suffix}");
-    // Rebuild when HEAD moves (a commit or a checkout).
-    if let Ok(out) = Command::new("git")
-        .args(["rev-parse", "--git-dir"])
-        .output()
-    {
-        if let Ok(dir) = String::from_utf8(out.stdout) {
-            let dir = dir.trim();
-            println!("cargo:rerun-if-changed={dir}/HEAD");
-            println!("cargo:rerun-if-changed={dir}/refs/heads");
-            println!("cargo:rerun-if-changed={dir}/index");
+    // Rebuild when HEAD moves (a commit or a checkout). In a worktree the
+    // branch refs live in the common git directory; a path that does not exist
+    // would make cargo rerun this script on every build.
+    let git_path = |arg: &str| {
+        Command::new("git")
+            .args(["rev-parse", arg])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| std::path::PathBuf::from(s.trim()))
+    };
+    if let (Some(dir), Some(common)) = (git_path("--git-dir"), git_path("--git-common-dir")) {
+        for p in [dir.join("HEAD"), dir.join("index"), common.join("refs/heads")] {
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
     }
 }
