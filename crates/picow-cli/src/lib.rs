@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod esp;
 pub mod exit;
 pub mod output;
+pub mod port;
 
 use cli::{Cli, Command};
 use exit::Exit;
