@@ -6,3 +6,6 @@
 //! print; this module does the work and never reads the command line.
 
 pub mod image;
+pub mod device;
+pub mod progress;
+pub mod select;
