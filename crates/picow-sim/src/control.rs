@@ -1,0 +1,115 @@
+//! The control socket protocol: what a pty cannot carry (DTR/RTS resets,
+//! unplugging the cable), as one text line per command on a Unix socket.
+//!
+//! | command | effect | reply |
+//! |---|---|---|
+//! | `status` | nothing | `ok mode=… dialect=… baud=… plugged=… pty=…` |
+//! | `reset download` | reset with BOOT held: ROM loader | `ok mode=download` |
+//! | `reset run` | reset: boot from flash | `ok mode=running` or `ok mode=halted reason="…"` |
+//! | `unplug` | the pty and its link disappear | `ok unplugged` |
+//! | `replug [download\|run]` | a new pty (likely a new path) and link | `ok pty=/dev/pts/N` |
+//! | `help` | nothing | `ok commands: …` |
+//!
+//! Anything else gets `error …` naming the command and what is accepted.
+//! Every reply is one line.
+
+use core::fmt;
+
+/// Which mode a reset enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootMode {
+    /// GPIO0 held low: the ROM serial loader.
+    Download,
+    /// Normal boot from flash.
+    Run,
+}
+
+impl fmt::Display for BootMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BootMode::Download => "download",
+            BootMode::Run => "run",
+        })
+    }
+}
+
+/// A control command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlCommand {
+    /// Report the board's state.
+    Status,
+    /// Reset into a mode.
+    Reset(BootMode),
+    /// Pull the cable.
+    Unplug,
+    /// Plug it back in; `None` boots the way the board started.
+    Replug(Option<BootMode>),
+    /// List the commands.
+    Help,
+}
+
+/// The command list `help` and errors show.
+pub const HELP: &str = "status, reset download, reset run, unplug, replug [download|run], help";
+
+/// A line that is not a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown control command `{0}`; commands: {HELP}")]
+pub struct BadCommand(pub String);
+
+impl ControlCommand {
+    /// Parses one line (surrounding whitespace and case are ignored).
+    pub fn parse(line: &str) -> Result<ControlCommand, BadCommand> {
+        let lower = line.trim().to_ascii_lowercase();
+        let words: Vec<&str> = lower.split_whitespace().collect();
+        let mode = |w: &str| match w {
+            "download" | "bootloader" => Some(BootMode::Download),
+            "run" | "app" => Some(BootMode::Run),
+            _ => None,
+        };
+        match words.as_slice() {
+            ["status"] => Ok(ControlCommand::Status),
+            ["help"] => Ok(ControlCommand::Help),
+            ["reset", m] if mode(m).is_some() => {
+                Ok(ControlCommand::Reset(mode(m).unwrap_or(BootMode::Run)))
+            }
+            ["unplug"] => Ok(ControlCommand::Unplug),
+            ["replug"] => Ok(ControlCommand::Replug(None)),
+            ["replug", m] if mode(m).is_some() => Ok(ControlCommand::Replug(mode(m))),
+            _ => Err(BadCommand(line.trim().chars().take(80).collect())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_commands() {
+        assert_eq!(
+            ControlCommand::parse("status\n"),
+            Ok(ControlCommand::Status)
+        );
+        assert_eq!(
+            ControlCommand::parse("  RESET download "),
+            Ok(ControlCommand::Reset(BootMode::Download))
+        );
+        assert_eq!(
+            ControlCommand::parse("reset run"),
+            Ok(ControlCommand::Reset(BootMode::Run))
+        );
+        assert_eq!(ControlCommand::parse("unplug"), Ok(ControlCommand::Unplug));
+        assert_eq!(
+            ControlCommand::parse("replug"),
+            Ok(ControlCommand::Replug(None))
+        );
+        assert_eq!(
+            ControlCommand::parse("replug run"),
+            Ok(ControlCommand::Replug(Some(BootMode::Run)))
+        );
+        let e = ControlCommand::parse("reset sideways").unwrap_err();
+        assert!(e.to_string().contains("`reset sideways`"));
+        assert!(e.to_string().contains("reset download"));
+        assert!(ControlCommand::parse("").is_err());
+    }
+}
