@@ -147,10 +147,7 @@ pub struct Firmware {
 /// relative to the workspace root: release first, then debug.
 pub fn fw_build_paths(root: &Path, chip: PicowChip) -> [PathBuf; 2] {
     let base = root.join("crates/picow-fw/target").join(chip.rust_target());
-    [
-        base.join("release/picow-fw"),
-        base.join("debug/picow-fw"),
-    ]
+    [base.join("release/picow-fw"), base.join("debug/picow-fw")]
 }
 
 /// The picow workspace root above the current directory, if any.
@@ -267,7 +264,8 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         // that cannot fit is an input error, found before any port is opened.
         for fw in &fws {
             let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
-            plan_for(fw, size, xtal_for(fw.chip), &config).map_err(|e| UsageError(e.to_string()))?;
+            plan_for(fw, size, xtal_for(fw.chip), &config)
+                .map_err(|e| UsageError(e.to_string()))?;
         }
         fws
     };
@@ -288,16 +286,18 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     if let Some(out) = &args.save_image {
         let fw = match firmware.as_slice() {
             [one] => one,
-            many => {
-                return Err(UsageError(format!(
-                    "--save-image needs one firmware, found builds for {}: give --chip or --firmware",
-                    many.iter().map(|f| f.chip.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-                .into())
-            }
+            many => return Err(UsageError(format!(
+                "--save-image needs one firmware, found builds for {}: give --chip or --firmware",
+                many.iter()
+                    .map(|f| f.chip.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into()),
         };
         let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
-        let plan = plan_for(fw, size, xtal_for(fw.chip), &config).map_err(|e| UsageError(e.to_string()))?;
+        let plan = plan_for(fw, size, xtal_for(fw.chip), &config)
+            .map_err(|e| UsageError(e.to_string()))?;
         let img = plan.merged();
         std::fs::write(out, &img).wrap_err_with(|| format!("writing {}", out.display()))?;
         if mode == progress::Mode::Json {
@@ -365,14 +365,19 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     }
 
     let regions: Vec<image::Region> = if args.config_only {
-        let table = session.read_flash(picow_protocol::layout::PARTITION_TABLE_OFFSET, picow_protocol::layout::PARTITION_TABLE_LEN as u32)?;
+        let table = session.read_flash(
+            picow_protocol::layout::PARTITION_TABLE_OFFSET,
+            picow_protocol::layout::PARTITION_TABLE_LEN as u32,
+        )?;
         let (offset, size) = image::config_partition(&table).map_err(|why| {
             UsageError(format!(
                 "--config-only refused: {why}; flash the firmware with a full `picow flash` first. Nothing was written"
             ))
         })?;
         let mut data = vec![0xFF; size.min(picow_protocol::layout::CONFIG_LEN) as usize];
-        config.encode(&mut data).map_err(|e| UsageError(e.to_string()))?;
+        config
+            .encode(&mut data)
+            .map_err(|e| UsageError(e.to_string()))?;
         vec![image::Region {
             name: "config",
             addr: offset,
@@ -388,10 +393,13 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             ))
             .into());
         };
-        let plan = plan_for(fw, flash_size, info.crystal_frequency, &config).map_err(|e| match e {
-            image::PlanError::FlashTooSmall { .. } => color_eyre::eyre::eyre!("{e}; nothing was written"),
-            e => UsageError(e.to_string()).into(),
-        })?;
+        let plan =
+            plan_for(fw, flash_size, info.crystal_frequency, &config).map_err(|e| match e {
+                image::PlanError::FlashTooSmall { .. } => {
+                    color_eyre::eyre::eyre!("{e}; nothing was written")
+                }
+                e => UsageError(e.to_string()).into(),
+            })?;
         plan.regions
     };
 
@@ -399,11 +407,16 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         say("erasing the whole flash…");
         session.erase_all()?;
     }
-    let list: Vec<(&'static str, u32, &[u8])> =
-        regions.iter().map(|r| (r.name, r.addr, &r.data[..])).collect();
+    let list: Vec<(&'static str, u32, &[u8])> = regions
+        .iter()
+        .map(|r| (r.name, r.addr, &r.data[..]))
+        .collect();
     let mut progress = Progress::new(
         mode,
-        regions.iter().map(|r| (r.name, r.addr, r.data.len())).collect(),
+        regions
+            .iter()
+            .map(|r| (r.name, r.addr, r.data.len()))
+            .collect(),
     );
     session.write(&list, &mut progress)?;
     let after_warning = session.finish(args.after)?;
@@ -435,7 +448,11 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         ));
     }
     if args.monitor {
-        return run_monitor(&port_name, firmware.first().map(|f| f.path.as_path()), global);
+        return run_monitor(
+            &port_name,
+            firmware.first().map(|f| f.path.as_path()),
+            global,
+        );
     }
     Ok(Exit::Success)
 }
@@ -488,7 +505,11 @@ fn resolve_port(
             } else {
                 Err(UsageError(format!(
                     "several Espressif boards found ({}); choose one with --port",
-                    choices.iter().map(|c| c.1.clone()).collect::<Vec<_>>().join(", ")
+                    choices
+                        .iter()
+                        .map(|c| c.1.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
                 .into())
             }
@@ -496,9 +517,14 @@ fn resolve_port(
         Found::MicroPython(p) => {
             let hint = select::micropython_hint(&p);
             if global.json {
-                progress::event(json!({"event": "waiting", "reason": "micropython", "port": p, "hint": hint, "timeout_secs": args.wait}));
+                progress::event(
+                    json!({"event": "waiting", "reason": "micropython", "port": p, "hint": hint, "timeout_secs": args.wait}),
+                );
             } else {
-                eprintln!("{hint}. Waiting up to {} s for the board in download mode…", args.wait);
+                eprintln!(
+                    "{hint}. Waiting up to {} s for the board in download mode…",
+                    args.wait
+                );
             }
             let t0 = Instant::now();
             let got = select::wait_for_download_port(

@@ -390,11 +390,7 @@ impl Session {
         result.map_err(|e| {
             let (region, addr) = progress
                 .in_flight()
-                .or_else(|| {
-                    regions
-                        .get(progress.results.len())
-                        .map(|r| (r.0, r.1))
-                })
+                .or_else(|| regions.get(progress.results.len()).map(|r| (r.0, r.1)))
                 .unwrap_or(("data", 0));
             match e {
                 espflash::Error::VerifyFailed => DeviceError::Verify { region, addr },

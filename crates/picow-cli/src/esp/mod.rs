@@ -5,7 +5,9 @@
 //! Architecture invariant: `cmd::flash` and `cmd::probe` validate input and
 //! print; this module does the work and never reads the command line.
 
-pub mod image;
 pub mod device;
+#[doc(hidden)]
+pub mod fixture;
+pub mod image;
 pub mod progress;
 pub mod select;

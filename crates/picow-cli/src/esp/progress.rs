@@ -130,7 +130,9 @@ impl ProgressCallbacks for Progress {
                 Some(bar)
             }
             Mode::Json => {
-                event(json!({"event": "region", "name": name, "addr": addr, "size": size, "chunks": total}));
+                event(
+                    json!({"event": "region", "name": name, "addr": addr, "size": size, "chunks": total}),
+                );
                 None
             }
             Mode::Quiet => None,
@@ -193,7 +195,10 @@ impl ProgressCallbacks for Progress {
         match self.mode {
             Mode::Bars => {
                 let line = if skipped {
-                    format!("{:>16} unchanged, skipped", format!("{} @{:#x}", c.name, c.addr))
+                    format!(
+                        "{:>16} unchanged, skipped",
+                        format!("{} @{:#x}", c.name, c.addr)
+                    )
                 } else {
                     format!(
                         "{:>16} {} bytes written and verified in {:.1} s",

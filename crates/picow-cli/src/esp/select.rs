@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn micropython_only_and_micropython_beside_a_loader() {
         let mp = usb("/dev/ttyACM0", ESPRESSIF_VID, WPI_MICROPYTHON_PID);
-        assert_eq!(detect(&[mp.clone()]), Found::MicroPython("/dev/ttyACM0".into()));
+        assert_eq!(
+            detect(std::slice::from_ref(&mp)),
+            Found::MicroPython("/dev/ttyACM0".into())
+        );
         // A download-mode board next to it is the one to flash.
         let dl = usb("/dev/ttyACM1", ESPRESSIF_VID, USB_SERIAL_JTAG_PID);
         assert_eq!(detect(&[mp, dl]), Found::One("/dev/ttyACM1".into()));
