@@ -213,6 +213,49 @@ fn full_flash_unchanged_reflash_and_config_only() {
     let cfg = DeviceConfig::decode(&after[cfg_off..cfg_off + 0x1000]).unwrap();
     assert_eq!(cfg.server().port, 10001);
     assert_eq!(cfg.ssid(), "PicoLab");
+
+    // probe: the board was reset into the app (halted: no behaviour here),
+    // so nothing answers until --reset puts it into download mode.
+    let out = picow(&["--json", "probe", "--port", board.port()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "unknown", "{v}");
+    let out = picow(&["--json", "probe", "--port", board.port(), "--reset"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "download-mode", "{v}");
+    assert_eq!(v["chip"], "esp32c3");
+    assert_eq!(v["mac"], "7c:df:a1:c3:00:42");
+    assert_eq!(v["flash_size"], 4 << 20);
+    assert_eq!(v["jedec_id"].as_str().unwrap().len(), 6);
+    assert_eq!(v["config"]["ssid"], "PicoLab");
+    assert_eq!(v["config"]["password"], "********");
+    assert_eq!(v["config"]["server"], "tcp://127.0.0.1:10001");
+    assert_eq!(v["app"]["descriptor"]["name"], "picow-fw");
+    assert_eq!(v["app"]["chip"], "esp32c3");
+    let labels: Vec<_> = v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["nvs", "phy_init", "factory", "picowcfg"]);
+    assert!(!text(&out.stdout).contains("correct-horse"));
+    // In download mode (no --reset): identified by a SYNC, then examined;
+    // --show-secrets reveals the password, in text output too.
+    board.control("reset download");
+    let out = picow(&["probe", "--port", board.port(), "--show-secrets"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(s.contains("chip:        esp32c3"), "{s}");
+    assert!(s.contains("MAC:         7c:df:a1:c3:00:42"), "{s}");
+    assert!(s.contains("flash:       4 MB"), "{s}");
+    assert!(
+        s.contains(
+            "config:      Wi-Fi PicoLab (password correct-horse), server tcp://127.0.0.1:10001"
+        ),
+        "{s}"
+    );
 }
 
 #[test]

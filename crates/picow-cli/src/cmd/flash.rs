@@ -286,14 +286,16 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     if let Some(out) = &args.save_image {
         let fw = match firmware.as_slice() {
             [one] => one,
-            many => return Err(UsageError(format!(
+            many => {
+                return Err(UsageError(format!(
                 "--save-image needs one firmware, found builds for {}: give --chip or --firmware",
                 many.iter()
                     .map(|f| f.chip.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ))
-            .into()),
+                .into())
+            }
         };
         let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
         let plan = plan_for(fw, size, xtal_for(fw.chip), &config)
