@@ -143,11 +143,12 @@ pub struct Firmware {
     pub chip: PicowChip,
 }
 
-/// Where `cargo xtask fw build --chip CHIP [--release]` leaves the ELF,
-/// relative to the workspace root: release first, then debug.
-pub fn fw_build_paths(root: &Path, chip: PicowChip) -> [PathBuf; 2] {
-    let base = root.join("crates/picow-fw/target").join(chip.rust_target());
-    [base.join("release/picow-fw"), base.join("debug/picow-fw")]
+/// Where `cargo xtask fw build --chip CHIP` leaves the ELF (the last build
+/// for that chip, release or debug), relative to the workspace root.
+pub fn fw_build_path(root: &Path, chip: PicowChip) -> PathBuf {
+    root.join("target/picow-fw")
+        .join(chip.as_str())
+        .join("picow-fw.elf")
 }
 
 /// The picow workspace root above the current directory, if any.
@@ -220,7 +221,8 @@ pub fn firmware_candidates(
     let mut out = Vec::new();
     if let Some(root) = root {
         for c in chips {
-            if let Some(p) = fw_build_paths(root, c).into_iter().find(|p| p.is_file()) {
+            let p = fw_build_path(root, c);
+            if p.is_file() {
                 out.push(load_firmware(&p, Some(c))?);
             }
         }
