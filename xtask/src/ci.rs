@@ -52,6 +52,8 @@ pub fn run(args: &[String]) -> Result {
             .current_dir(&fuzz)
             .args(["build", "--locked", "--bins"]),
     )?;
+    // The virtual board against esptool, with and without its stub (issue #5).
+    crate::sim_check::ci_steps()?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
     println!("xtask ci: all steps passed");

@@ -9,7 +9,7 @@ use std::time::Instant;
 mod bench;
 mod ci;
 mod fw;
-#[allow(dead_code)] // used by the firmware and virtual-board steps as they land
+mod sim_check;
 mod tools;
 
 const USAGE: &str = "\
@@ -19,6 +19,7 @@ tasks:
   ci        everything CI checks: fmt, clippy, tests, docs, no_std build, fuzz targets
   fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
   bench     benchmarks: `cargo xtask bench <name>`
+  sim-check the virtual board against esptool (part of ci)
   help      this text
 ";
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("fw") => fw::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("sim-check") => sim_check::ci_steps(),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

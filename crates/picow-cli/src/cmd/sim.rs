@@ -1,19 +1,323 @@
 //! `picow sim`: a virtual PicoW on a pseudo-terminal.
+//!
+//! The board speaks the ESP ROM loader (and the flasher stub's dialect once
+//! a tool uploads it) on a pty, keeps its flash in a file, and boots what is
+//! flashed the way a real chip checks it. A Unix socket (the control socket)
+//! does what a pty cannot: resets into download or run mode, unplug and
+//! replug. See `docs/sim.md`.
 
-use clap::Args;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 
 use crate::cli::GlobalArgs;
-use crate::exit::{Exit, NotImplemented};
+use crate::exit::{Exit, UsageError};
+
+/// The chips the virtual board emulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimChip {
+    /// ESP32-S3, as on the WalnutPi PicoW.
+    Esp32s3,
+    /// ESP32-C3 (the chip CI builds firmware for).
+    Esp32c3,
+}
 
 /// Arguments of `picow sim`.
 #[derive(Debug, Args)]
-pub struct SimArgs {}
+#[command(after_help = "\
+Control socket: one command per line, one reply line each: status, reset download, \
+reset run, unplug, replug [download|run], help. Example: echo 'reset run' | socat - UNIX-CONNECT:PATH
+Stop with Ctrl-C (or SIGTERM); the link and the control socket are removed.")]
+pub struct SimArgs {
+    /// The chip to emulate.
+    #[arg(long, value_enum, default_value_t = SimChip::Esp32s3, env = "PICOW_SIM_CHIP")]
+    pub chip: SimChip,
+    /// Keep the flash in FILE (created erased, all 0xFF, if missing; every write goes to it).
+    /// Without it the flash lives in memory and is lost at exit.
+    #[arg(long, value_name = "FILE")]
+    pub flash: Option<PathBuf>,
+    /// Flash size: 1MB, 2MB, 4MB, 8MB or 16MB [default: 8MB, or the size of an existing --flash FILE].
+    #[arg(long, value_name = "SIZE")]
+    pub flash_size: Option<String>,
+    /// The board's base MAC (what read-mac shows).
+    #[arg(long, value_name = "MAC", default_value = "7c:df:a1:51:00:01")]
+    pub mac: String,
+    /// A Wi-Fi network in range, SSID:PASSWORD (SSID alone = open); repeat for several.
+    #[arg(long = "wifi", value_name = "SSID:PASS")]
+    pub wifi: Vec<String>,
+    /// Also make a stable symlink to the pty at PATH (like /dev/serial/by-id/...).
+    #[arg(long, value_name = "PATH")]
+    pub link: Option<PathBuf>,
+    /// Control socket path [default: LINK.control with --link, else
+    /// $XDG_RUNTIME_DIR/picow-sim-PID.sock].
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+    /// Boot from flash at start (and on replug) instead of waiting in download mode.
+    #[arg(long)]
+    pub boot: bool,
+    /// Pace bytes at the current baud rate, so that transfer times are those of a real UART.
+    #[arg(long)]
+    pub baud_pacing: bool,
+}
+
+/// Parses `--flash-size`: `8MB`, `8M`, `8MiB`, `4mb`, … in 1 to 16 MB powers of two.
+pub fn parse_flash_size(s: &str) -> Result<u32, UsageError> {
+    let t = s.trim().to_ascii_lowercase();
+    let digits = t.trim_end_matches(['b', 'i', 'm']);
+    let rule = || {
+        UsageError(format!(
+            "invalid --flash-size `{s}`: give 1MB, 2MB, 4MB, 8MB or 16MB"
+        ))
+    };
+    if digits.len() == t.len() || !t.ends_with(['m', 'b']) {
+        return Err(rule());
+    }
+    let mb: u32 = digits.parse().map_err(|_| rule())?;
+    if ![1, 2, 4, 8, 16].contains(&mb) {
+        return Err(rule());
+    }
+    Ok(mb << 20)
+}
 
 /// Runs `picow sim`.
+#[cfg(not(unix))]
 pub fn run(_args: SimArgs, _global: &GlobalArgs) -> color_eyre::Result<Exit> {
-    Err(NotImplemented {
-        command: "sim",
-        issue: 5,
-    }
+    Err(UsageError(
+        "`picow sim` is Unix-only: it needs pseudo-terminals (use Linux, macOS or WSL)".into(),
+    )
     .into())
+}
+
+/// Runs `picow sim`.
+#[cfg(unix)]
+pub fn run(args: SimArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+    unix::run(args, global)
+}
+
+/// The picow-fw behaviour that a booted virtual board runs. None yet: the
+/// host implementation of `picow-app` plugs in here.
+#[cfg(unix)]
+pub fn firmware_behaviour() -> Option<std::sync::Arc<dyn picow_sim::firmware::Firmware>> {
+    None
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::io::Write;
+
+    use color_eyre::eyre::{eyre, WrapErr};
+    use picow_protocol::forms::{mask, WifiCredentials};
+    use picow_sim::device::{default_control_path, Sim, SimEvent, SimOptions};
+    use picow_sim::flash::{Flash, FlashError};
+    use picow_sim::wifi::WifiTable;
+    use picow_sim::{Chip, Mac};
+    use serde_json::json;
+
+    use super::*;
+
+    struct Setup {
+        opts: SimOptions,
+        wifi_text: Vec<String>,
+    }
+
+    fn validate(args: &SimArgs) -> Result<Setup, UsageError> {
+        let chip = match args.chip {
+            SimChip::Esp32s3 => Chip::Esp32s3,
+            SimChip::Esp32c3 => Chip::Esp32c3,
+        };
+        let mac: Mac = args
+            .mac
+            .parse()
+            .map_err(|e| UsageError(format!("invalid --mac: {e}")))?;
+        let size = args
+            .flash_size
+            .as_deref()
+            .map(parse_flash_size)
+            .transpose()?;
+        let mut networks = Vec::new();
+        let mut wifi_text = Vec::new();
+        for w in &args.wifi {
+            let cred = WifiCredentials::parse(w)
+                .map_err(|e| UsageError(format!("invalid --wifi: {e}")))?;
+            wifi_text.push(format!("{} (password {})", cred.ssid, mask(&cred.password)));
+            networks.push(cred);
+        }
+        if let Some(link) = &args.link {
+            if std::fs::symlink_metadata(link).is_ok_and(|m| !m.file_type().is_symlink()) {
+                return Err(UsageError(format!(
+                    "invalid --link {}: it exists and is not a symlink; choose another path",
+                    link.display()
+                )));
+            }
+        }
+        let flash = match &args.flash {
+            None => Flash::in_memory(size.unwrap_or(8 << 20)),
+            Some(path) => Flash::open(path, size).map_err(|e| match e {
+                FlashError::FileSize { .. } => UsageError(format!("invalid --flash: {e}")),
+                other => UsageError(format!("invalid --flash: {other}")),
+            })?,
+        };
+        let control = args
+            .control
+            .clone()
+            .unwrap_or_else(|| default_control_path(args.link.as_deref()));
+        Ok(Setup {
+            opts: SimOptions {
+                chip,
+                mac,
+                flash,
+                wifi: WifiTable::new(networks),
+                link: args.link.clone(),
+                control,
+                boot: args.boot,
+                baud_pacing: args.baud_pacing,
+                firmware: firmware_behaviour(),
+            },
+            wifi_text,
+        })
+    }
+
+    pub fn run(args: SimArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+        let setup = validate(&args)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .wrap_err("starting the async runtime")?;
+        rt.block_on(serve(setup, args, global.json))
+    }
+
+    fn print_line(line: &str) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()
+    }
+
+    async fn serve(setup: Setup, args: SimArgs, json: bool) -> color_eyre::Result<Exit> {
+        let chip = setup.opts.chip;
+        let mac = setup.opts.mac;
+        let flash_size = setup.opts.flash.size();
+        let flash_file = setup.opts.flash.path().map(|p| p.to_path_buf());
+        let control = setup.opts.control.clone();
+        let link = setup.opts.link.clone();
+        let mode = if setup.opts.boot { "run" } else { "download" };
+        let mut sim = Sim::start(setup.opts).await.map_err(|e| match e {
+            picow_sim::device::SimError::LinkTaken(_)
+            | picow_sim::device::SimError::ControlInUse(_) => {
+                color_eyre::Report::new(UsageError(e.to_string()))
+            }
+            other => eyre!(other),
+        })?;
+        let pty = sim.pty().to_path_buf();
+        if json {
+            print_line(
+                &json!({
+                    "event": "ready",
+                    "pty": pty,
+                    "link": link,
+                    "control": control,
+                    "chip": chip.to_string(),
+                    "mac": mac.to_string(),
+                    "flash_size": flash_size,
+                    "flash_file": flash_file,
+                    "mode": mode,
+                    "wifi": setup.wifi_text.iter().map(|w| w.split(" (").next().unwrap_or("")).collect::<Vec<_>>(),
+                })
+                .to_string(),
+            )?;
+        } else {
+            let where_ = match &flash_file {
+                Some(p) => format!("in {}", p.display()),
+                None => "in memory, lost at exit; --flash FILE keeps it".into(),
+            };
+            print_line(&format!(
+                "picow sim: virtual {} (MAC {mac}, {} MB flash {where_}) on {}",
+                chip.info().display,
+                flash_size >> 20,
+                pty.display()
+            ))?;
+            if let Some(l) = &link {
+                print_line(&format!("  link:    {} -> {}", l.display(), pty.display()))?;
+            }
+            print_line(&format!(
+                "  control: {} (status, reset download, reset run, unplug, replug)",
+                control.display()
+            ))?;
+            print_line(&format!("  mode:    {mode}"))?;
+            for w in &setup.wifi_text {
+                print_line(&format!("  wifi:    {w}"))?;
+            }
+            if args.baud_pacing {
+                print_line("  pacing:  bytes paced at the current baud rate")?;
+            }
+            print_line("Stop with Ctrl-C.")?;
+        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .wrap_err("installing the SIGTERM handler")?;
+        // When nobody reads our output any more (`| head -1` to get the
+        // pty path), the board keeps running; it only stops printing events.
+        let mut printing = true;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                ev = sim.events.recv() => {
+                    let Some(ev) = ev else { break };
+                    if printing && print_line(&event_line(&ev, json)).is_err() {
+                        tracing::debug!("stdout is gone; events are no longer printed");
+                        printing = false;
+                    }
+                }
+            }
+        }
+        sim.stop().await.map_err(|e| eyre!(e))?;
+        Ok(Exit::Success)
+    }
+
+    fn event_line(ev: &SimEvent, json: bool) -> String {
+        use picow_sim::control::BootMode;
+        let mode = |m: &BootMode| m.to_string();
+        if json {
+            match ev {
+                SimEvent::Plugged { pty } => json!({"event": "plugged", "pty": pty}),
+                SimEvent::Unplugged => json!({"event": "unplugged"}),
+                SimEvent::Reset { mode: m } => json!({"event": "reset", "mode": mode(m)}),
+                SimEvent::BootFailed { reason } => {
+                    json!({"event": "boot-failed", "reason": reason})
+                }
+                SimEvent::Booted { app, running } => {
+                    json!({"event": "booted", "app": app, "running": running})
+                }
+            }
+            .to_string()
+        } else {
+            match ev {
+                SimEvent::Plugged { pty } => format!("plugged: {}", pty.display()),
+                SimEvent::Unplugged => "unplugged".into(),
+                SimEvent::Reset { mode: m } => format!("reset: {} mode", mode(m)),
+                SimEvent::BootFailed { reason } => format!("boot failed: {reason}"),
+                SimEvent::Booted { app, running: true } => format!("booted: {app} (running)"),
+                SimEvent::Booted {
+                    app,
+                    running: false,
+                } => format!("booted: {app} (halted)"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flash_sizes() {
+        assert_eq!(parse_flash_size("8MB").unwrap(), 8 << 20);
+        assert_eq!(parse_flash_size("4m").unwrap(), 4 << 20);
+        assert_eq!(parse_flash_size("16MiB").unwrap(), 16 << 20);
+        for bad in ["3MB", "8", "8GB", "MB", "", "0MB", "8 KB"] {
+            let e = parse_flash_size(bad).unwrap_err().to_string();
+            assert!(e.contains("--flash-size"), "{bad}: {e}");
+        }
+    }
 }

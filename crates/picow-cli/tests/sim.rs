@@ -1,0 +1,237 @@
+//! `picow sim` as a user runs it: the binary, its JSON ready line, the pty,
+//! the link, the control socket, Ctrl-C, and exit code 2 for bad input.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn picow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_picow"))
+}
+
+fn control(path: &Path, cmd: &str) -> String {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    writeln!(s, "{cmd}").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_owned()
+}
+
+/// Reads stdout lines on a thread so that waits are bounded.
+fn lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn interrupt(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn json_ready_line_pty_control_socket_and_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("picow");
+    let flash = dir.path().join("flash.bin");
+    let mut child = picow()
+        .args([
+            "--json",
+            "sim",
+            "--chip",
+            "esp32c3",
+            "--flash-size",
+            "4MB",
+            "--mac",
+        ])
+        .arg("7c:df:a1:00:00:42")
+        .arg("--flash")
+        .arg(&flash)
+        .arg("--link")
+        .arg(&link)
+        .args(["--wifi", "Home:secret-password"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let ready = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("ready line");
+    let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(v["event"], "ready");
+    assert_eq!(v["chip"], "esp32c3");
+    assert_eq!(v["mac"], "7c:df:a1:00:00:42");
+    assert_eq!(v["flash_size"], 4 << 20);
+    assert_eq!(v["mode"], "download");
+    assert_eq!(v["wifi"], serde_json::json!(["Home"]));
+    assert!(!ready.contains("secret-password"), "{ready}");
+    let pty = v["pty"].as_str().unwrap().to_owned();
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(&pty));
+    let ctl = dir.path().join("picow.control");
+    assert_eq!(v["control"], ctl.to_str().unwrap());
+    // The flash file was created erased at the asked size.
+    let bytes = std::fs::read(&flash).unwrap();
+    assert_eq!(bytes.len(), 4 << 20);
+    assert!(bytes.iter().all(|&b| b == 0xFF));
+
+    // The pty answers a SYNC (raw mode is set by the board).
+    let mut port = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&pty)
+        .unwrap();
+    let mut sync = vec![0xC0, 0x00, 0x08, 36, 0, 0, 0, 0, 0, 0x07, 0x07, 0x12, 0x20];
+    sync.extend([0x55; 32]);
+    sync.push(0xC0);
+    port.write_all(&sync).unwrap();
+    let (btx, brx) = mpsc::channel();
+    let mut reader = port.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || btx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    let needle = [0xC0, 0x01, 0x08, 0x04, 0x00, 0x07, 0x07, 0x12, 0x20];
+    while !got.windows(needle.len()).any(|w| w == needle) {
+        got.extend(
+            brx.recv_timeout(Duration::from_secs(10))
+                .expect("SYNC reply"),
+        );
+    }
+
+    assert!(control(&ctl, "status").starts_with("ok mode=download"));
+    assert_eq!(control(&ctl, "unplug"), "ok unplugged");
+    // Start-up events (plugged, reset into download mode), then the unplug.
+    let mut events = Vec::new();
+    while events.last().map(String::as_str) != Some("unplugged") {
+        let ev: serde_json::Value =
+            serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+        events.push(ev["event"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(events, ["plugged", "reset", "unplugged"]);
+    assert!(std::fs::symlink_metadata(&link).is_err());
+    drop(port);
+
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!ctl.exists(), "control socket removed at exit");
+}
+
+#[test]
+fn invalid_input_exits_2_naming_the_flag_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    for (args, flag) in [
+        (vec!["sim", "--mac", "01:00:5e:00:00:01"], "--mac"),
+        (vec!["sim", "--flash-size", "3MB"], "--flash-size"),
+        (vec!["sim", "--wifi", ":nossid"], "--wifi"),
+        (vec!["sim", "--chip", "esp8266"], "--chip"),
+    ] {
+        let out = picow()
+            .args(&args)
+            .arg("--flash")
+            .arg(&flash)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!flash.exists(), "{args:?} created the flash file");
+    }
+    // An existing flash file of another size is refused, untouched.
+    std::fs::write(&flash, vec![0u8; 1 << 20]).unwrap();
+    let out = picow()
+        .args(["sim", "--flash-size", "8MB", "--flash"])
+        .arg(&flash)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--flash-size"));
+    assert!(std::fs::read(&flash).unwrap().iter().all(|&b| b == 0));
+}
+
+#[test]
+fn text_mode_masks_wifi_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl.sock");
+    let mut child = picow()
+        .args([
+            "sim",
+            "--wifi",
+            "Cafe",
+            "--wifi",
+            "Home:hunter22",
+            "--control",
+        ])
+        .arg(&ctl)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut text = String::new();
+    loop {
+        let l = rx.recv_timeout(Duration::from_secs(30)).expect("banner");
+        text.push_str(&l);
+        text.push('\n');
+        if l.starts_with("Stop with") {
+            break;
+        }
+    }
+    assert!(text.contains("wifi:    Home (password ********)"), "{text}");
+    assert!(text.contains("wifi:    Cafe (password (open))"), "{text}");
+    assert!(!text.contains("hunter22"), "{text}");
+    assert!(
+        text.contains(&format!("control: {}", ctl.display())),
+        "{text}"
+    );
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn keeps_running_when_nobody_reads_its_output() {
+    // `PTY=$(picow --json sim ... | head -1)`: the reader goes away after the
+    // ready line; events printed later must not stop the board.
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl.sock");
+    let mut child = picow()
+        .args(["--json", "sim", "--control"])
+        .arg(&ctl)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    out.read_line(&mut ready).unwrap();
+    assert!(ready.contains("\"ready\""));
+    drop(out);
+    for _ in 0..3 {
+        assert_eq!(control(&ctl, "reset download"), "ok mode=download");
+    }
+    assert!(control(&ctl, "status").starts_with("ok mode=download"));
+    assert_eq!(child.try_wait().unwrap(), None, "still running");
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
