@@ -1,0 +1,439 @@
+//! The board's behaviour: boot, Wi-Fi, server session, console.
+
+use core::cell::Cell;
+use core::convert::Infallible;
+use core::fmt::Write as _;
+use core::net::{IpAddr, SocketAddr};
+
+use embassy_futures::select::{select, Either};
+use heapless::String;
+use picow_protocol::config::RECORD_MAX;
+use picow_protocol::console::{Command, Event, Text, UnknownCommand};
+use picow_protocol::forms::Host;
+use picow_protocol::layout::{
+    PartitionTable, TableError, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
+};
+use picow_protocol::session::{greeting, Line, LineDecoder, ECHO_PREFIX};
+use picow_protocol::{DeviceConfig, Transport};
+
+use crate::board::{Board, Link, NetError, NetInfo};
+use crate::timing::*;
+use crate::Backoff;
+
+/// The console hint printed when there is no valid config.
+pub const CONFIG_HINT: &str = "picow flash --wifi SSID:PASS --server HOST:PORT";
+
+/// Longest console line the app writes (an `rx` line of a full chunk of
+/// bytes that all need `\xNN` escapes fits).
+pub const LINE_MAX: usize = 1024;
+
+/// What the firmware tells the app about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppInfo {
+    /// Firmware version, printed at boot and in `status`.
+    pub version: &'static str,
+    /// Chip name, e.g. `esp32s3`.
+    pub chip: &'static str,
+}
+
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exit {
+    /// The user typed `reboot`: the caller restarts the board.
+    Reboot,
+}
+
+/// The Wi-Fi state shown by `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WifiState {
+    /// Not joined and not trying (no config, or waiting to retry).
+    Down,
+    /// A join attempt is running.
+    Joining,
+    /// Joined, with an address.
+    Joined,
+}
+
+impl WifiState {
+    /// The word used in the `status` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WifiState::Down => "down",
+            WifiState::Joining => "joining",
+            WifiState::Joined => "joined",
+        }
+    }
+}
+
+/// The server state shown by `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    /// Not trying (no Wi-Fi).
+    Idle,
+    /// Resolving or connecting.
+    Connecting,
+    /// Connected and greeted.
+    Connected,
+    /// Waiting before the next attempt.
+    Backoff,
+}
+
+impl ServerState {
+    /// The word used in the `status` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Idle => "idle",
+            ServerState::Connecting => "connecting",
+            ServerState::Connected => "connected",
+            ServerState::Backoff => "backoff",
+        }
+    }
+}
+
+/// Runs the board until the user asks for a reboot.
+///
+/// Boot: reads the partition table and the config record from flash. With
+/// no valid config it prints `config-invalid` with [`CONFIG_HINT`] and
+/// shows the double-flash LED pattern until reboot. Otherwise it joins
+/// Wi-Fi, connects to the server, greets it and echoes every chunk, for
+/// ever, reconnecting with backoff. Console commands are answered in every
+/// state.
+pub async fn run<B: Board>(board: &B, info: AppInfo) -> Exit {
+    let app = App {
+        board,
+        info,
+        wifi: Cell::new(WifiState::Down),
+        ip: Cell::new(None),
+        server: Cell::new(ServerState::Idle),
+    };
+    match select(app.main(), app.console()).await {
+        Either::First(never) => match never {},
+        Either::Second(exit) => exit,
+    }
+}
+
+struct App<'a, B: Board> {
+    board: &'a B,
+    info: AppInfo,
+    wifi: Cell<WifiState>,
+    ip: Cell<Option<IpAddr>>,
+    server: Cell<ServerState>,
+}
+
+/// How a server session ended.
+struct SessionEnd {
+    reason: &'static str,
+    /// Whether the server sent anything (a working session resets the
+    /// backoff).
+    had_data: bool,
+}
+
+impl<B: Board> App<'_, B> {
+    fn emit(&self, event: &Event<'_>) {
+        let mut line: String<LINE_MAX> = String::new();
+        if event.write_line(&mut line).is_ok() {
+            self.board.console_line(&line);
+        } else {
+            // Cannot happen with the sizes used; never print half a line.
+            self.board
+                .console_line("@picow command-error input=\"\" hint=\"console line too long\"");
+        }
+    }
+
+    async fn main(&self) -> Infallible {
+        self.emit(&Event::Boot {
+            version: Text::str(self.info.version),
+            chip: Text::str(self.info.chip),
+        });
+        match self.load_config().await {
+            Ok(cfg) => self.with_config(&cfg).await,
+            Err(reason) => {
+                self.emit(&Event::ConfigInvalid {
+                    reason: Text::str(reason),
+                    hint: Text::str(CONFIG_HINT),
+                });
+                self.led_pattern(CONFIG_INVALID_PATTERN).await
+            }
+        }
+    }
+
+    /// Reads the partition table, finds the config partition and decodes
+    /// the record; the error is the console reason.
+    async fn load_config(&self) -> Result<DeviceConfig, &'static str> {
+        let mut table = [0u8; PARTITION_TABLE_LEN];
+        self.board
+            .read_flash(PARTITION_TABLE_OFFSET, &mut table)
+            .await
+            .map_err(|_| "flash-read")?;
+        let table = PartitionTable::parse(&table).map_err(|e| match e {
+            TableError::Erased => "no-partition-table",
+            _ => "partition-table",
+        })?;
+        let part = table.picow_config().ok_or("no-config-partition")?;
+        let mut record = [0u8; RECORD_MAX];
+        let len = RECORD_MAX.min(part.size as usize);
+        self.board
+            .read_flash(part.offset, &mut record[..len])
+            .await
+            .map_err(|_| "flash-read")?;
+        DeviceConfig::decode(&record[..len]).map_err(|e| e.reason())
+    }
+
+    async fn with_config(&self, cfg: &DeviceConfig) -> Infallible {
+        let mut server: String<300> = String::new();
+        let _ = write!(server, "{}", cfg.server());
+        self.emit(&Event::ConfigOk {
+            ssid: Text::str(cfg.ssid()),
+            server: Text::str(&server),
+            name: cfg.name().map(Text::str),
+        });
+        let mut backoff = Backoff::new(WIFI_BACKOFF_FIRST_MS, WIFI_BACKOFF_MAX_MS);
+        let mut attempt = 1;
+        loop {
+            self.wifi.set(WifiState::Joining);
+            self.emit(&Event::WifiJoining {
+                ssid: Text::str(cfg.ssid()),
+                attempt,
+            });
+            let joined =
+                match select(self.join_window(cfg), self.led_pattern(JOINING_PATTERN)).await {
+                    Either::First(j) => j,
+                    Either::Second(never) => match never {},
+                };
+            match joined {
+                Some(net) => {
+                    self.board.set_led(true);
+                    self.joined(&net);
+                    backoff.reset();
+                    attempt = 1;
+                    // The server loop never ends by itself; a lost link ends it.
+                    let _ = select(self.server_loop(cfg, &server), self.board.wifi_down()).await;
+                    self.wifi.set(WifiState::Down);
+                    self.ip.set(None);
+                    self.server.set(ServerState::Idle);
+                    self.emit(&Event::WifiLost);
+                }
+                None => {
+                    let retry = backoff.next_ms();
+                    self.board.set_led(false);
+                    self.wifi.set(WifiState::Down);
+                    self.emit(&Event::WifiTimeout {
+                        after_ms: JOIN_TIMEOUT_MS,
+                        retry_in_ms: retry,
+                    });
+                    self.board.sleep_ms(retry.into()).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn joined(&self, net: &NetInfo) {
+        self.wifi.set(WifiState::Joined);
+        self.ip.set(Some(net.ip));
+        let mut ip: String<48> = String::new();
+        let _ = write!(ip, "{}", net.ip);
+        let mut gw: String<48> = String::new();
+        if let Some(g) = net.gateway {
+            let _ = write!(gw, "{g}");
+        }
+        self.emit(&Event::WifiJoined {
+            ip: Text::str(&ip),
+            gateway: Text::str(&gw),
+            rssi: net.rssi,
+        });
+    }
+
+    /// Join attempts for up to [`JOIN_TIMEOUT_MS`]; a failed attempt is
+    /// retried after [`JOIN_RETRY_PAUSE_MS`] inside the window.
+    async fn join_window(&self, cfg: &DeviceConfig) -> Option<NetInfo> {
+        let tries = async {
+            loop {
+                match self.board.wifi_join(cfg.ssid(), cfg.password()).await {
+                    Ok(net) => return net,
+                    Err(_) => self.board.sleep_ms(JOIN_RETRY_PAUSE_MS.into()).await,
+                }
+            }
+        };
+        match select(tries, self.board.sleep_ms(JOIN_TIMEOUT_MS.into())).await {
+            Either::First(net) => Some(net),
+            Either::Second(()) => None,
+        }
+    }
+
+    /// Shows `pattern` (alternating on/off durations, starting with on)
+    /// for ever.
+    async fn led_pattern(&self, pattern: &[u32]) -> Infallible {
+        loop {
+            for (i, &ms) in pattern.iter().enumerate() {
+                self.board.set_led(i % 2 == 0);
+                self.board.sleep_ms(ms.into()).await;
+            }
+        }
+    }
+
+    async fn server_loop(&self, cfg: &DeviceConfig, server: &str) -> Infallible {
+        let mut backoff = Backoff::new(SERVER_BACKOFF_FIRST_MS, SERVER_BACKOFF_MAX_MS);
+        let mut attempt = 1;
+        loop {
+            self.server.set(ServerState::Connecting);
+            self.emit(&Event::ServerConnecting {
+                server: Text::str(server),
+                attempt,
+            });
+            let end = self.session(cfg, server).await;
+            if end.had_data {
+                backoff.reset();
+                attempt = 0;
+            }
+            let retry = backoff.next_ms();
+            self.server.set(ServerState::Backoff);
+            self.emit(&Event::ServerClosed {
+                reason: Text::str(end.reason),
+                retry_in_ms: retry,
+            });
+            self.board.sleep_ms(retry.into()).await;
+            attempt += 1;
+        }
+    }
+
+    async fn session(&self, cfg: &DeviceConfig, server: &str) -> SessionEnd {
+        let fail = |e: NetError| SessionEnd {
+            reason: e.reason(),
+            had_data: false,
+        };
+        let addr = cfg.server();
+        let ip = match &addr.host {
+            Host::Ip(ip) => *ip,
+            Host::Name(name) => {
+                match self
+                    .timeout(CONNECT_TIMEOUT_MS, self.board.dns_lookup(name))
+                    .await
+                {
+                    Ok(Ok(ip)) => ip,
+                    Ok(Err(_)) | Err(_) => return fail(NetError::Dns),
+                }
+            }
+        };
+        let sock = SocketAddr::new(ip, addr.port);
+        let mut buffers = B::Buffers::default();
+        match addr.transport {
+            Transport::Tcp => {
+                let c = self.board.tcp_connect(sock, &mut buffers);
+                match self.timeout(CONNECT_TIMEOUT_MS, c).await {
+                    Ok(Ok(link)) => self.talk(cfg, server, link).await,
+                    Ok(Err(e)) => fail(e),
+                    Err(e) => fail(e),
+                }
+            }
+            Transport::Udp => {
+                let c = self.board.udp_connect(sock, &mut buffers);
+                match self.timeout(CONNECT_TIMEOUT_MS, c).await {
+                    Ok(Ok(link)) => self.talk(cfg, server, link).await,
+                    Ok(Err(e)) => fail(e),
+                    Err(e) => fail(e),
+                }
+            }
+        }
+    }
+
+    async fn timeout<T>(
+        &self,
+        ms: u32,
+        fut: impl core::future::Future<Output = T>,
+    ) -> Result<T, NetError> {
+        match select(fut, self.board.sleep_ms(ms.into())).await {
+            Either::First(t) => Ok(t),
+            Either::Second(()) => Err(NetError::Timeout),
+        }
+    }
+
+    /// Greets, then echoes every chunk until the link ends.
+    async fn talk(&self, cfg: &DeviceConfig, server: &str, mut link: impl Link) -> SessionEnd {
+        let mut buf = [0u8; ECHO_PREFIX.len() + RX_CHUNK];
+        let n = greeting(cfg.name(), &mut buf).unwrap_or(0);
+        if let Err(e) = link.write(&buf[..n]).await {
+            return SessionEnd {
+                reason: e.reason(),
+                had_data: false,
+            };
+        }
+        self.server.set(ServerState::Connected);
+        self.emit(&Event::ServerConnected {
+            server: Text::str(server),
+        });
+        let mut had_data = false;
+        let end = |reason, had_data| SessionEnd { reason, had_data };
+        loop {
+            let n = match link.read(&mut buf[ECHO_PREFIX.len()..]).await {
+                // TCP: the server closed the connection. (The tutorial's
+                // client missed this and kept writing to a dead socket.)
+                Ok(0) if cfg.server().transport == Transport::Tcp => {
+                    return end("closed", had_data)
+                }
+                Ok(n) => n,
+                Err(e) => return end(e.reason(), had_data),
+            };
+            had_data = true;
+            let data = &buf[ECHO_PREFIX.len()..ECHO_PREFIX.len() + n];
+            self.emit(&Event::Received {
+                len: n as u32,
+                data: Text::Raw(data),
+            });
+            buf[..ECHO_PREFIX.len()].copy_from_slice(ECHO_PREFIX);
+            if let Err(e) = link.write(&buf[..ECHO_PREFIX.len() + n]).await {
+                return end(e.reason(), had_data);
+            }
+        }
+    }
+
+    /// Reads console input for ever and answers commands; returns when
+    /// the user asks for a reboot.
+    async fn console(&self) -> Exit {
+        let mut decoder = LineDecoder::<CONSOLE_LINE_MAX>::new();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = self.board.console_read(&mut buf).await;
+            if n == 0 {
+                // The input is gone (host: stdin closed): stop reading
+                // rather than spin.
+                return core::future::pending().await;
+            }
+            let mut exit = None;
+            decoder.feed(&buf[..n], |line| {
+                let (text, parsed) = match line {
+                    Line::Complete(l) => (l, Command::parse(l)),
+                    Line::Truncated(l) => (l, Err(UnknownCommand)),
+                };
+                match parsed {
+                    Ok(None) => {}
+                    Ok(Some(Command::Status)) => self.status(),
+                    Ok(Some(Command::Help)) => self.board.console_line(Command::HELP),
+                    Ok(Some(Command::Reboot)) => exit = Some(Exit::Reboot),
+                    Err(UnknownCommand) => self.emit(&Event::CommandError {
+                        input: Text::Raw(text.trim_ascii()),
+                        hint: Text::str(Command::HELP),
+                    }),
+                }
+            });
+            if let Some(e) = exit {
+                return e;
+            }
+        }
+    }
+
+    fn status(&self) {
+        let mut ip: String<48> = String::new();
+        if let Some(a) = self.ip.get() {
+            let _ = write!(ip, "{a}");
+        }
+        self.emit(&Event::Status {
+            wifi: Text::str(self.wifi.get().as_str()),
+            ip: Text::str(&ip),
+            server: Text::str(self.server.get().as_str()),
+            uptime_ms: self.board.now_ms(),
+            version: Text::str(self.info.version),
+        });
+    }
+}

@@ -1,0 +1,157 @@
+//! The hardware trait: everything the app needs from a board.
+//!
+//! Every method takes `&self`, so that the app can wait on several things
+//! at once (joining Wi-Fi while blinking the LED, reading the server while
+//! watching the Wi-Fi link and the console). Implementations keep their
+//! mutable parts behind cells or locks; on the chip everything runs on one
+//! executor, so no locking across threads is needed.
+//!
+//! Two implementations exist: the esp-hal one in `picow-fw`, and the tokio
+//! one in the `host` module (feature `host`).
+
+use core::fmt;
+use core::net::{IpAddr, SocketAddr};
+
+/// What the board reports after joining Wi-Fi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetInfo {
+    /// The board's own address (from DHCP).
+    pub ip: IpAddr,
+    /// The gateway, when DHCP gave one.
+    pub gateway: Option<IpAddr>,
+    /// Signal strength of the access point in dBm.
+    pub rssi: i32,
+}
+
+/// Why a Wi-Fi join attempt failed (the app retries until its 15 s window
+/// ends, then backs off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WifiError {
+    /// No access point with that SSID answered.
+    NotFound,
+    /// The access point rejected the password.
+    AuthFailed,
+    /// The radio or the DHCP client failed.
+    Other,
+}
+
+/// Why a network operation failed. [`NetError::reason`] is what the
+/// `server-closed` console line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The server refused the connection (nothing listens on the port).
+    Refused,
+    /// The connection was reset or broke.
+    Reset,
+    /// No route: the Wi-Fi link is down or the address is unreachable.
+    Unreachable,
+    /// The operation took too long.
+    Timeout,
+    /// The host name could not be resolved.
+    Dns,
+    /// The board ran out of sockets or buffers.
+    NoResources,
+    /// Anything else.
+    Other,
+}
+
+impl NetError {
+    /// The machine-readable reason used on the console.
+    pub fn reason(self) -> &'static str {
+        match self {
+            NetError::Refused => "refused",
+            NetError::Reset => "reset",
+            NetError::Unreachable => "unreachable",
+            NetError::Timeout => "timeout",
+            NetError::Dns => "dns",
+            NetError::NoResources => "no-resources",
+            NetError::Other => "error",
+        }
+    }
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// Reading flash failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashError;
+
+/// A connected TCP stream or UDP socket.
+///
+/// For TCP, [`read`](Link::read) returns `Ok(0)` when the server closed the
+/// connection. For UDP, one read is one datagram and [`write`](Link::write)
+/// sends one datagram.
+#[allow(async_fn_in_trait)] // the app is single-threaded: no `Send` bound wanted
+pub trait Link {
+    /// Waits for bytes; `Ok(0)` means the peer closed the stream.
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError>;
+    /// Sends all of `buf` (one datagram for UDP).
+    async fn write(&mut self, buf: &[u8]) -> Result<(), NetError>;
+}
+
+/// Everything the app needs from the hardware.
+#[allow(async_fn_in_trait)] // the app is single-threaded: no `Send` bound wanted
+pub trait Board {
+    /// Socket buffers that the app owns and lends to a connection, so the
+    /// board needs no allocator (embassy-net sockets borrow their buffers).
+    /// The host board uses `()`.
+    type Buffers: Default;
+    /// A TCP connection borrowing the buffers.
+    type Tcp<'b>: Link
+    where
+        Self: 'b;
+    /// A connected UDP socket borrowing the buffers.
+    type Udp<'b>: Link
+    where
+        Self: 'b;
+
+    /// Turns the status LED on or off.
+    fn set_led(&self, on: bool);
+
+    /// Milliseconds since boot.
+    fn now_ms(&self) -> u64;
+
+    /// Waits `ms` milliseconds (without busy-waiting).
+    async fn sleep_ms(&self, ms: u64);
+
+    /// Writes one console line; the board adds the line ending.
+    fn console_line(&self, line: &str);
+
+    /// Waits for bytes typed on the console and returns how many were put
+    /// into `buf`. Returns 0 only when the console input is gone for good.
+    async fn console_read(&self, buf: &mut [u8]) -> usize;
+
+    /// Reads `buf.len()` bytes of flash starting at `offset`.
+    async fn read_flash(&self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
+
+    /// One attempt to join `ssid` as a station and get an address; returns
+    /// when the link is up with DHCP done, or when the attempt failed. The
+    /// app bounds the attempt with its own timeout.
+    async fn wifi_join(&self, ssid: &str, password: &str) -> Result<NetInfo, WifiError>;
+
+    /// Resolves when the Wi-Fi link is down (at once if it is down now).
+    async fn wifi_down(&self);
+
+    /// Resolves a host name to an address.
+    async fn dns_lookup(&self, host: &str) -> Result<IpAddr, NetError>;
+
+    /// Opens a TCP connection.
+    async fn tcp_connect<'b>(
+        &'b self,
+        addr: SocketAddr,
+        buffers: &'b mut Self::Buffers,
+    ) -> Result<Self::Tcp<'b>, NetError>;
+
+    /// Opens a UDP socket that sends to and receives from `addr` only.
+    async fn udp_connect<'b>(
+        &'b self,
+        addr: SocketAddr,
+        buffers: &'b mut Self::Buffers,
+    ) -> Result<Self::Udp<'b>, NetError>;
+}

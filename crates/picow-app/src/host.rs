@@ -1,0 +1,471 @@
+//! A board on the host, on tokio: real TCP/UDP sockets, a simulated Wi-Fi
+//! access point, a flash image in memory, and channels for the console and
+//! the LED. The tests use it, and so does the virtual board (`picow sim`).
+//!
+//! Create the board inside a tokio runtime (its clock is tokio's, so
+//! `tokio::time::pause` makes the app's timing virtual) and run
+//! [`crate::run`] on a current-thread runtime or a `LocalSet`: the app's
+//! future is not `Send`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use picow_app::host::{flash_image, AccessPoint, HostBoard, HostConfig};
+//! use picow_protocol::{forms::{ServerAddr, WifiCredentials}, layout::LAYOUT_4MB, DeviceConfig};
+//! let cfg = DeviceConfig::new(
+//!     WifiCredentials::parse("lab:password1").unwrap(),
+//!     ServerAddr::parse("127.0.0.1:10000").unwrap(),
+//!     None,
+//! ).unwrap();
+//! let board = HostBoard::new(HostConfig {
+//!     access_point: Some(AccessPoint::new("lab", "password1")),
+//!     ..HostConfig::new(flash_image(&LAYOUT_4MB, Some(&cfg)))
+//! });
+//! let mut console = board.handle().take_console().unwrap();
+//! let info = picow_app::AppInfo { version: "0.1.0", chip: "host" };
+//! tokio::task::LocalSet::new().run_until(async {
+//!     tokio::task::spawn_local(async move { picow_app::run(&board, info).await });
+//!     while let Some(line) = console.recv().await {
+//!         println!("{line}");
+//!     }
+//! }).await;
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use picow_protocol::layout::{Layout, PARTITION_TABLE_OFFSET};
+use picow_protocol::DeviceConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Duration, Instant};
+
+use crate::board::{Board, FlashError, Link, NetError, NetInfo, WifiError};
+
+/// How long a join attempt takes when no access point has the SSID.
+pub const NOT_FOUND_MS: u64 = 3_000;
+
+/// A simulated Wi-Fi access point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPoint {
+    /// Its network name.
+    pub ssid: String,
+    /// Its password (empty: open network).
+    pub password: String,
+}
+
+impl AccessPoint {
+    /// The access point a config names (what a virtual board joins).
+    pub fn for_config(config: &DeviceConfig) -> AccessPoint {
+        AccessPoint::new(config.ssid(), config.password())
+    }
+
+    /// An access point.
+    pub fn new(ssid: &str, password: &str) -> AccessPoint {
+        AccessPoint {
+            ssid: ssid.into(),
+            password: password.into(),
+        }
+    }
+}
+
+/// How the host board starts.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The flash contents (see [`flash_image`]).
+    pub flash: Vec<u8>,
+    /// The access point in range, if any.
+    pub access_point: Option<AccessPoint>,
+    /// What a successful join reports.
+    pub net: NetInfo,
+    /// How long a successful join takes.
+    pub join_ms: u64,
+}
+
+impl HostConfig {
+    /// No access point in range; a join takes 500 ms and reports
+    /// 127.0.0.1 with RSSI -50 dBm.
+    pub fn new(flash: Vec<u8>) -> HostConfig {
+        HostConfig {
+            flash,
+            access_point: None,
+            net: NetInfo {
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                gateway: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                rssi: -50,
+            },
+            join_ms: 500,
+        }
+    }
+}
+
+/// A flash image of `layout`'s size: erased, with the binary partition
+/// table at 0x8000 and, when given, the config record at the start of the
+/// config partition (what `picow flash` writes).
+pub fn flash_image(layout: &Layout, config: Option<&DeviceConfig>) -> Vec<u8> {
+    let mut flash = vec![0xFF; layout.flash_size as usize];
+    let table = layout.to_binary();
+    let t = PARTITION_TABLE_OFFSET as usize;
+    flash[t..t + table.len()].copy_from_slice(&table);
+    if let Some(cfg) = config {
+        let c = layout.config().offset as usize;
+        let n = cfg.encoded_len();
+        cfg.encode(&mut flash[c..c + n])
+            .expect("the config partition holds any record");
+    }
+    flash
+}
+
+/// One LED change: milliseconds since boot and the new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedChange {
+    /// When, in milliseconds since the board was created.
+    pub at_ms: u64,
+    /// On or off.
+    pub on: bool,
+}
+
+struct Shared {
+    start: Mutex<Instant>,
+    flash: Mutex<Vec<u8>>,
+    access_point: watch::Sender<Option<AccessPoint>>,
+    link_up: watch::Sender<bool>,
+    net: NetInfo,
+    join_ms: u64,
+    led: watch::Sender<bool>,
+    led_log: Mutex<Vec<LedChange>>,
+    console_tx: mpsc::UnboundedSender<String>,
+    console_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    input_tx: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    input: tokio::sync::Mutex<(mpsc::UnboundedReceiver<Vec<u8>>, VecDeque<u8>)>,
+    wifi_joins: AtomicU32,
+    connects: AtomicU32,
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        self.start
+            .lock()
+            .expect("not poisoned")
+            .elapsed()
+            .as_millis() as u64
+    }
+}
+
+/// The host board. Cheap to create; see [`HostBoard::handle`] for the
+/// controls a test or the virtual board uses.
+pub struct HostBoard {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HostBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBoard").finish_non_exhaustive()
+    }
+}
+
+/// Controls and observations of a [`HostBoard`] from outside the app.
+#[derive(Clone)]
+pub struct HostHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HostHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostHandle").finish_non_exhaustive()
+    }
+}
+
+impl HostBoard {
+    /// A board; must be called inside a tokio runtime.
+    pub fn new(config: HostConfig) -> HostBoard {
+        let (console_tx, console_rx) = mpsc::unbounded_channel();
+        let (input_tx, input_rx) = mpsc::unbounded_channel();
+        HostBoard {
+            shared: Arc::new(Shared {
+                start: Mutex::new(Instant::now()),
+                flash: Mutex::new(config.flash),
+                access_point: watch::Sender::new(config.access_point),
+                link_up: watch::Sender::new(false),
+                net: config.net,
+                join_ms: config.join_ms,
+                led: watch::Sender::new(false),
+                led_log: Mutex::new(Vec::new()),
+                console_tx,
+                console_rx: Mutex::new(Some(console_rx)),
+                input_tx: Mutex::new(Some(input_tx)),
+                input: tokio::sync::Mutex::new((input_rx, VecDeque::new())),
+                wifi_joins: AtomicU32::new(0),
+                connects: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// What a reset does to the hardware: the Wi-Fi link drops, the LED
+    /// goes off and the clock starts again at 0. Call it when
+    /// [`crate::run`] returned [`crate::Exit::Reboot`], then run the app
+    /// again on the same board (flash, console and access point stay).
+    pub fn reset(&self) {
+        let s = &self.shared;
+        s.link_up.send_replace(false);
+        *s.start.lock().expect("not poisoned") = Instant::now();
+        self.set_led_level(false);
+    }
+
+    fn set_led_level(&self, on: bool) {
+        let s = &self.shared;
+        if s.led.send_replace(on) != on || s.led_log.lock().expect("not poisoned").is_empty() {
+            s.led_log.lock().expect("not poisoned").push(LedChange {
+                at_ms: s.now_ms(),
+                on,
+            });
+        }
+    }
+
+    /// The controls of this board.
+    pub fn handle(&self) -> HostHandle {
+        HostHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl HostHandle {
+    /// The console output, one line per item, without line endings. Can be
+    /// taken once.
+    pub fn take_console(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.shared.console_rx.lock().expect("not poisoned").take()
+    }
+
+    /// Types bytes on the console.
+    pub fn type_input(&self, bytes: &[u8]) {
+        if let Some(tx) = &*self.shared.input_tx.lock().expect("not poisoned") {
+            let _ = tx.send(bytes.to_vec());
+        }
+    }
+
+    /// Closes the console input (the app stops reading it).
+    pub fn close_input(&self) {
+        self.shared.input_tx.lock().expect("not poisoned").take();
+    }
+
+    /// Puts an access point in range, or none.
+    pub fn set_access_point(&self, ap: Option<AccessPoint>) {
+        self.shared.access_point.send_replace(ap);
+    }
+
+    /// Drops the Wi-Fi link (the access point stays in range, so the board
+    /// can join again).
+    pub fn drop_link(&self) {
+        self.shared.link_up.send_replace(false);
+    }
+
+    /// Whether the Wi-Fi link is up.
+    pub fn link_up(&self) -> bool {
+        *self.shared.link_up.borrow()
+    }
+
+    /// The LED's state now.
+    pub fn led(&self) -> bool {
+        *self.shared.led.borrow()
+    }
+
+    /// Waits for LED changes.
+    pub fn watch_led(&self) -> watch::Receiver<bool> {
+        self.shared.led.subscribe()
+    }
+
+    /// Every LED change so far.
+    pub fn led_log(&self) -> Vec<LedChange> {
+        self.shared.led_log.lock().expect("not poisoned").clone()
+    }
+
+    /// Milliseconds since the board was created (tokio's clock).
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now_ms()
+    }
+
+    /// Join attempts so far.
+    pub fn wifi_joins(&self) -> u32 {
+        self.shared.wifi_joins.load(Ordering::Relaxed)
+    }
+
+    /// TCP and UDP connection attempts so far.
+    pub fn connects(&self) -> u32 {
+        self.shared.connects.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the flash contents (what a re-flash does; the app reads the
+    /// config at boot).
+    pub fn set_flash(&self, flash: Vec<u8>) {
+        *self.shared.flash.lock().expect("not poisoned") = flash;
+    }
+}
+
+fn net_error(e: &io::Error) -> NetError {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => NetError::Refused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            NetError::Reset
+        }
+        K::TimedOut => NetError::Timeout,
+        K::NetworkUnreachable | K::HostUnreachable | K::AddrNotAvailable => NetError::Unreachable,
+        _ => NetError::Other,
+    }
+}
+
+/// A TCP connection of the host board.
+#[derive(Debug)]
+pub struct HostTcp(TcpStream);
+
+impl Link for HostTcp {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.0.read(buf).await.map_err(|e| net_error(&e))
+    }
+    async fn write(&mut self, buf: &[u8]) -> Result<(), NetError> {
+        self.0.write_all(buf).await.map_err(|e| net_error(&e))
+    }
+}
+
+/// A connected UDP socket of the host board.
+#[derive(Debug)]
+pub struct HostUdp(UdpSocket);
+
+impl Link for HostUdp {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.0.recv(buf).await.map_err(|e| net_error(&e))
+    }
+    async fn write(&mut self, buf: &[u8]) -> Result<(), NetError> {
+        self.0
+            .send(buf)
+            .await
+            .map(|_| ())
+            .map_err(|e| net_error(&e))
+    }
+}
+
+impl Board for HostBoard {
+    type Buffers = ();
+    type Tcp<'b> = HostTcp;
+    type Udp<'b> = HostUdp;
+
+    fn set_led(&self, on: bool) {
+        self.set_led_level(on);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.shared.now_ms()
+    }
+
+    async fn sleep_ms(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    fn console_line(&self, line: &str) {
+        let _ = self.shared.console_tx.send(line.to_owned());
+    }
+
+    async fn console_read(&self, buf: &mut [u8]) -> usize {
+        let mut guard = self.shared.input.lock().await;
+        let (rx, pending) = &mut *guard;
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(bytes) => pending.extend(bytes),
+                None => return 0,
+            }
+        }
+        let n = buf.len().min(pending.len());
+        for (dst, src) in buf.iter_mut().zip(pending.drain(..n)) {
+            *dst = src;
+        }
+        n
+    }
+
+    async fn read_flash(&self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let flash = self.shared.flash.lock().expect("not poisoned");
+        let start = offset as usize;
+        let src = flash.get(start..start + buf.len()).ok_or(FlashError)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    async fn wifi_join(&self, ssid: &str, password: &str) -> Result<NetInfo, WifiError> {
+        let s = &self.shared;
+        s.wifi_joins.fetch_add(1, Ordering::Relaxed);
+        let ap = s.access_point.borrow().clone();
+        match ap {
+            Some(ap) if ap.ssid == ssid => {
+                tokio::time::sleep(Duration::from_millis(s.join_ms)).await;
+                if ap.password != password {
+                    return Err(WifiError::AuthFailed);
+                }
+                s.link_up.send_replace(true);
+                Ok(s.net)
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_millis(NOT_FOUND_MS)).await;
+                Err(WifiError::NotFound)
+            }
+        }
+    }
+
+    async fn wifi_down(&self) {
+        let mut rx = self.shared.link_up.subscribe();
+        let _ = rx.wait_for(|up| !*up).await;
+    }
+
+    async fn dns_lookup(&self, host: &str) -> Result<IpAddr, NetError> {
+        if !*self.shared.link_up.borrow() {
+            return Err(NetError::Unreachable);
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|_| NetError::Dns)?
+            .collect();
+        // Like the chip's resolver, prefer an IPv4 answer.
+        addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .map(|a| a.ip())
+            .ok_or(NetError::Dns)
+    }
+
+    async fn tcp_connect<'b>(
+        &'b self,
+        addr: SocketAddr,
+        _buffers: &'b mut (),
+    ) -> Result<HostTcp, NetError> {
+        self.shared.connects.fetch_add(1, Ordering::Relaxed);
+        if !*self.shared.link_up.borrow() {
+            return Err(NetError::Unreachable);
+        }
+        let s = TcpStream::connect(addr).await.map_err(|e| net_error(&e))?;
+        let _ = s.set_nodelay(true);
+        Ok(HostTcp(s))
+    }
+
+    async fn udp_connect<'b>(
+        &'b self,
+        addr: SocketAddr,
+        _buffers: &'b mut (),
+    ) -> Result<HostUdp, NetError> {
+        self.shared.connects.fetch_add(1, Ordering::Relaxed);
+        if !*self.shared.link_up.borrow() {
+            return Err(NetError::Unreachable);
+        }
+        let local: SocketAddr = if addr.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let s = UdpSocket::bind(local).await.map_err(|e| net_error(&e))?;
+        s.connect(addr).await.map_err(|e| net_error(&e))?;
+        Ok(HostUdp(s))
+    }
+}

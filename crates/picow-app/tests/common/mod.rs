@@ -1,0 +1,141 @@
+//! Test rig: the app on a host board, its console as parsed lines, and
+//! helpers for servers on 127.0.0.1.
+#![allow(dead_code)] // each test file uses a part
+
+use std::time::Duration;
+
+use picow_app::host::{flash_image, AccessPoint, HostBoard, HostConfig, HostHandle};
+use picow_app::{run, AppInfo, Exit};
+use picow_protocol::console::Event;
+use picow_protocol::forms::{ServerAddr, WifiCredentials};
+use picow_protocol::layout::LAYOUT_4MB;
+use picow_protocol::DeviceConfig;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
+
+pub const SSID: &str = "WalnutPi";
+pub const PASSWORD: &str = "12345678";
+pub const INFO: AppInfo = AppInfo {
+    version: "9.8.7",
+    chip: "host",
+};
+
+pub fn config(server: &str, name: Option<&str>) -> DeviceConfig {
+    DeviceConfig::new(
+        WifiCredentials::new(SSID, PASSWORD).unwrap(),
+        ServerAddr::parse(server).unwrap(),
+        name,
+    )
+    .unwrap()
+}
+
+/// One console line, with the board time at which the test saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at_ms: u64,
+    pub line: String,
+}
+
+impl Seen {
+    pub fn event(&self) -> Event<'_> {
+        Event::parse(&self.line)
+            .unwrap_or_else(|| panic!("not a picow line: {}", self.line))
+            .unwrap_or_else(|e| panic!("bad picow line {:?}: {e}", self.line))
+    }
+    pub fn name(&self) -> &'static str {
+        self.event().name()
+    }
+}
+
+pub struct Rig {
+    pub handle: HostHandle,
+    pub console: UnboundedReceiver<String>,
+    pub seen: Vec<Seen>,
+    pub app: JoinHandle<Exit>,
+}
+
+/// Starts the app on a board with `flash`, and the access point in range
+/// when `ap`. Must run inside a `LocalSet`.
+pub fn start_with_flash(flash: Vec<u8>, ap: bool) -> Rig {
+    let board = HostBoard::new(HostConfig {
+        access_point: ap.then(|| AccessPoint::new(SSID, PASSWORD)),
+        ..HostConfig::new(flash)
+    });
+    let handle = board.handle();
+    let console = handle.take_console().unwrap();
+    let app = tokio::task::spawn_local(async move { run(&board, INFO).await });
+    Rig {
+        handle,
+        console,
+        seen: Vec::new(),
+        app,
+    }
+}
+
+pub fn start(cfg: Option<&DeviceConfig>, ap: bool) -> Rig {
+    start_with_flash(flash_image(&LAYOUT_4MB, cfg), ap)
+}
+
+impl Rig {
+    /// The next console line.
+    pub async fn next(&mut self) -> Seen {
+        let line = tokio::time::timeout(Duration::from_secs(600), self.console.recv())
+            .await
+            .expect("no console line for 600 s")
+            .expect("console closed");
+        let s = Seen {
+            at_ms: self.handle.now_ms(),
+            line,
+        };
+        self.seen.push(s.clone());
+        s
+    }
+
+    /// Skips lines until the event `name`, and returns it.
+    pub async fn expect(&mut self, name: &str) -> Seen {
+        loop {
+            let s = self.next().await;
+            if Event::parse(&s.line).is_some() && s.name() == name {
+                return s;
+            }
+        }
+    }
+
+    /// The next picow event, which must be `name`.
+    pub async fn expect_next(&mut self, name: &str) -> Seen {
+        loop {
+            let s = self.next().await;
+            if Event::parse(&s.line).is_none() {
+                continue;
+            }
+            assert_eq!(s.name(), name, "unexpected line {:?}", s.line);
+            return s;
+        }
+    }
+}
+
+/// Reads exactly `n` bytes, failing after 10 s (of tokio time).
+pub async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut buf))
+        .await
+        .expect("timed out reading from the board")
+        .expect("read from the board");
+    buf
+}
+
+/// A numeric field of a console line.
+pub fn field(line: &str, key: &str) -> String {
+    let pat = format!(" {key}=");
+    let i = line
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key} in {line}"));
+    let rest = &line[i + pat.len()..];
+    rest.split(' ')
+        .next()
+        .unwrap()
+        .trim_matches('"')
+        .to_string()
+}
