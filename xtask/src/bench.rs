@@ -5,12 +5,14 @@ use crate::Result;
 
 #[cfg(unix)]
 mod monitor;
+mod serve;
 
 /// Runs `cargo xtask bench <name>`.
 pub fn run(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         #[cfg(unix)]
         Some("monitor") => monitor::run(&args[1..]),
+        Some("serve") => serve::run(&args[1..]),
         Some(other) => Err(format!("no benchmark named `{other}` yet")),
         None => Err("usage: cargo xtask bench <name>".into()),
     }

@@ -1,0 +1,216 @@
+//! The flags of `picow serve` and their value parsers. Every parser returns a
+//! message that names the rule; clap adds the flag and exits with code 2.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use regex::Regex;
+
+use super::text::{self, Charset};
+
+/// Arguments of `picow serve`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct ServeArgs {
+    /// TCP (or UDP) port to listen on, 1 to 65535.
+    #[arg(long, default_value_t = picow_protocol::session::DEFAULT_PORT,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Address to listen on (default: every IPv4 and IPv6 address).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
+    /// Serve UDP instead of TCP; each peer address counts as a client.
+    #[arg(long)]
+    pub udp: bool,
+    /// How received bytes are shown as text: utf-8, gbk, gb18030, big5, ...
+    #[arg(long, value_name = "NAME", default_value = "utf-8", value_parser = parse_encoding)]
+    pub encoding: Charset,
+    /// Show received and sent data as hex bytes instead of text.
+    #[arg(long)]
+    pub hex: bool,
+    /// Send TEXT to each client when it connects (repeatable, in order).
+    /// Escapes: \r \n \t \0 \\ \xNN.
+    #[arg(long, value_name = "TEXT", value_parser = parse_send)]
+    pub send: Vec<Bytes>,
+    /// Repeat the --send texts to every client this often (e.g. 1s, 500ms).
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, requires = "send")]
+    pub every: Option<Duration>,
+    /// Wait for text matching REGEX (repeatable, matched in order); exit 0
+    /// when all have been seen.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub expect: Vec<Regex>,
+    /// Match --expect only against what client ID (`3` or `#3`) sends.
+    #[arg(long, value_name = "ID", value_parser = parse_client_id)]
+    pub from: Option<u64>,
+    /// Wait until N clients are connected at once (with --expect: as well).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub clients: Option<u64>,
+    /// Give up after DUR (e.g. 20s): exit 124 if --expect/--clients are not
+    /// met, exit 0 after DUR otherwise.
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub timeout: Option<Duration>,
+    /// Append every byte received and sent to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Refuse connections beyond N clients at once.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_clients: u64,
+    /// Drop a client whose unsent data exceeds BYTES (it stopped reading).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 30)))]
+    pub max_queue: u64,
+    /// Line ending added to lines typed interactively.
+    #[arg(long, value_enum, value_name = "END", default_value_t = LineEnding::None)]
+    pub line_ending: LineEnding,
+    /// Plain lines on a terminal too (no full-screen view).
+    #[arg(long)]
+    pub plain: bool,
+}
+
+const AFTER_HELP: &str = "\
+Interactive commands (typed on stdin; other lines are sent as text):
+  /list                 clients with address, kind and byte counters
+  /select ID|all        where typed lines go (default: all)
+  /disconnect ID        close a client
+  /hex 48 65 6c         send bytes given in hex
+  /file PATH            send a file's bytes
+  /ending none|lf|crlf  line ending added to typed lines
+  /auto DUR TEXT        send TEXT every DUR; /auto stop ends it
+  /quit                 close everything and exit (also Ctrl-C)
+
+Exit codes: 0 expectations met (or stopped), 1 runtime failure,
+2 invalid flag or the port cannot be bound, 124 timed out.";
+
+/// The line ending added to typed lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineEnding {
+    /// Nothing (as NetAssist by default).
+    None,
+    /// `\n`.
+    Lf,
+    /// `\r\n`.
+    Crlf,
+}
+
+impl LineEnding {
+    /// The bytes appended.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::None => b"",
+            LineEnding::Lf => b"\n",
+            LineEnding::Crlf => b"\r\n",
+        }
+    }
+
+    /// Parses `none`, `lf` or `crlf`.
+    pub fn parse(s: &str) -> Option<LineEnding> {
+        <LineEnding as ValueEnum>::from_str(s, true).ok()
+    }
+}
+
+fn parse_encoding(s: &str) -> Result<Charset, String> {
+    Charset::from_label(s).ok_or_else(|| {
+        format!("unknown encoding `{s}`: use a WHATWG label such as utf-8, gbk, gb18030, big5")
+    })
+}
+
+fn parse_send(s: &str) -> Result<Bytes, String> {
+    text::unescape(s).map(Bytes::from)
+}
+
+/// Parses a duration such as `20s`, `500ms` or `1m 30s`; zero is refused.
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}): write e.g. 20s, 500ms, 2m"))?;
+    if d.is_zero() {
+        return Err("the duration must be more than 0".into());
+    }
+    Ok(d)
+}
+
+fn parse_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| format!("not a valid regular expression: {e}"))
+}
+
+/// Parses a client id, `3` or `#3`.
+pub fn parse_client_id(s: &str) -> Result<u64, String> {
+    let digits = s.trim().strip_prefix('#').unwrap_or(s.trim());
+    match digits.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a client id: give a number such as 1 or #1"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        a: ServeArgs,
+    }
+
+    fn err(args: &[&str]) -> String {
+        let mut v = vec!["serve"];
+        v.extend_from_slice(args);
+        let e = T::try_parse_from(v).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn invalid_values_name_the_flag() {
+        assert!(err(&["--port", "0"]).contains("--port"));
+        assert!(err(&["--port", "70000"]).contains("--port"));
+        assert!(err(&["--expect", "(unclosed"]).contains("--expect"));
+        assert!(err(&["--timeout", "soon"]).contains("--timeout"));
+        assert!(err(&["--timeout", "0s"]).contains("more than 0"));
+        assert!(err(&["--send", "x", "--every=-1s"]).contains("--every"));
+        assert!(err(&["--encoding", "klingon"]).contains("--encoding"));
+        assert!(err(&["--from", "#x"]).contains("--from"));
+        assert!(err(&["--send", "\\q"]).contains("--send"));
+        assert!(err(&["--clients", "0"]).contains("--clients"));
+        assert!(err(&["--max-clients", "0"]).contains("--max-clients"));
+    }
+
+    #[test]
+    fn values_parse() {
+        let t = T::try_parse_from([
+            "serve",
+            "--send",
+            "ping\\r\\n",
+            "--send",
+            "x",
+            "--every",
+            "1s",
+            "--expect",
+            "I got:.*",
+            "--from",
+            "#2",
+            "--timeout",
+            "1m 30s",
+            "--encoding",
+            "GBK",
+        ])
+        .unwrap();
+        assert_eq!(
+            t.a.send,
+            vec![Bytes::from_static(b"ping\r\n"), Bytes::from_static(b"x")]
+        );
+        assert_eq!(t.a.every, Some(Duration::from_secs(1)));
+        assert_eq!(t.a.from, Some(2));
+        assert_eq!(t.a.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(t.a.encoding.name(), "GBK");
+        assert_eq!(t.a.port, 10000);
+        assert_eq!(t.a.max_clients, 1024);
+        assert_eq!(LineEnding::parse("CRLF"), Some(LineEnding::Crlf));
+    }
+}

@@ -1,0 +1,170 @@
+//! Interactive commands, the same for plain lines on a pipe and for the
+//! terminal view: a line starting with `/` is a command, any other line is
+//! text for the selected client(s), with the chosen line ending.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::args::{parse_client_id, parse_positive_duration, LineEnding};
+use super::engine::{Control, Target};
+use super::text;
+
+/// Where typed text goes and how lines end.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    /// The selected client, or all.
+    pub target: Target,
+    /// Appended to typed lines.
+    pub ending: LineEnding,
+}
+
+/// The help text of `/help`.
+pub const HELP: &str = "commands: /list, /select ID|all, /disconnect ID, /hex BYTES, /file PATH, \
+/ending none|lf|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent as text \
+(start a line with // to send one beginning with /)";
+
+impl Session {
+    /// A session sending to all clients.
+    pub fn new(ending: LineEnding) -> Session {
+        Session {
+            target: Target::All,
+            ending,
+        }
+    }
+
+    fn target_str(&self) -> String {
+        match self.target {
+            Target::All => "all clients".into(),
+            Target::One(id) => format!("#{id}"),
+        }
+    }
+
+    /// Turns a typed line into what the engine should do, or an error
+    /// message for the user. Empty lines send only the line ending.
+    pub fn command(&mut self, line: &str) -> Result<Control, String> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let Some(cmd) = line.strip_prefix('/').filter(|c| !c.starts_with('/')) else {
+            let text = line.strip_prefix('/').unwrap_or(line);
+            let mut bytes = text.as_bytes().to_vec();
+            bytes.extend_from_slice(self.ending.bytes());
+            return Ok(Control::Send(self.target, Bytes::from(bytes)));
+        };
+        let (name, rest) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
+        let rest = rest.trim();
+        match name {
+            "list" | "ls" => Ok(Control::List),
+            "select" | "sel" => {
+                self.target = match rest {
+                    "all" | "*" => Target::All,
+                    id => Target::One(parse_client_id(id)?),
+                };
+                Ok(Control::Notice(format!("sending to {}", self.target_str())))
+            }
+            "disconnect" | "kick" => Ok(Control::Disconnect(parse_client_id(rest)?)),
+            "hex" => {
+                let bytes = text::parse_hex(rest)?;
+                Ok(Control::Send(self.target, Bytes::from(bytes)))
+            }
+            "file" => {
+                if rest.is_empty() {
+                    return Err("/file needs a path".into());
+                }
+                let bytes = std::fs::read(rest).map_err(|e| format!("cannot read {rest}: {e}"))?;
+                Ok(Control::Send(self.target, Bytes::from(bytes)))
+            }
+            "ending" => {
+                self.ending = LineEnding::parse(rest).ok_or_else(|| {
+                    format!("`{rest}` is not a line ending: use none, lf or crlf")
+                })?;
+                Ok(Control::Notice(format!("line ending: {rest}")))
+            }
+            "auto" => {
+                if rest == "stop" || rest == "off" {
+                    return Ok(Control::Auto(None));
+                }
+                let (dur, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                let every: Duration =
+                    parse_positive_duration(dur).map_err(|e| format!("/auto: {e}"))?;
+                if text.is_empty() {
+                    return Err("/auto needs a duration and a text, e.g. /auto 1s ping".into());
+                }
+                let mut bytes = text::unescape(text)?;
+                bytes.extend_from_slice(self.ending.bytes());
+                Ok(Control::Auto(Some((
+                    every,
+                    self.target,
+                    Bytes::from(bytes),
+                ))))
+            }
+            "quit" | "exit" | "q" => Ok(Control::Quit),
+            "help" | "h" | "?" => Ok(Control::Notice(HELP.into())),
+            other => Err(format!("unknown command /{other}; {HELP}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(c: Control) -> (Target, Vec<u8>) {
+        match c {
+            Control::Send(t, b) => (t, b.to_vec()),
+            other => panic!("not a send: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_and_endings() {
+        let mut s = Session::new(LineEnding::None);
+        assert_eq!(
+            send(s.command("ping\n").unwrap()),
+            (Target::All, b"ping".to_vec())
+        );
+        s.command("/ending crlf").unwrap();
+        assert_eq!(send(s.command("ping").unwrap()).1, b"ping\r\n");
+        s.command("/ending lf").unwrap();
+        assert_eq!(send(s.command("//etc").unwrap()).1, b"/etc\n");
+        assert!(s.command("/ending cr").is_err());
+    }
+
+    #[test]
+    fn selection_hex_file_auto() {
+        let mut s = Session::new(LineEnding::None);
+        s.command("/select #2").unwrap();
+        assert_eq!(
+            send(s.command("/hex 48 69").unwrap()),
+            (Target::One(2), b"Hi".to_vec())
+        );
+        s.command("/select all").unwrap();
+        assert_eq!(s.target, Target::All);
+        assert!(s.command("/select x").is_err());
+        let path = std::env::temp_dir().join(format!("picow-serve-file-{}", std::process::id()));
+        std::fs::write(&path, b"\x00\x01file").unwrap();
+        let got = send(s.command(&format!("/file {}", path.display())).unwrap());
+        assert_eq!(got.1, b"\x00\x01file");
+        std::fs::remove_file(&path).unwrap();
+        assert!(s.command("/file /nonexistent/x").is_err());
+        match s.command("/auto 500ms ping\\n").unwrap() {
+            Control::Auto(Some((d, Target::All, b))) => {
+                assert_eq!(d, Duration::from_millis(500));
+                assert_eq!(&b[..], b"ping\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            s.command("/auto stop").unwrap(),
+            Control::Auto(None)
+        ));
+        assert!(s.command("/auto soon x").is_err());
+        assert!(matches!(
+            s.command("/disconnect 3").unwrap(),
+            Control::Disconnect(3)
+        ));
+        assert!(matches!(s.command("/list").unwrap(), Control::List));
+        assert!(matches!(s.command("/quit").unwrap(), Control::Quit));
+        assert!(s.command("/bogus").unwrap_err().contains("unknown command"));
+    }
+}

@@ -1,0 +1,330 @@
+//! Turning received bytes into text: UTF-8 or another encoding, with every
+//! byte that does not decode shown as `\xNN` (never dropped), and hex.
+//!
+//! The decoders are fed bytes as they arrive: a multi-byte character split
+//! across two reads is held back and completed by the next read.
+
+use std::fmt::Write as _;
+
+use encoding_rs::{DecoderResult, Encoding};
+
+/// How received bytes are shown.
+#[derive(Debug, Clone, Copy)]
+pub enum Charset {
+    /// UTF-8 (the default).
+    Utf8,
+    /// Another WHATWG encoding, such as GBK.
+    Other(&'static Encoding),
+}
+
+impl Charset {
+    /// Looks an encoding up by its WHATWG label (`utf-8`, `gbk`, `gb18030`,
+    /// `big5`, `shift_jis`, `latin1`, ...).
+    pub fn from_label(label: &str) -> Option<Charset> {
+        let enc = Encoding::for_label(label.trim().as_bytes())?;
+        Some(if enc == encoding_rs::UTF_8 {
+            Charset::Utf8
+        } else {
+            Charset::Other(enc)
+        })
+    }
+
+    /// The encoding's canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "UTF-8",
+            Charset::Other(e) => e.name(),
+        }
+    }
+}
+
+/// A per-client text decoder, fed in chunks.
+#[derive(Debug)]
+pub enum TextDecoder {
+    /// UTF-8: up to 3 bytes of an unfinished character.
+    Utf8 {
+        /// The held-back bytes.
+        pending: Vec<u8>,
+    },
+    /// Another encoding, decoded by encoding_rs.
+    Other(Box<encoding_rs::Decoder>),
+}
+
+impl TextDecoder {
+    /// A decoder that has seen nothing.
+    pub fn new(charset: Charset) -> TextDecoder {
+        match charset {
+            Charset::Utf8 => TextDecoder::Utf8 {
+                pending: Vec::new(),
+            },
+            Charset::Other(e) => TextDecoder::Other(Box::new(e.new_decoder_without_bom_handling())),
+        }
+    }
+
+    /// Decodes the next bytes, appending text to `out`: `\` becomes `\\`
+    /// and each byte that does not decode becomes `\xNN`.
+    pub fn decode(&mut self, bytes: &[u8], out: &mut String) {
+        match self {
+            TextDecoder::Utf8 { pending } => {
+                let joined;
+                let input = if pending.is_empty() {
+                    bytes
+                } else {
+                    pending.extend_from_slice(bytes);
+                    joined = std::mem::take(pending);
+                    &joined[..]
+                };
+                let mut chunks = input.utf8_chunks().peekable();
+                while let Some(chunk) = chunks.next() {
+                    push_text(chunk.valid(), out);
+                    let bad = chunk.invalid();
+                    // An incomplete character at the very end: keep it for
+                    // the next read (utf8_chunks reports it as invalid).
+                    if chunks.peek().is_none()
+                        && !bad.is_empty()
+                        && bad.len() < 4
+                        && is_utf8_prefix(bad)
+                        && std::ptr::eq(bad.as_ptr_range().end, input.as_ptr_range().end)
+                    {
+                        pending.extend_from_slice(bad);
+                        break;
+                    }
+                    for b in bad {
+                        let _ = write!(out, "\\x{b:02x}");
+                    }
+                }
+            }
+            TextDecoder::Other(dec) => {
+                let mut input = bytes;
+                let mut buf = String::with_capacity(bytes.len() * 3 + 16);
+                loop {
+                    buf.clear();
+                    let (result, read) =
+                        dec.decode_to_string_without_replacement(input, &mut buf, false);
+                    push_text(&buf, out);
+                    match result {
+                        DecoderResult::InputEmpty => break,
+                        DecoderResult::OutputFull => {
+                            buf.reserve(input.len() * 3 + 16);
+                        }
+                        DecoderResult::Malformed(bad, after) => {
+                            let end = read - after as usize;
+                            let start = end.saturating_sub(bad as usize);
+                            // Bytes of a malformed sequence that began in an
+                            // earlier read were held by the decoder; what we
+                            // still have of it is shown.
+                            for b in &input[start..end] {
+                                let _ = write!(out, "\\x{b:02x}");
+                            }
+                        }
+                    }
+                    input = &input[read..];
+                }
+            }
+        }
+    }
+
+    /// Whether bytes of an unfinished character are held back.
+    pub fn has_pending(&self) -> bool {
+        matches!(self, TextDecoder::Utf8 { pending } if !pending.is_empty())
+    }
+}
+
+/// Whether `b` could start a valid UTF-8 character that is only unfinished.
+fn is_utf8_prefix(b: &[u8]) -> bool {
+    let need = match b[0] {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return false,
+    };
+    b.len() < need && b[1..].iter().all(|&c| c & 0xc0 == 0x80)
+}
+
+fn push_text(s: &str, out: &mut String) {
+    if !s.contains('\\') {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Lowercase hex of `bytes`, no separators.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize]);
+        s.push(DIGITS[(b & 15) as usize]);
+    }
+    // Only ASCII digits were pushed.
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// Hex with a space between bytes, for people.
+pub fn hex_spaced(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Parses hex bytes, with or without spaces: `48 65 6c`, `48656c`, `0x48`.
+pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
+    let mut digits = String::new();
+    for word in input.split(|c: char| c.is_whitespace() || c == ',') {
+        let w = word
+            .strip_prefix("0x")
+            .or_else(|| word.strip_prefix("0X"))
+            .unwrap_or(word);
+        digits.push_str(w);
+    }
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!(
+            "`{input}` has an odd number of hex digits: give two per byte, e.g. `48 65 6c`"
+        ));
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16)
+                .map_err(|_| format!("`{}` is not a hex byte (00 to ff)", &digits[i..i + 2]))
+        })
+        .collect()
+}
+
+/// Expands `\r`, `\n`, `\t`, `\0`, `\\` and `\xNN` in a `--send` value.
+pub fn unescape(input: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let Some((&e, tail)) = rest.split_first() else {
+            return Err("ends with a lone `\\`: write `\\\\` for a backslash".into());
+        };
+        rest = tail;
+        match e {
+            b'r' => out.push(b'\r'),
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'0' => out.push(0),
+            b'\\' => out.push(b'\\'),
+            b'x' => {
+                let hex = rest
+                    .get(..2)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or("`\\x` needs two hex digits, e.g. `\\x0d`")?;
+                out.push(hex);
+                rest = &rest[2..];
+            }
+            other => {
+                return Err(format!(
+                    "unknown escape `\\{}`: use \\r, \\n, \\t, \\0, \\\\ or \\xNN",
+                    other as char
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The text of one display line: control characters other than tab are
+/// shown as `\xNN` (the decoded text already has `\\` and `\xNN` escapes).
+pub fn display_line(line: &str, out: &mut String) {
+    for c in line.chars() {
+        if (c.is_control() && c != '\t') || c == '\u{7f}' {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_chunks(charset: Charset, chunks: &[&[u8]]) -> String {
+        let mut d = TextDecoder::new(charset);
+        let mut out = String::new();
+        for c in chunks {
+            d.decode(c, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn utf8_split_characters_are_joined() {
+        let s = "héllo 你好".as_bytes();
+        for cut in 0..s.len() {
+            let got = decode_chunks(Charset::Utf8, &[&s[..cut], &s[cut..]]);
+            assert_eq!(got, "héllo 你好", "cut at {cut}");
+        }
+        // One byte at a time.
+        let chunks: Vec<&[u8]> = s.chunks(1).collect();
+        assert_eq!(decode_chunks(Charset::Utf8, &chunks), "héllo 你好");
+    }
+
+    #[test]
+    fn invalid_utf8_is_escaped_never_dropped() {
+        assert_eq!(
+            decode_chunks(Charset::Utf8, &[b"a\xffb\xc3(", b"\\"]),
+            "a\\xffb\\xc3(\\\\"
+        );
+        // An unfinished character followed by an ASCII byte in the next read.
+        assert_eq!(
+            decode_chunks(Charset::Utf8, &[b"x\xe4\xbd", b"y"]),
+            "x\\xe4\\xbdy"
+        );
+        let mut d = TextDecoder::new(Charset::Utf8);
+        let mut out = String::new();
+        d.decode(b"ok\xe4", &mut out);
+        assert!(d.has_pending());
+        assert_eq!(out, "ok");
+    }
+
+    #[test]
+    fn gbk_decodes_and_escapes_bad_bytes() {
+        let gbk = Charset::from_label("gbk").unwrap();
+        let (bytes, _, _) = encoding_rs::GBK.encode("你好, PicoW");
+        let chunks: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(decode_chunks(gbk, &chunks), "你好, PicoW");
+        assert_eq!(decode_chunks(gbk, &[b"a\xffb"]), "a\\xffb");
+        assert!(Charset::from_label("klingon").is_none());
+        assert!(matches!(Charset::from_label("UTF8"), Some(Charset::Utf8)));
+    }
+
+    #[test]
+    fn escapes_and_hex() {
+        assert_eq!(unescape(r"ping\r\n\x41\\").unwrap(), b"ping\r\nA\\");
+        assert!(unescape(r"\x4").unwrap_err().contains("two hex digits"));
+        assert!(unescape(r"\q").unwrap_err().contains("unknown escape"));
+        assert!(unescape("\\").is_err());
+        assert_eq!(hex(b"\x00\xffA"), "00ff41");
+        assert_eq!(hex_spaced(b"He"), "48 65");
+        assert_eq!(parse_hex("48 65 0x6c,6c6f").unwrap(), b"Hello");
+        assert!(parse_hex("4").is_err());
+        assert!(parse_hex("zz").is_err());
+        let mut s = String::new();
+        display_line("a\u{1b}b\tc", &mut s);
+        assert_eq!(s, "a\\x1bb\tc");
+    }
+}

@@ -1,0 +1,319 @@
+//! `picow serve` in-process: the tutorial's board, scripted expectations,
+//! periodic sends, PicoW detection, encodings, limits and UDP. Everything
+//! runs on 127.0.0.1 with real sockets; time is paused where it matters.
+
+mod serve_common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use picow_cli::cmd::serve::engine::{Config, Control, Event, Kind, Listener, Outcome, Target};
+use picow_cli::cmd::serve::text::Charset;
+use serve_common::{expecting, parse_log, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::Instant;
+
+/// Behaves like the tutorial's MicroPython client: connect, send the
+/// greeting, then every 300 ms `recv(128)` and answer `I got:` + the text.
+async fn tutorial_board(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"Hello WalnutPi!").await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 128];
+    loop {
+        let n = match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => n,
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if s.write_all(format!("I got:{text}").as_bytes())
+            .await
+            .is_err()
+        {
+            return got;
+        }
+        got.push(text);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tutorial_board_greeting_and_echo_meet_the_expectations() {
+    let cfg = Config {
+        sends: vec![Bytes::from_static(b"ping")],
+        timeout: Some(Duration::from_secs(20)),
+        ..expecting(&["Hello WalnutPi!", "I got:ping"])
+    };
+    let mut server = Server::start(cfg).await;
+    let board = tokio::spawn(tutorial_board(server.addr));
+    let id = server
+        .wait_for(|e| match e {
+            Event::Picow { id, name: None } => Some(*id),
+            _ => None,
+        })
+        .await;
+    assert_eq!(id, 1);
+    let log = server.log.clone();
+    let (outcome, rest) = server.finish().await;
+    assert_eq!(outcome, Outcome::Met);
+    let expects: Vec<_> = rest
+        .iter()
+        .filter_map(|e| match e {
+            Event::Expect { index, matched, .. } => Some((*index, matched.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        expects,
+        vec![
+            (0, "Hello WalnutPi!".to_owned()),
+            (1, "I got:ping".to_owned())
+        ]
+    );
+    assert!(matches!(rest.last(), Some(Event::Summary(s)) if s.clients == 1 && s.bytes_out == 4));
+    // The board saw exactly the one send, and the server closed it.
+    assert_eq!(board.await.unwrap(), vec!["ping".to_owned()]);
+    let log = parse_log(&log.text());
+    assert_eq!(log.bytes_in[&1], b"Hello WalnutPi!I got:ping");
+    assert_eq!(log.bytes_out[&1], b"ping");
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_exits_with_what_was_seen() {
+    let cfg = Config {
+        timeout: Some(Duration::from_secs(20)),
+        clients: Some(2),
+        ..expecting(&["Hello WalnutPi!", "I got:pong"])
+    };
+    let mut server = Server::start(cfg).await;
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    c.write_all(b"Hello WalnutPi! (desk)I got:ping")
+        .await
+        .unwrap();
+    let name = server
+        .wait_for(|e| match e {
+            Event::Picow { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(name.as_deref(), Some("desk"));
+    let start = Instant::now();
+    let (outcome, rest) = server.finish().await;
+    assert_eq!(outcome, Outcome::TimedOut);
+    assert!(start.elapsed() <= Duration::from_secs(20));
+    let timeout = rest
+        .iter()
+        .find_map(|e| match e {
+            Event::Timeout {
+                unmet,
+                clients_missing,
+                seen,
+            } => Some((unmet.clone(), *clients_missing, seen.clone())),
+            _ => None,
+        })
+        .expect("a timeout event");
+    assert_eq!(timeout.0, ["I got:pong"]);
+    assert_eq!(timeout.1, Some(1));
+    assert_eq!(
+        timeout.2,
+        vec![(1, "Hello WalnutPi! (desk)I got:ping".to_owned())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_repeats_the_sends_on_schedule() {
+    let cfg = Config {
+        sends: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b\n")],
+        every: Some(Duration::from_secs(1)),
+        ..Config::default()
+    };
+    let server = Server::start(cfg).await;
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    let t0 = Instant::now();
+    let mut got = Vec::new();
+    let mut times = Vec::new();
+    while got.len() < 9 {
+        let mut buf = [0u8; 64];
+        let n = c.read(&mut buf).await.unwrap();
+        for _ in 0..buf[..n].iter().filter(|&&b| b == b'\n').count() {
+            times.push(t0.elapsed());
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&got[..9], b"ab\nab\nab\n");
+    // On connect, then after 1 s and 2 s (paused time: exact).
+    let secs: Vec<u64> = times.iter().map(|t| t.as_secs()).collect();
+    assert_eq!(secs, [0, 1, 2]);
+    let (outcome, _) = server.stop().await;
+    assert_eq!(outcome, Outcome::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn clients_condition_and_from_filter() {
+    let cfg = Config {
+        clients: Some(2),
+        from: Some(2),
+        timeout: Some(Duration::from_secs(5)),
+        ..expecting(&["ready"])
+    };
+    let server = Server::start(cfg).await;
+    let mut a = TcpStream::connect(server.addr).await.unwrap();
+    // From #1: does not count.
+    a.write_all(b"ready").await.unwrap();
+    let mut b = TcpStream::connect(server.addr).await.unwrap();
+    b.write_all(b"not yet... ready").await.unwrap();
+    let (outcome, rest) = server.finish().await;
+    assert_eq!(outcome, Outcome::Met);
+    assert!(rest
+        .iter()
+        .any(|e| matches!(e, Event::Expect { id: 2, .. })));
+}
+
+#[tokio::test]
+async fn gbk_and_invalid_bytes_are_shown_escaped() {
+    let cfg = Config {
+        charset: Charset::from_label("gbk").unwrap(),
+        ..Config::default()
+    };
+    let mut server = Server::start(cfg).await;
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    let (gbk, _, _) = encoding_rs::GBK.encode("你好");
+    // Split a two-byte character across writes, then one bad byte.
+    c.write_all(&gbk[..1]).await.unwrap();
+    c.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c.write_all(&gbk[1..]).await.unwrap();
+    c.write_all(b"\xff!").await.unwrap();
+    let mut text = String::new();
+    while !text.ends_with('!') {
+        text += &server
+            .wait_for(|e| match e {
+                Event::Data { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .await;
+    }
+    assert_eq!(text, "你好\\xff!");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn max_clients_refuses_and_reports() {
+    let cfg = Config {
+        max_clients: 2,
+        ..Config::default()
+    };
+    let mut server = Server::start(cfg).await;
+    let _a = TcpStream::connect(server.addr).await.unwrap();
+    let _b = TcpStream::connect(server.addr).await.unwrap();
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    let reason = server
+        .wait_for(|e| match e {
+            Event::Refused { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(reason.contains("--max-clients 2"), "{reason}");
+    // The refused connection is closed.
+    let mut buf = [0u8; 8];
+    let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    // A slot frees up when a client leaves.
+    drop(_a);
+    server
+        .wait_for(|e| matches!(e, Event::Disconnected { id: 1, .. }).then_some(()))
+        .await;
+    let _d = TcpStream::connect(server.addr).await.unwrap();
+    let id = server
+        .wait_for(|e| match e {
+            Event::Connected { id, .. } => Some(*id),
+            _ => None,
+        })
+        .await;
+    assert_eq!(id, 3);
+    let (_, rest) = server.stop().await;
+    assert!(matches!(rest.last(), Some(Event::Summary(s)) if s.refused == 1 && s.clients == 3));
+}
+
+#[tokio::test]
+async fn controls_send_list_and_disconnect() {
+    let mut server = Server::start(Config::default()).await;
+    let mut a = TcpStream::connect(server.addr).await.unwrap();
+    let mut b = TcpStream::connect(server.addr).await.unwrap();
+    b.write_all(b"Hello WalnutPi!").await.unwrap();
+    server
+        .wait_for(|e| matches!(e, Event::Picow { id: 2, .. }).then_some(()))
+        .await;
+    let ctl = server.control.clone();
+    ctl.send(Control::Send(Target::One(2), Bytes::from_static(b"to two")))
+        .await
+        .unwrap();
+    ctl.send(Control::Send(Target::All, Bytes::from_static(b"!")))
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 7];
+    b.read_exact(&mut buf).await.unwrap();
+    assert_eq!(buf, b"to two!");
+    let mut one = [0u8; 1];
+    a.read_exact(&mut one).await.unwrap();
+    assert_eq!(&one, b"!");
+    ctl.send(Control::List).await.unwrap();
+    let list = server
+        .wait_for(|e| match e {
+            Event::Clients(l) => Some(l.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[1].kind, Kind::Picow(None));
+    assert_eq!((list[1].bytes_in, list[1].bytes_out), (15, 7));
+    ctl.send(Control::Disconnect(1)).await.unwrap();
+    let reason = server
+        .wait_for(|e| match e {
+            Event::Disconnected { id: 1, reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, "disconnected by the user");
+    assert_eq!(a.read(&mut one).await.unwrap(), 0);
+    ctl.send(Control::Quit).await.unwrap();
+    let (outcome, _) = server.finish().await;
+    assert_eq!(outcome, Outcome::Stopped);
+}
+
+#[tokio::test]
+async fn udp_peers_are_clients() {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let cfg = Config {
+        sends: vec![Bytes::from_static(b"welcome")],
+        ..Config::default()
+    };
+    let mut server = Server::start_with(Listener::Udp(sock), addr, cfg, vec![]).await;
+    let board = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    board.send_to(b"Hello WalnutPi!", addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = board.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"welcome"[..], addr));
+    server
+        .wait_for(|e| matches!(e, Event::Picow { id: 1, .. }).then_some(()))
+        .await;
+    let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    other.send_to(b"x", addr).await.unwrap();
+    let peer = server
+        .wait_for(|e| match e {
+            Event::Connected { id: 2, peer } => Some(*peer),
+            _ => None,
+        })
+        .await;
+    assert_eq!(peer, other.local_addr().unwrap());
+    let log = server.log.clone();
+    server.stop().await;
+    let log = parse_log(&log.text());
+    assert_eq!(log.bytes_in[&1], b"Hello WalnutPi!");
+    assert_eq!(log.bytes_in[&2], b"x");
+}
