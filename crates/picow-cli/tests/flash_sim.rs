@@ -7,19 +7,18 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 use picow_cli::esp::fixture::synthetic_elf;
 use picow_protocol::DeviceConfig;
-use picow_sim::device::{Sim, SimOptions};
-use picow_sim::wifi::WifiTable;
-use picow_sim::{Chip, Flash, Mac};
 
+/// A virtual board run as `picow sim` in its own process (an in-process
+/// board would leak its pty master into every child this test spawns, and an
+/// unplug would then not hang up for them).
 struct Board {
-    rt: tokio::runtime::Runtime,
-    sim: Option<Sim>,
+    child: Child,
     dir: tempfile::TempDir,
     link: PathBuf,
     control: PathBuf,
@@ -27,37 +26,47 @@ struct Board {
 }
 
 impl Board {
-    fn start(chip: Chip, size: u32, pacing: bool) -> Board {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+    fn start(chip: &str, size: &str, pacing: bool) -> Board {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("board");
         let control = dir.path().join("board.control");
         let flash_file = dir.path().join("flash.bin");
-        let flash = Flash::open(&flash_file, Some(size)).unwrap();
-        let opts = SimOptions {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_picow"));
+        cmd.args([
+            "sim",
+            "--chip",
             chip,
-            mac: "7c:df:a1:c3:00:42".parse::<Mac>().unwrap(),
-            flash,
-            wifi: WifiTable::default(),
-            link: Some(link.clone()),
-            control: control.clone(),
-            boot: false,
-            baud_pacing: pacing,
-            firmware: None,
-        };
-        let sim = rt.block_on(Sim::start(opts)).unwrap();
-        Board {
-            rt,
-            sim: Some(sim),
+            "--flash-size",
+            size,
+            "--mac",
+            "7c:df:a1:c3:00:42",
+        ])
+        .arg("--flash")
+        .arg(&flash_file)
+        .arg("--link")
+        .arg(&link)
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if pacing {
+            cmd.arg("--baud-pacing");
+        }
+        let child = cmd.spawn().expect("start picow sim");
+        let board = Board {
+            child,
             dir,
             link,
             control,
             flash_file,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(board.link.exists() && board.control.exists() && board.flash_file.exists()) {
+            assert!(Instant::now() < deadline, "picow sim did not start");
+            std::thread::sleep(Duration::from_millis(20));
         }
+        board
     }
 
     fn port(&self) -> &str {
@@ -86,9 +95,8 @@ impl Board {
 
 impl Drop for Board {
     fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            let _ = self.rt.block_on(sim.stop());
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -127,7 +135,7 @@ fn md5(b: &[u8]) -> [u8; 16] {
 
 #[test]
 fn full_flash_unchanged_reflash_and_config_only() {
-    let board = Board::start(Chip::Esp32c3, 4 << 20, false);
+    let board = Board::start("esp32c3", "4MB", false);
     let fw = board.write_elf("fw.elf", "esp32c3", 20_000);
     let fw = fw.to_str().unwrap();
     let wifi = "PicoLab:correct-horse";
@@ -260,7 +268,7 @@ fn full_flash_unchanged_reflash_and_config_only() {
 
 #[test]
 fn c3_firmware_on_an_s3_is_refused_before_any_write() {
-    let board = Board::start(Chip::Esp32s3, 8 << 20, false);
+    let board = Board::start("esp32s3", "8MB", false);
     let fw = board.write_elf("fw.elf", "esp32c3", 4000);
     let before = board.flash();
     let out = picow(&[
@@ -286,7 +294,7 @@ fn c3_firmware_on_an_s3_is_refused_before_any_write() {
 
 #[test]
 fn config_only_on_a_board_without_the_picow_table_is_refused() {
-    let board = Board::start(Chip::Esp32c3, 4 << 20, false);
+    let board = Board::start("esp32c3", "4MB", false);
     let before = board.flash();
     let out = picow(&[
         "flash",
@@ -309,7 +317,7 @@ fn config_only_on_a_board_without_the_picow_table_is_refused() {
 
 #[test]
 fn thirty_bad_inputs_exit_2_and_leave_the_flash_alone() {
-    let board = Board::start(Chip::Esp32c3, 4 << 20, false);
+    let board = Board::start("esp32c3", "4MB", false);
     let fw = board.write_elf("fw.elf", "esp32c3", 4000);
     let fw = fw.to_str().unwrap().to_string();
     let no_chip = board.dir.path().join("nochip.elf");
@@ -427,7 +435,7 @@ fn wait_event(
 #[test]
 fn cable_pulled_mid_write_then_rerun_completes() {
     // Paced at the real baud rate so the app write takes long enough to cut.
-    let board = Board::start(Chip::Esp32c3, 4 << 20, true);
+    let board = Board::start("esp32c3", "4MB", true);
     let fw = board.write_elf("fw.elf", "esp32c3", 120_000);
     let args = [
         "--json",
