@@ -56,6 +56,20 @@ pub fn run(args: &[String]) -> Result {
     crate::sim_check::ci_steps()?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
+    // picow flash/probe with the C3 firmware just built, on the virtual board (issue #6).
+    step(
+        "flash: the CI firmware on a virtual ESP32-C3",
+        cargo().args([
+            "test",
+            "-p",
+            "picow-cli",
+            "--test",
+            "flash_fw",
+            "--locked",
+            "--",
+            "--ignored",
+        ]),
+    )?;
     println!("xtask ci: all steps passed");
     Ok(())
 }

@@ -573,3 +573,46 @@ fn run_monitor(port: &str, elf: Option<&Path>, global: &GlobalArgs) -> color_eyr
     let _ = std::io::stderr().flush();
     crate::cmd::monitor::run(w.m, global)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::esp::fixture::synthetic_elf;
+
+    #[test]
+    fn default_firmware_is_the_last_build_of_each_chip() {
+        let root = tempfile::tempdir().unwrap();
+        let err = firmware_candidates(None, None, Some(root.path())).unwrap_err();
+        assert!(
+            err.0.contains("no firmware") && err.0.contains("cargo xtask fw build --chip esp32c3"),
+            "{err}"
+        );
+        let err = firmware_candidates(None, Some(PicowChip::Esp32s3), None).unwrap_err();
+        assert!(err.0.contains("--chip esp32s3"), "{err}");
+        for chip in [PicowChip::Esp32c3, PicowChip::Esp32c6] {
+            let p = fw_build_path(root.path(), chip);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, synthetic_elf(Some(chip.as_str()), 100)).unwrap();
+        }
+        let all = firmware_candidates(None, None, Some(root.path())).unwrap();
+        let chips: Vec<_> = all.iter().map(|f| f.chip).collect();
+        assert_eq!(chips, [PicowChip::Esp32c3, PicowChip::Esp32c6]);
+        let one = firmware_candidates(None, Some(PicowChip::Esp32c6), Some(root.path())).unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(one[0]
+            .path
+            .ends_with("target/picow-fw/esp32c6/picow-fw.elf"));
+        // An explicit path wins, and is checked against --chip.
+        let p = fw_build_path(root.path(), PicowChip::Esp32c3);
+        let err =
+            firmware_candidates(Some(&p), Some(PicowChip::Esp32s3), Some(root.path())).unwrap_err();
+        assert!(err.0.contains("built for esp32c3"), "{err}");
+    }
+
+    #[test]
+    fn flash_sizes() {
+        assert_eq!(parse_flash_size("4MB"), Ok(4 << 20));
+        assert_eq!(parse_flash_size("8m"), Ok(8 << 20));
+        assert!(parse_flash_size("2MB").is_err());
+    }
+}

@@ -249,7 +249,9 @@ pub fn connect(
         espflash_before,
         115_200,
     );
-    let flasher = Flasher::connect(conn, true, true, true, None, Some(baud)).map_err(|e| {
+    // The baud rate is changed below, not by connect(), which logs a
+    // warning for every rate above 115200.
+    let mut flasher = Flasher::connect(conn, true, true, true, None, None).map_err(|e| {
         if sync_error(&e) {
             DeviceError::Sync {
                 port: target.port.clone(),
@@ -262,6 +264,14 @@ pub fn connect(
             }
         }
     })?;
+    if baud != 115_200 {
+        flasher
+            .change_baud(baud)
+            .map_err(|source| DeviceError::Loader {
+                step: "switching the baud rate",
+                source,
+            })?;
+    }
     Ok(Session {
         flasher,
         target: target.clone(),
