@@ -77,7 +77,7 @@ pub struct FlashArgs {
     #[arg(long, value_enum, default_value_t = After::HardReset)]
     pub after: After,
     /// Write the merged flash image to FILE instead of a board.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["port", "erase"])]
+    #[arg(long, value_name = "FILE", conflicts_with = "erase")]
     pub save_image: Option<PathBuf>,
     /// Flash size for --save-image: 4MB, 8MB or 16MB (default: the chip's usual board).
     #[arg(long, value_name = "SIZE", value_parser = parse_flash_size)]
