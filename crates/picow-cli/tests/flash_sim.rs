@@ -511,3 +511,68 @@ fn cable_pulled_mid_write_then_rerun_completes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(md5(&board.flash()), md5(&std::fs::read(&img).unwrap()));
 }
+
+#[test]
+fn bare_pty_is_not_reset_and_a_silent_board_is_a_sync_failure() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    // The pty itself: no control socket next to it, no DTR/RTS.
+    let pts = std::fs::read_link(&board.link).unwrap();
+    let args = [
+        "flash",
+        "--port",
+        pts.to_str().unwrap(),
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ];
+    let out = picow(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("has no modem-control lines") && err.contains("not resetting it"),
+        "{err}"
+    );
+    assert!(err.contains("press RESET on the board"), "{err}");
+    // The board runs its app now: nothing answers the loader's SYNC.
+    assert!(board.control("reset run").starts_with("ok"));
+    let before = board.flash();
+    let out = picow(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no answer from the ESP ROM loader") && err.contains("hold BOOT"),
+        "{err}"
+    );
+    assert_eq!(board.flash(), before);
+}
+
+#[test]
+fn a_port_held_by_another_program_is_busy() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    // serialport opens exclusively (TIOCEXCL), like every serial tool.
+    let _held = serialport::new(board.port(), 115_200)
+        .open_native()
+        .unwrap();
+    let out = picow(&[
+        "flash",
+        "--port",
+        board.port(),
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is busy") && err.contains("close that program"),
+        "{err}"
+    );
+}

@@ -557,7 +557,12 @@ fn resolve_port(
     }
 }
 
-fn run_monitor(port: &str, elf: Option<&Path>, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+/// The `picow monitor` arguments for `--monitor`: the port just flashed and
+/// the firmware ELF for backtrace decoding.
+pub fn monitor_args(
+    port: &str,
+    elf: Option<&Path>,
+) -> Result<crate::cmd::monitor::MonitorArgs, UsageError> {
     #[derive(clap::Parser)]
     struct Wrap {
         #[command(flatten)]
@@ -569,9 +574,15 @@ fn run_monitor(port: &str, elf: Option<&Path>, global: &GlobalArgs) -> color_eyr
         argv.push("--elf".into());
         argv.push(e.display().to_string());
     }
-    let w = Wrap::try_parse_from(argv).map_err(|e| UsageError(e.to_string()))?;
+    Wrap::try_parse_from(argv)
+        .map(|w| w.m)
+        .map_err(|e| UsageError(e.to_string()))
+}
+
+fn run_monitor(port: &str, elf: Option<&Path>, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+    let args = monitor_args(port, elf)?;
     let _ = std::io::stderr().flush();
-    crate::cmd::monitor::run(w.m, global)
+    crate::cmd::monitor::run(args, global)
 }
 
 #[cfg(test)]
@@ -607,6 +618,13 @@ mod tests {
         let err =
             firmware_candidates(Some(&p), Some(PicowChip::Esp32s3), Some(root.path())).unwrap_err();
         assert!(err.0.contains("built for esp32c3"), "{err}");
+    }
+
+    #[test]
+    fn monitor_goes_on_with_the_port_and_the_elf() {
+        let m = monitor_args("/dev/ttyACM0", Some(Path::new("/fw/picow-fw.elf"))).unwrap();
+        assert_eq!(m.port.as_deref(), Some("/dev/ttyACM0"));
+        assert_eq!(m.elf.as_deref(), Some(Path::new("/fw/picow-fw.elf")));
     }
 
     #[test]
