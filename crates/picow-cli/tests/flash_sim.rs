@@ -206,6 +206,12 @@ fn full_flash_unchanged_reflash_and_config_only() {
     assert!(named(&evs, "written").is_empty(), "{evs:?}");
     assert_eq!(named(&evs, "skipped").len(), 4);
 
+    // --erase: everything is written again, and the rest of the flash is erased.
+    let out = run(flash_args("127.0.0.1:10000", &["--erase"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(named(&events(&out), "written").len(), 4);
+    assert_eq!(md5(&board.flash()), md5(&merged));
+
     // Config only, another port: only the config sector changes.
     let before = board.flash();
     let mut args = flash_args("127.0.0.1:10001", &["--config-only"]);

@@ -8,7 +8,8 @@
 //! config-only change (a new server port: one 4 KiB sector). After every
 //! run the flash file is compared with the expected image.
 //!
-//! Needs the C3 firmware (`cargo xtask fw build --chip esp32c3 --release`);
+//! Needs the C3 firmware (`cargo xtask fw build --chip esp32c3 --release`)
+//! and, for the espflash CLI, root with `unshare` (see below);
 //! installs the espflash CLI 4.7.0 into `target/xtask/espflash` and esptool
 //! into the xtask venv on first use.
 
@@ -354,6 +355,7 @@ pub fn run(args: &[String]) -> Result {
             let sim = Sim::start(&picow, &dir, tool)?;
             let relay = Relay::start(&sim.link, &dir.join(format!("{tool}.relay")))?;
             let port = relay.path.to_str().ok_or("non-UTF-8 path")?.to_string();
+            let pts = std::fs::read_link(&relay.path).map_err(|e| format!("relay link: {e}"))?;
             let b = baud.to_string();
             let command = |case: &str| -> Command {
                 match (tool, case) {
@@ -371,11 +373,19 @@ pub fn run(args: &[String]) -> Result {
                         c
                     }
                     ("espflash", _) => {
-                        let mut c = Command::new(&espflash);
+                        // The espflash CLI only opens ports it can enumerate,
+                        // and a pty is not one: in a private mount namespace
+                        // the relay's pty is bind-mounted over /dev/ttyS0,
+                        // which sysfs lists.
+                        let mut c = Command::new("unshare");
+                        c.args(["-m", "--propagation", "private", "sh", "-c"])
+                            .arg(r#"mount --bind "$0" /dev/ttyS0 && exec "$@""#)
+                            .arg(&pts)
+                            .arg(&espflash);
                         c.args([
                             "write-bin",
                             "--port",
-                            &port,
+                            "/dev/ttyS0",
                             "--baud",
                             &b,
                             "--chip",

@@ -369,10 +369,7 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     }
 
     let regions: Vec<image::Region> = if args.config_only {
-        let table = session.read_flash(
-            picow_protocol::layout::PARTITION_TABLE_OFFSET,
-            picow_protocol::layout::PARTITION_TABLE_LEN as u32,
-        )?;
+        let table = session.read_partition_table()?;
         let (offset, size) = image::config_partition(&table).map_err(|why| {
             UsageError(format!(
                 "--config-only refused: {why}; flash the firmware with a full `picow flash` first. Nothing was written"

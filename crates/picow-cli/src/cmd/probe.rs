@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use picow_protocol::console::{Event, Text};
 use picow_protocol::forms::mask;
-use picow_protocol::layout::{PartitionTable, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET};
+use picow_protocol::layout::PartitionTable;
 use picow_protocol::DeviceConfig;
 use serde_json::{json, Value};
 use serialport::{SerialPort as _, SerialPortInfo};
@@ -284,7 +284,7 @@ pub fn examine(target: &Target, show_secrets: bool) -> Result<Value, device::Dev
         }),
         None => Value::Null,
     };
-    let table = s.read_flash(PARTITION_TABLE_OFFSET, PARTITION_TABLE_LEN as u32)?;
+    let table = s.read_partition_table()?;
     match PartitionTable::parse(&table) {
         Ok(t) => {
             v["partitions"] = t

@@ -365,6 +365,20 @@ impl Session {
         Ok(std::fs::read(&path)?)
     }
 
+    /// The partition table's bytes: the first 256 bytes (eight entries,
+    /// enough for picow's and most tables), the whole 3 KiB region only
+    /// when the table goes on. Saves 0.25 s at 115200 baud.
+    pub fn read_partition_table(&mut self) -> Result<Vec<u8>, DeviceError> {
+        use picow_protocol::layout::{
+            PartitionTable, TableError, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
+        };
+        let head = self.read_flash(PARTITION_TABLE_OFFSET, 0x100)?;
+        if PartitionTable::parse(&head) == Err(TableError::Truncated) {
+            return self.read_flash(PARTITION_TABLE_OFFSET, PARTITION_TABLE_LEN as u32);
+        }
+        Ok(head)
+    }
+
     /// MD5 of a flash range, as the loader computes it.
     pub fn md5(&mut self, addr: u32, len: u32) -> Result<u128, DeviceError> {
         self.flasher
