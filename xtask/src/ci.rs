@@ -52,10 +52,11 @@ pub fn run(args: &[String]) -> Result {
             .current_dir(&fuzz)
             .args(["build", "--locked", "--bins"]),
     )?;
-    // The virtual board against esptool, with and without its stub (issue #5).
-    crate::sim_check::ci_steps()?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
+    // The virtual board against esptool with and without its stub, then
+    // booting the C3 firmware just built (issue #5).
+    crate::sim_check::ci_steps_after_firmware()?;
     // picow flash/probe with the C3 firmware just built, on the virtual board (issue #6).
     step(
         "flash: the CI firmware on a virtual ESP32-C3",

@@ -27,16 +27,21 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "lld-22",
 ];
 
+/// Debian's clippy for the same compiler, for `fw clippy`.
+pub const DEBIAN_CLIPPY: &[&str] = &["rust-web-clippy"];
+
 /// Budget for the ESP32-C3 app image (issue #4): 600 KB.
 pub const C3_IMAGE_BUDGET: u64 = 600 * 1000;
 
 const USAGE: &str = "\
 usage: cargo xtask fw build --chip esp32c3|esp32c6|esp32s3 [--release]
        cargo xtask fw check --chip esp32c3|esp32c6|esp32s3
+       cargo xtask fw clippy --chip esp32c3|esp32c6|esp32s3
 
 build   builds the firmware; the ELF lands at target/picow-fw/<chip>/picow-fw.elf
 check   release build, app image (picow-fw.bin next to the ELF), esptool
         image-info validation (checksum, hash, project name) and sizes
+clippy  clippy on the firmware with -D warnings
 ";
 
 /// A chip the firmware builds for.
@@ -131,6 +136,10 @@ pub fn run(args: &[String]) -> Result {
             let a = parse_args(&args[1..], false)?;
             check(a.chip).map(|_| ())
         }
+        Some("clippy") => {
+            let a = parse_args(&args[1..], false)?;
+            clippy(a.chip)
+        }
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
@@ -162,6 +171,19 @@ fn firmware_cargo(chip: Chip) -> Result<Command> {
         c.arg("+esp");
         c
     } else {
+        if !Path::new("/usr/bin/apt-get").exists() {
+            return Err(format!(
+                "the {} build uses Debian's Rust ({}), and this is not a Debian \
+                 machine; elsewhere build by hand with a nightly toolchain: \
+                 `rustup toolchain install nightly --component rust-src`, then \
+                 `cd crates/picow-fw && cargo +nightly build --release --target {} \
+                 --no-default-features --features {}` (see docs/firmware.md)",
+                chip.name(),
+                DEBIAN_PACKAGES.join(" "),
+                chip.target(),
+                chip.name()
+            ));
+        }
         tools::apt_install(DEBIAN_PACKAGES)?;
         Command::new("/usr/bin/cargo")
     };
@@ -214,6 +236,29 @@ pub fn build(chip: Chip, release: bool) -> Result<PathBuf> {
         .map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
     println!("    ELF: {}", dest.display());
     Ok(dest)
+}
+
+/// Clippy on the firmware for `chip`, warnings denied. Debian's
+/// cargo-clippy must come first on PATH (rustup's would pick rustup's
+/// toolchain).
+pub fn clippy(chip: Chip) -> Result {
+    let mut c = firmware_cargo(chip)?;
+    if !chip.is_xtensa() {
+        tools::apt_install(DEBIAN_CLIPPY)?;
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![PathBuf::from("/usr/bin")];
+        dirs.extend(std::env::split_paths(&path));
+        c.env(
+            "PATH",
+            std::env::join_paths(dirs).map_err(|e| format!("PATH: {e}"))?,
+        );
+    }
+    c.args(["clippy", "--locked", "--release", "--target", chip.target()])
+        .args(["--no-default-features", "--features", chip.name()])
+        .arg("--target-dir")
+        .arg(cargo_target_dir())
+        .args(["--", "-D", "warnings"]);
+    step(&format!("firmware clippy {}", chip.name()), &mut c)
 }
 
 /// Sizes of one firmware.
@@ -347,8 +392,9 @@ fn ram_bytes(sections: &[elf::Section]) -> u64 {
         .sum()
 }
 
-/// The firmware steps of `cargo xtask ci`: C3 and C6 release builds, each
-/// turned into an app image and validated with esptool.
+/// The firmware steps of `cargo xtask ci`: clippy on the C3 firmware, then
+/// C3 and C6 release builds, each turned into an app image and validated
+/// with esptool.
 pub fn ci_steps() -> Result {
     let start = Instant::now();
     // picow-app without its host feature is no_std: this fails fast on any
@@ -357,6 +403,7 @@ pub fn ci_steps() -> Result {
         "picow-app without std",
         crate::cargo().args(["build", "-p", "picow-app", "--locked"]),
     )?;
+    clippy(Chip::Esp32c3)?;
     for chip in [Chip::Esp32c3, Chip::Esp32c6] {
         check(chip)?;
     }

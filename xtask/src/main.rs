@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("fw") => fw::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        Some("sim-check") => sim_check::ci_steps(),
+        Some("sim-check") => sim_check::run(),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

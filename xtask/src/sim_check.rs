@@ -212,7 +212,61 @@ fn check_board(
     Ok(())
 }
 
-/// The virtual-board steps of `cargo xtask ci`.
+/// Where the firmware build leaves the C3 ELF (see `fw.rs`).
+fn fw_elf() -> PathBuf {
+    root().join("target/picow-fw/esp32c3/picow-fw.elf")
+}
+
+/// The real C3 firmware on the virtual board (the ignored integration test
+/// `fw_image`): flashed with the espflash library, booted, greets a
+/// loopback server, reports a corrupted config.
+fn fw_image_check(required: bool) -> Result {
+    let elf = fw_elf();
+    if !elf.exists() {
+        if required {
+            return Err(format!(
+                "{} is missing: the firmware build step should have made it",
+                elf.display()
+            ));
+        }
+        println!(
+            "==> virtual board with the C3 firmware: skipped, no {} (cargo xtask fw build --chip esp32c3 --release)",
+            elf.display()
+        );
+        return Ok(());
+    }
+    step(
+        "virtual board boots the C3 firmware and greets a loopback server",
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "picow-sim",
+                "--test",
+                "fw_image",
+                "--locked",
+                "--",
+                "--ignored",
+            ])
+            .env("PICOW_FW_ELF", &elf),
+    )
+}
+
+/// `cargo xtask sim-check`: the esptool checks, and the firmware check when
+/// a C3 firmware has been built.
+pub fn run() -> Result {
+    ci_steps()?;
+    fw_image_check(false)
+}
+
+/// The virtual-board steps of `cargo xtask ci`, after the firmware steps
+/// (the C3 firmware image must exist by then).
+pub fn ci_steps_after_firmware() -> Result {
+    ci_steps()?;
+    fw_image_check(true)
+}
+
+/// The esptool cross-checks.
 pub fn ci_steps() -> Result {
     if !cfg!(unix) {
         println!("==> virtual board cross-checks: skipped (picow sim is Unix-only)");

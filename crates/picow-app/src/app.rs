@@ -135,9 +135,11 @@ impl<B: Board> App<'_, B> {
         if event.write_line(&mut line).is_ok() {
             self.board.console_line(&line);
         } else {
-            // Cannot happen with the sizes used; never print half a line.
+            // Cannot happen: every event's longest form fits LINE_MAX (an
+            // `rx` line of RX_CHUNK bytes that all need `\xNN` is ~550
+            // bytes). Never print half a line; say so outside the format.
             self.board
-                .console_line("@picow command-error input=\"\" hint=\"console line too long\"");
+                .console_line("picow: console line too long, event dropped");
         }
     }
 

@@ -273,3 +273,29 @@ async fn reboot_resets_the_board_and_the_app_starts_over() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn worst_case_rx_line_is_complete_and_lossless() {
+    LocalSet::new()
+        .run_until(async {
+            let (l, port) = listener().await;
+            let mut rig = start(Some(&config(&format!("127.0.0.1:{port}"), None)), true);
+            let (mut s, _) = l.accept().await.unwrap();
+            assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            // A full chunk of bytes that all print as `\xNN`.
+            let nasty = [0x01u8; 128];
+            s.write_all(&nasty).await.unwrap();
+            let echo = read_n(&mut s, 6 + 128).await;
+            assert_eq!(&echo[6..], &nasty[..]);
+            let rx = rig.expect("rx").await;
+            assert!(rx.line.len() > 512, "{}", rx.line.len());
+            match rx.event() {
+                Event::Received { len, data } => {
+                    assert_eq!(len, 128);
+                    assert_eq!(data.to_vec(), nasty);
+                }
+                e => panic!("{e:?}"),
+            }
+        })
+        .await;
+}

@@ -235,3 +235,58 @@ fn keeps_running_when_nobody_reads_its_output() {
     interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn booted_virtual_board_greets_a_loopback_server() {
+    use picow_protocol::forms::{ServerAddr, WifiCredentials};
+    use picow_protocol::DeviceConfig;
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let cfg = DeviceConfig::new(
+        WifiCredentials::parse("lab:password1").unwrap(),
+        ServerAddr::parse(&format!("127.0.0.1:{port}")).unwrap(),
+        Some("sim"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let flash_path = dir.path().join("flash.bin");
+    let mut flash = picow_sim::Flash::open(&flash_path, Some(4 << 20)).unwrap();
+    picow_sim::fixture::write_picow(&mut flash, picow_sim::Chip::Esp32c3, "picow-fw", Some(&cfg))
+        .unwrap();
+    drop(flash);
+    let mut child = picow()
+        .args([
+            "--json",
+            "sim",
+            "--chip",
+            "esp32c3",
+            "--boot",
+            "--wifi",
+            "lab:password1",
+        ])
+        .arg("--flash")
+        .arg(&flash_path)
+        .arg("--control")
+        .arg(dir.path().join("ctl"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let (mut conn, _) = server.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = conn.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Hello WalnutPi! (sim)");
+    let mut events = Vec::new();
+    while !events.iter().any(|e: &String| e.contains("\"booted\"")) {
+        events.push(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    }
+    let booted = events.last().unwrap();
+    assert!(
+        booted.contains("\"app\":\"picow-fw\"") && booted.contains("\"running\":true"),
+        "{booted}"
+    );
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -83,7 +83,7 @@ impl Link for FwUdp<'_> {
             match self.socket.recv_from(buf).await {
                 // Datagrams from anyone but the server are dropped.
                 Ok((n, meta)) if meta.endpoint == self.peer => return Ok(n),
-                Ok(_) => continue,
+                Ok(_) => {}
                 Err(RecvError::Truncated) => return Ok(buf.len()),
                 #[allow(unreachable_patterns)]
                 Err(_) => return Err(NetError::Other),

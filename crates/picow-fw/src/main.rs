@@ -91,8 +91,7 @@ async fn main(spawner: Spawner) -> ! {
         version: env!("CARGO_PKG_VERSION"),
         chip: CHIP,
     };
-    match picow_app::run(&board, info).await {
-        picow_app::Exit::Reboot => esp_hal::system::software_reset(),
-        _ => esp_hal::system::software_reset(),
-    }
+    // `run` returns only when the user typed `reboot` (picow_app::Exit).
+    let _exit = picow_app::run(&board, info).await;
+    esp_hal::system::software_reset()
 }

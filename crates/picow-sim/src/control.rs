@@ -113,3 +113,67 @@ mod tests {
         assert!(ControlCommand::parse("").is_err());
     }
 }
+
+/// Finding and talking to a virtual board's control socket, for tools
+/// (`picow flash`, `picow monitor`) that were given only a serial port.
+pub mod client {
+    use std::io::{self, BufRead, BufReader, Write};
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::net::UnixStream;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    /// Where running boards register their ptys:
+    /// `$XDG_RUNTIME_DIR/picow-sim`, else `<temp dir>/picow-sim-<uid>`.
+    pub fn registry_dir() -> PathBuf {
+        match std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_dir())
+        {
+            Some(d) => d.join("picow-sim"),
+            None => std::env::temp_dir().join(format!("picow-sim-{}", nix::unistd::getuid())),
+        }
+    }
+
+    /// The registry entry name of a pty: `/dev/pts/4` → `pts-4`.
+    pub fn entry_name(pty: &Path) -> String {
+        let s = pty.to_string_lossy();
+        s.trim_start_matches("/dev/").replace('/', "-")
+    }
+
+    fn is_socket(p: &Path) -> bool {
+        std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket())
+    }
+
+    /// The control socket of the virtual board behind `port` (a pty path or
+    /// a `--link` to one), or `None` when `port` is not a virtual board.
+    pub fn control_socket_for(port: &Path) -> Option<PathBuf> {
+        let mut next_to = port.as_os_str().to_owned();
+        next_to.push(".control");
+        let next_to = PathBuf::from(next_to);
+        if is_socket(&next_to) {
+            return Some(next_to);
+        }
+        let pty = std::fs::canonicalize(port).ok()?;
+        let entry = registry_dir().join(entry_name(&pty));
+        let socket = std::fs::read_link(entry).ok()?;
+        is_socket(&socket).then_some(socket)
+    }
+
+    /// Sends one command and returns the reply line (`ok …` or `error …`).
+    pub fn request(socket: &Path, command: &str, timeout: Duration) -> io::Result<String> {
+        let mut s = UnixStream::connect(socket)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        writeln!(s, "{}", command.trim())?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line)?;
+        if line.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the virtual board closed the control connection without a reply",
+            ));
+        }
+        Ok(line.trim_end().to_owned())
+    }
+}

@@ -20,7 +20,7 @@ use crate::boot::{self, BootOutcome, ConfigState, ResetReason};
 use crate::chip::{Chip, Mac};
 use crate::command::Dialect;
 use crate::control::{BootMode, ControlCommand, HELP};
-use crate::firmware::{AppEnv, Console, Firmware};
+use crate::firmware::{AppEnv, AppExit, Console, Firmware};
 use crate::flash::Flash;
 use crate::loader::{Effect, Loader, DEFAULT_BAUD};
 use crate::wifi::WifiTable;
@@ -196,7 +196,7 @@ struct Board {
     firmware: Option<Arc<dyn Firmware>>,
     loader: Loader,
     mode: Mode,
-    app: Option<JoinHandle<()>>,
+    app: Option<JoinHandle<AppExit>>,
     to_app: Option<mpsc::UnboundedSender<Vec<u8>>>,
     from_app: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
     events: mpsc::UnboundedSender<SimEvent>,
@@ -254,6 +254,7 @@ impl Board {
                             mac: self.mac,
                             app: (*app).clone(),
                             wifi: self.wifi.clone(),
+                            flash: self.flash.contents().into(),
                         };
                         self.app = Some(tokio::spawn(fw.run(env, console)));
                         self.to_app = Some(to_app);
@@ -433,6 +434,28 @@ fn make_link(link: &Path, target: &Path) -> Result<(), SimError> {
         })
 }
 
+/// Records `pty` → control socket in the registry, so that
+/// [`control_socket_for`](crate::control::client::control_socket_for) finds
+/// the board from its port alone. Best effort: a failure only logs.
+fn register(pty: &Path, control: &Path) {
+    let dir = crate::control::client::registry_dir();
+    let entry = dir.join(crate::control::client::entry_name(pty));
+    let result = std::fs::create_dir_all(&dir).and_then(|()| {
+        let _ = std::fs::remove_file(&entry);
+        let control = std::fs::canonicalize(control).unwrap_or_else(|_| control.to_owned());
+        std::os::unix::fs::symlink(control, &entry)
+    });
+    if let Err(e) = result {
+        tracing::debug!("could not register {}: {e}", entry.display());
+    }
+}
+
+fn unregister(pty: &Path) {
+    let entry =
+        crate::control::client::registry_dir().join(crate::control::client::entry_name(pty));
+    remove_link(&entry);
+}
+
 fn remove_link(link: &Path) {
     if std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
         let _ = std::fs::remove_file(link);
@@ -461,6 +484,7 @@ impl Sim {
                 return Err(e);
             }
         }
+        register(&pty.path, &opts.control);
         let (events_tx, events) = mpsc::unbounded_channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let path = pty.path.clone();
@@ -551,6 +575,37 @@ async fn run(
                     write_paced(p, &out, board.baud(), pacing).await;
                 }
             }
+            exit = async { match board.app.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
+                board.app = None;
+                // Flush what the firmware printed before it ended.
+                let mut tail = Vec::new();
+                if let Some(rx) = board.from_app.as_mut() {
+                    while let Ok(bytes) = rx.try_recv() {
+                        tail.extend(bytes);
+                    }
+                }
+                let out = match exit {
+                    Ok(AppExit::Reboot) => {
+                        let mut t = tail;
+                        t.extend(board.reset(BootMode::Run, ResetReason::Software));
+                        t
+                    }
+                    Ok(AppExit::Stopped) => {
+                        board.stop_app();
+                        board.mode = Mode::Halted("the firmware stopped".into());
+                        tail
+                    }
+                    Err(e) => {
+                        tracing::warn!("the firmware task failed: {e}");
+                        board.stop_app();
+                        board.mode = Mode::Halted("the firmware crashed".into());
+                        tail
+                    }
+                };
+                if let Some(p) = &pty {
+                    write_paced(p, &out, board.baud(), pacing).await;
+                }
+            }
             chunk = async { match board.from_app.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
                 match (chunk, &pty) {
                     (Some(bytes), Some(p)) => write_paced(p, &bytes, board.baud(), pacing).await,
@@ -571,7 +626,8 @@ async fn run(
                         None => "error the board is unplugged: replug it first".into(),
                     },
                     ControlCommand::Unplug => {
-                        if pty.take().is_some() {
+                        if let Some(p) = pty.take() {
+                            unregister(&p.path);
                             board.stop_app();
                             board.mode = Mode::Halted("unplugged".into());
                             if let Some(link) = &opts.link {
@@ -592,6 +648,7 @@ async fn run(
                                         None => Ok(()),
                                     };
                                     let path = p.path.display().to_string();
+                                    register(&p.path, &opts.control);
                                     pty = Some(p);
                                     pending_mode = Some(mode.unwrap_or(start_mode));
                                     match link_ok {
@@ -610,7 +667,9 @@ async fn run(
     };
     board.stop_app();
     control_task.abort();
-    drop(pty);
+    if let Some(p) = pty.take() {
+        unregister(&p.path);
+    }
     if let Some(link) = &opts.link {
         remove_link(link);
     }
@@ -626,9 +685,10 @@ async fn write_paced(pty: &Pty, bytes: &[u8], baud: u32, pacing: bool) {
         pty.write_all(bytes).await;
         return;
     }
+    // A chunk is complete at the receiver only after its wire time.
     for chunk in bytes.chunks(64) {
-        pty.write_all(chunk).await;
         tokio::time::sleep(wire_time(chunk.len(), baud)).await;
+        pty.write_all(chunk).await;
     }
 }
 

@@ -29,6 +29,9 @@ pub struct AppEnv {
     pub app: BootedApp,
     /// The networks in range.
     pub wifi: WifiTable,
+    /// The flash contents at boot (the firmware reads its partition table
+    /// and config from here, as on the chip).
+    pub flash: std::sync::Arc<[u8]>,
 }
 
 /// The board's serial console as the firmware sees it: bytes written go to
@@ -67,10 +70,30 @@ impl Console {
     pub async fn read(&mut self) -> Option<Vec<u8>> {
         self.input.recv().await
     }
+
+    /// The two directions apart, for a firmware that reads and writes
+    /// concurrently: `(output, input)`.
+    pub fn into_parts(
+        self,
+    ) -> (
+        mpsc::UnboundedSender<Vec<u8>>,
+        mpsc::UnboundedReceiver<Vec<u8>>,
+    ) {
+        (self.output, self.input)
+    }
+}
+
+/// How a firmware run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppExit {
+    /// The firmware asked for a reboot: the board resets and boots again.
+    Reboot,
+    /// The firmware stopped; the board stays halted.
+    Stopped,
 }
 
 /// A future the board drives and drops on reset.
-pub type AppFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub type AppFuture = Pin<Box<dyn Future<Output = AppExit> + Send + 'static>>;
 
 /// The behaviour of the picow firmware on the host.
 pub trait Firmware: Send + Sync + fmt::Debug + 'static {

@@ -26,4 +26,5 @@ pub mod device;
 pub mod firmware;
 pub mod fixture;
 pub mod image;
+pub mod picow_fw;
 pub mod wifi;

@@ -49,6 +49,15 @@ impl WifiTable {
         self.networks.iter().map(|n| n.ssid.as_str())
     }
 
+    /// The password of `ssid`, when it is in range.
+    pub fn password_of(&self, ssid: &str) -> Option<&str> {
+        self.networks
+            .iter()
+            .rev()
+            .find(|n| n.ssid.as_str() == ssid)
+            .map(|n| n.password.as_str())
+    }
+
     /// Tries to join `ssid` with `password`.
     pub fn join(&self, ssid: &str, password: &str) -> JoinOutcome {
         match self.networks.iter().rev().find(|n| n.ssid.as_str() == ssid) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{read_until, Board};
 use picow_sim::command::{op, Request};
-use picow_sim::firmware::{AppEnv, AppFuture, Console, Firmware};
+use picow_sim::firmware::{AppEnv, AppExit, AppFuture, Console, Firmware};
 use picow_sim::loader::SYNC_PAYLOAD;
 use picow_sim::{fixture, slip, Chip, Flash};
 use serialport::SerialPort;
@@ -139,10 +139,14 @@ impl Firmware for Echo {
             };
             console.write(format!("echo-fw {} mac={} {cfg}\r\n", env.chip, env.mac).as_bytes());
             while let Some(bytes) = console.read().await {
+                if bytes.starts_with(b"reboot") {
+                    return AppExit::Reboot;
+                }
                 let mut reply = b"echo:".to_vec();
                 reply.extend(bytes);
                 console.write(&reply);
             }
+            AppExit::Stopped
         })
     }
 }
@@ -174,6 +178,13 @@ fn picow_fw_boots_into_the_plugged_firmware_and_gets_the_console() {
         board.control("status").split(' ').nth(1),
         Some("mode=running")
     );
+    // The firmware asks for a reboot: the board boots again, the firmware restarts.
+    port.write_all(b"reboot\n").unwrap();
+    let out = read_until(&mut port, b"ssid=Home\r\n");
+    assert!(
+        String::from_utf8_lossy(&out).contains("rst:0x15"),
+        "a software reset"
+    );
     // A reset into download mode stops the firmware: no more echo.
     assert_eq!(board.control("reset download"), "ok mode=download");
     read_until(&mut port, b"waiting for download");
@@ -190,5 +201,60 @@ fn picow_fw_without_a_firmware_behaviour_says_so() {
         "{reply}"
     );
     assert!(reply.contains("config invalid (erased)"), "{reply}");
+    board.stop();
+}
+
+#[test]
+fn baud_pacing_follows_change_baudrate() {
+    use std::time::Instant;
+    let board = Board::start_custom(
+        Chip::Esp32s3,
+        Flash::in_memory(8 << 20),
+        false,
+        None,
+        picow_sim::Mac::DEFAULT,
+        true,
+    );
+    let mut port = board.open();
+    read_until(&mut port, b"waiting for download");
+    let mut new_baud = 1200u32.to_le_bytes().to_vec();
+    new_baud.extend(0u32.to_le_bytes());
+    request(&mut port, op::CHANGE_BAUDRATE, &new_baud);
+    assert_eq!(frames(&mut port, 1)[0][1], op::CHANGE_BAUDRATE);
+    assert!(board.control("status").contains("baud=1200"));
+    // 10 READ_REGs: 10 × (14 bytes in + 14 out) = 280 SLIP bytes = 2.33 s
+    // at 1200 baud (about 3 ms without pacing). A lower bound, with slack
+    // for timer rounding: load can only make it slower.
+    let start = Instant::now();
+    for _ in 0..10 {
+        request(&mut port, op::READ_REG, &0x4000_1000u32.to_le_bytes());
+        assert_eq!(frames(&mut port, 1).len(), 1);
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(2200),
+        "paced at 1200 baud, took {took:?}"
+    );
+    board.stop();
+}
+
+#[test]
+fn tools_find_the_control_socket_from_the_port_alone() {
+    use picow_sim::control::client::{control_socket_for, request};
+    let board = Board::start(Chip::Esp32s3, Flash::in_memory(8 << 20), false, None);
+    let pty = std::fs::read_link(&board.link).unwrap();
+    // Next to the link, and through the registry for the pty itself.
+    assert_eq!(control_socket_for(&board.link).unwrap(), board.control);
+    let found = control_socket_for(&pty).expect("registered");
+    assert_eq!(
+        std::fs::canonicalize(&found).unwrap(),
+        std::fs::canonicalize(&board.control).unwrap()
+    );
+    let reply = request(&found, "reset download", Duration::from_secs(10)).unwrap();
+    assert_eq!(reply, "ok mode=download");
+    assert_eq!(board.control("unplug"), "ok unplugged");
+    assert_eq!(control_socket_for(&pty), None, "unregistered on unplug");
+    // Not a virtual board at all.
+    assert_eq!(control_socket_for(std::path::Path::new("/dev/null")), None);
     board.stop();
 }

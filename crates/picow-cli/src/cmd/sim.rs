@@ -94,11 +94,11 @@ pub fn run(args: SimArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     unix::run(args, global)
 }
 
-/// The picow-fw behaviour that a booted virtual board runs. None yet: the
-/// host implementation of `picow-app` plugs in here.
+/// The picow-fw behaviour that a booted virtual board runs: the firmware's
+/// own app code (`picow-app`) on its host board.
 #[cfg(unix)]
 pub fn firmware_behaviour() -> Option<std::sync::Arc<dyn picow_sim::firmware::Firmware>> {
-    None
+    Some(std::sync::Arc::new(picow_sim::picow_fw::PicowFirmware))
 }
 
 #[cfg(unix)]

@@ -61,8 +61,10 @@ fn erased_flash_is_an_invalid_header() {
 fn corrupt_config_byte_is_reported_not_fatal() {
     let mut flash = picow_flash(Chip::Esp32c3, 4 << 20, Some(&config()));
     let cfg_off = picow_protocol::layout::LAYOUT_4MB.config().offset;
-    // Clear one bit of the SSID (NOR can only clear bits).
-    flash.program(cfg_off + 10, &[0xFE]).unwrap();
+    // Clear one bit of the SSID's second byte, 'o' (NOR can only clear bits).
+    let at = cfg_off + picow_protocol::config::HEADER_LEN as u32 + 2;
+    assert_eq!(flash.read(at, 1).unwrap(), b"o");
+    flash.program(at, &[0xFE]).unwrap();
     let (_, out) = boot(&flash, Chip::Esp32c3, ResetReason::Software);
     let BootOutcome::App(app) = out else { panic!() };
     assert!(matches!(

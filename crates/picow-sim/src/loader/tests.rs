@@ -476,3 +476,62 @@ fn out_of_range_writes_fail_without_touching_flash() {
     let r = h.cmd(op::SPI_FLASH_MD5, &words(&[4 << 20, 1, 0, 0]));
     assert_eq!(r.status, 1);
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn frame_strategy() -> impl Strategy<Value = Vec<u8>> {
+        let ops = prop::sample::select(vec![
+            op::FLASH_BEGIN,
+            op::FLASH_DATA,
+            op::FLASH_END,
+            op::MEM_BEGIN,
+            op::MEM_END,
+            op::MEM_DATA,
+            op::SYNC,
+            op::WRITE_REG,
+            op::READ_REG,
+            op::SPI_ATTACH,
+            op::READ_FLASH_SLOW,
+            op::CHANGE_BAUDRATE,
+            op::FLASH_DEFL_BEGIN,
+            op::FLASH_DEFL_DATA,
+            op::FLASH_DEFL_END,
+            op::SPI_FLASH_MD5,
+            op::GET_SECURITY_INFO,
+            op::ERASE_FLASH,
+            op::ERASE_REGION,
+            op::READ_FLASH,
+            op::RUN_USER_CODE,
+            0x42,
+        ]);
+        (ops, prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(op, data)| {
+            let chk = data.get(16..).map_or(0, |d| u32::from(checksum(d)));
+            Request::encode(op, &data, chk)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes(input in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let mut h = Host::new(Chip::Esp32s3);
+            let _ = h.raw(&input);
+        }
+
+        #[test]
+        fn arbitrary_requests_in_both_dialects(frames in prop::collection::vec(frame_strategy(), 1..24), stub in any::<bool>()) {
+            let mut h = Host::new(Chip::Esp32c3);
+            if stub {
+                h.start_stub();
+            }
+            for f in frames {
+                // Every request gets at most a bounded answer, never a panic.
+                let _ = h.send_frame(&f);
+            }
+        }
+    }
+}

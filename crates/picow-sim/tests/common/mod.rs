@@ -37,6 +37,37 @@ impl Board {
         firmware: Option<Arc<dyn Firmware>>,
         mac: Mac,
     ) -> Board {
+        Board::start_custom(chip, flash, boot, firmware, mac, false)
+    }
+
+    pub fn start_custom(
+        chip: Chip,
+        flash: Flash,
+        boot: bool,
+        firmware: Option<Arc<dyn Firmware>>,
+        mac: Mac,
+        baud_pacing: bool,
+    ) -> Board {
+        Board::start_full(
+            chip,
+            flash,
+            boot,
+            firmware,
+            mac,
+            baud_pacing,
+            WifiTable::default(),
+        )
+    }
+
+    pub fn start_full(
+        chip: Chip,
+        flash: Flash,
+        boot: bool,
+        firmware: Option<Arc<dyn Firmware>>,
+        mac: Mac,
+        baud_pacing: bool,
+        wifi: WifiTable,
+    ) -> Board {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -49,11 +80,11 @@ impl Board {
             chip,
             mac,
             flash,
-            wifi: WifiTable::default(),
+            wifi,
             link: Some(link.clone()),
             control: control.clone(),
             boot,
-            baud_pacing: false,
+            baud_pacing,
             firmware,
         };
         let sim = rt.block_on(Sim::start(opts)).unwrap();

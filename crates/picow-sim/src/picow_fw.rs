@@ -1,0 +1,168 @@
+//! picow-fw's behaviour on the virtual board: `picow-app` on its host board.
+//!
+//! The app is the same code the chip runs (`picow_app::run`), on
+//! `picow_app::host::HostBoard`: real TCP/UDP sockets to the configured
+//! server, the flash contents at boot, and the virtual Wi-Fi: the access
+//! point in range is the `--wifi` network whose SSID the config names, with
+//! the password given there, so wrong credentials fail to join as on a
+//! board. The app's future is not `Send`, so it runs on a thread of its own
+//! with a current-thread runtime; dropping the returned future (a reset or an
+//! unplug) stops it.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
+
+use picow_app::host::{AccessPoint, HostBoard, HostConfig};
+use picow_app::{AppInfo, NetInfo};
+use picow_protocol::DeviceConfig;
+use tokio::sync::oneshot;
+
+use crate::boot::ConfigState;
+use crate::firmware::{AppEnv, AppExit, AppFuture, Console, Firmware};
+use crate::wifi::JoinOutcome;
+
+/// How long a successful join takes on the virtual Wi-Fi.
+pub const JOIN_MS: u64 = 500;
+
+/// The picow firmware's behaviour (see the module docs).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PicowFirmware;
+
+/// `AppInfo` wants `&'static str`: each distinct version string is kept once.
+fn intern(s: &str) -> &'static str {
+    static SEEN: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = seen.get(s) {
+        return v;
+    }
+    let v: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    seen.insert(v);
+    v
+}
+
+/// The access point the board can reach, and what joining it reports.
+fn radio(env: &AppEnv) -> (Option<AccessPoint>, NetInfo) {
+    let mut net = NetInfo {
+        ip: IpAddr::from([10, 42, 0, 2]),
+        gateway: Some(IpAddr::from([10, 42, 0, 1])),
+        rssi: -52,
+    };
+    let config: Option<&DeviceConfig> = match &env.app.config {
+        ConfigState::Read(Ok(c)) => Some(c),
+        _ => None,
+    };
+    let Some(cfg) = config else {
+        return (None, net);
+    };
+    let ssid = cfg.ssid();
+    // The table decides; the access point carries the table's password, so
+    // the host board refuses a config with another one.
+    let password = match env.wifi.join(ssid, cfg.password()) {
+        JoinOutcome::Joined(lease) => {
+            net = NetInfo {
+                ip: IpAddr::V4(lease.ip),
+                gateway: Some(IpAddr::V4(lease.gateway)),
+                rssi: lease.rssi,
+            };
+            cfg.password().to_owned()
+        }
+        JoinOutcome::WrongPassword => env.wifi.password_of(ssid).unwrap_or_default().to_owned(),
+        JoinOutcome::NotFound => return (None, net),
+    };
+    (Some(AccessPoint::new(ssid, &password)), net)
+}
+
+async fn run_app(env: AppEnv, console: Console, stop: oneshot::Receiver<()>) -> AppExit {
+    let (access_point, net) = radio(&env);
+    let board = HostBoard::new(HostConfig {
+        flash: env.flash.to_vec(),
+        access_point,
+        net,
+        join_ms: JOIN_MS,
+    });
+    let handle = board.handle();
+    let Some(mut lines) = handle.take_console() else {
+        return AppExit::Stopped;
+    };
+    let (out, mut input) = console.into_parts();
+    let version = env
+        .app
+        .desc
+        .as_ref()
+        .map_or("unknown", |d| intern(&d.version));
+    let info = AppInfo {
+        version,
+        chip: env.chip.info().name,
+    };
+    let console_out = async {
+        while let Some(line) = lines.recv().await {
+            let mut bytes = line.into_bytes();
+            bytes.extend_from_slice(b"\r\n");
+            if out.send(bytes).is_err() {
+                return;
+            }
+        }
+    };
+    let console_in = async {
+        while let Some(bytes) = input.recv().await {
+            handle.type_input(&bytes);
+        }
+        handle.close_input();
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        exit = picow_app::run(&board, info) => {
+            // Let the last lines out before the board reboots.
+            while let Ok(line) = lines.try_recv() {
+                let mut bytes = line.into_bytes();
+                bytes.extend_from_slice(b"\r\n");
+                let _ = out.send(bytes);
+            }
+            match exit {
+                picow_app::Exit::Reboot => AppExit::Reboot,
+                _ => AppExit::Stopped,
+            }
+        }
+        _ = console_out => AppExit::Stopped,
+        _ = console_in => AppExit::Stopped,
+        _ = stop => AppExit::Stopped,
+    }
+}
+
+impl Firmware for PicowFirmware {
+    fn run(&self, env: AppEnv, console: Console) -> AppFuture {
+        Box::pin(async move {
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            let (done_tx, done_rx) = oneshot::channel::<AppExit>();
+            let spawned = std::thread::Builder::new()
+                .name("picow-fw".into())
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            tracing::warn!("picow-fw: no runtime: {e}");
+                            return;
+                        }
+                    };
+                    let local = tokio::task::LocalSet::new();
+                    let exit = local.block_on(&rt, run_app(env, console, stop_rx));
+                    let _ = done_tx.send(exit);
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("picow-fw: could not start its thread: {e}");
+                return AppExit::Stopped;
+            }
+            // Dropping this future (reset, unplug) drops `stop_tx`, which
+            // ends the app on its thread.
+            let _stop = stop_tx;
+            done_rx.await.unwrap_or(AppExit::Stopped)
+        })
+    }
+}
