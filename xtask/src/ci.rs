@@ -71,6 +71,21 @@ pub fn run(args: &[String]) -> Result {
             "--ignored",
         ]),
     )?;
+    // picow monitor decodes a backtrace against the C3 ELF just built (issue #7).
+    let c3_elf = crate::fw::elf_path(crate::fw::Chip::Esp32c3);
+    if !c3_elf.is_file() {
+        return Err(format!(
+            "the firmware step left no {}; the monitor's ELF test needs it",
+            c3_elf.display()
+        ));
+    }
+    step(
+        "monitor decodes the firmware ELF",
+        cargo()
+            .args(["test", "-p", "picow-cli", "--locked"])
+            .args(["--test", "monitor_fw_elf", "--", "--ignored"])
+            .env("PICOW_FW_ELF", &c3_elf),
+    )?;
     println!("xtask ci: all steps passed");
     Ok(())
 }

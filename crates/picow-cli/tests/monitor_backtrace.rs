@@ -1,6 +1,7 @@
 //! Backtrace addresses decoded to function and file:line with an ELF. The
 //! firmware's ELF comes from the firmware build; here the test binary's own
 //! ELF (built with debug info) stands in for it.
+#![cfg(target_os = "linux")]
 
 use std::io::Write;
 
@@ -68,10 +69,8 @@ fn addresses_decode_to_function_and_line() {
     assert_eq!(out.matches(" - ").count(), 1, "{out}");
 }
 
-#[cfg(unix)]
 mod monitor_support;
 
-#[cfg(unix)]
 mod e2e {
     use super::monitor_support::{Monitor, Pty};
 
@@ -87,5 +86,38 @@ mod e2e {
         m.stdout.wait_count("picow_monitor_test_marker at", 1);
         let (st, _) = m.interrupt();
         assert_eq!(st.code(), Some(0));
+    }
+
+    /// Without --elf, the firmware's boot line names the chip, and the ELF
+    /// of the last `cargo xtask fw build` for it is used.
+    #[test]
+    fn monitor_finds_the_elf_of_the_chip_the_firmware_reports() {
+        let exe = std::env::current_exe().unwrap();
+        let addr = super::marker_address(&std::fs::read(&exe).unwrap());
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::write(ws.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+        let elf_dir = ws.path().join("target/picow-fw/esp32c3");
+        std::fs::create_dir_all(&elf_dir).unwrap();
+        std::fs::copy(&exe, elf_dir.join("picow-fw.elf")).unwrap();
+        let sub = ws.path().join("crates/x");
+        std::fs::create_dir_all(&sub).unwrap();
+
+        let mut pty = Pty::new();
+        let m = Monitor::spawn_in(&sub, &pty.path, &[]);
+        m.wait_open();
+        // Before the boot line: no ELF, nothing decoded.
+        pty.write(format!("0x{addr:08x}\r\n").as_bytes());
+        m.stdout.wait_count(&format!("0x{addr:08x}"), 1);
+        pty.write(b"@picow boot version=\"0.1.0\" chip=\"esp32c3\"\r\n");
+        pty.write(format!("0x{addr:08x}\r\n").as_bytes());
+        m.stdout.wait_count("picow_monitor_test_marker at", 1);
+        let (_, m) = m.interrupt();
+        assert_eq!(
+            m.stdout
+                .text()
+                .matches(" - picow_monitor_test_marker")
+                .count(),
+            1
+        );
     }
 }

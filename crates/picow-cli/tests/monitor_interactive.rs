@@ -1,20 +1,30 @@
 //! Interactive mode with a pseudo-terminal as the user's terminal: keys go
-//! to the board, Ctrl-] exits, and the terminal is left as it was.
+//! to the board, Ctrl-R asks for a reset, Ctrl-] exits, and the terminal is
+//! left as it was.
 #![cfg(unix)]
 
 mod monitor_support;
 
-use std::io::Read;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::termios::{tcgetattr, LocalModes};
 
-use monitor_support::{picow, Pty, PATIENCE};
+use monitor_support::{picow, Collected, Pty, PATIENCE};
+
+/// Never leave a monitor behind when an assertion fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 #[test]
 fn keys_reach_the_board_and_ctrl_bracket_exits() {
-    let mut board = Pty::new();
+    let board = Pty::new();
     let mut user = Pty::new();
     let tty = std::fs::OpenOptions::new()
         .read(true)
@@ -22,7 +32,7 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
         .open(&user.path)
         .unwrap();
     let before = tcgetattr(&tty).unwrap();
-    let mut child = picow()
+    let child = picow()
         .args(["monitor", "--port"])
         .arg(&board.path)
         .stdin(Stdio::from(tty.try_clone().unwrap()))
@@ -30,6 +40,10 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = KillOnDrop(child);
+    let child = &mut child.0;
+    let (to_board, _) = Collected::spawn(board.master.try_clone().unwrap());
+    let (stderr, _) = Collected::spawn(child.stderr.take().unwrap());
     // Raw mode on the user's terminal means the monitor is ready for keys.
     let deadline = Instant::now() + PATIENCE;
     while tcgetattr(&tty)
@@ -45,14 +59,17 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
     }
     user.write(b"status\r");
     // The board receives the keystrokes (Enter becomes CR LF).
-    let mut got = Vec::new();
-    let mut buf = [0u8; 64];
-    while !got.ends_with(b"status\r\n") {
-        let n = board.master.read(&mut buf).unwrap();
-        got.extend_from_slice(&buf[..n]);
-        assert!(Instant::now() < deadline, "board got {got:?}");
-    }
-    assert_eq!(got, b"status\r\n");
+    to_board.wait_for("status on the board", |b| b.ends_with(b"status\r\n"));
+    assert_eq!(to_board.bytes(), b"status\r\n");
+
+    // Ctrl-R asks for a reset; a pty has no DTR/RTS, and the monitor says so
+    // and keeps running.
+    user.write(&[0x12]);
+    stderr.wait_count("press the board's reset button", 1);
+    assert!(stderr.text().contains("resetting the board"));
+    user.write(b"x");
+    to_board.wait_for("x after the failed reset", |b| b.ends_with(b"\r\nx"));
+
     // Ctrl-] leaves, exit 0, terminal restored.
     user.write(&[0x1d]);
     let st = loop {
@@ -66,4 +83,5 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
     let after = tcgetattr(&tty).unwrap();
     assert_eq!(after.local_modes, before.local_modes);
     assert_eq!(after.input_modes, before.input_modes);
+    assert_eq!(after.output_modes, before.output_modes);
 }

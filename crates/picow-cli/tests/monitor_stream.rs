@@ -158,7 +158,7 @@ fn timeout_exits_124_and_says_what_it_waited_for() {
             "--expect",
             "second",
             "--timeout",
-            "1s",
+            "4s",
             "--json",
         ],
     );
@@ -201,6 +201,23 @@ fn bad_input_exits_2_and_creates_nothing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--timeout"));
+
+    let out = picow()
+        .args(["monitor", "--non-interactive", "--port"])
+        .arg(&pty.path)
+        .arg("--log")
+        .arg(dir.path().join("no/such/dir/x.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log"));
+
+    let out = picow()
+        .args(["monitor", "--baud", "0", "--port", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--baud"));
 
     let out = picow()
         .args(["monitor", "--json", "--hex", "--port", "/dev/null"])
@@ -257,4 +274,36 @@ fn no_reconnect_exits_1_when_the_port_vanishes() {
     let st = m.wait();
     assert_eq!(st.code(), Some(1));
     assert!(m.stderr.text().contains("vanished"), "{}", m.stderr.text());
+}
+
+#[test]
+fn reset_of_a_virtual_board_goes_through_its_control_socket() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("picow-sim");
+    let pty = Pty::new();
+    std::os::unix::fs::symlink(&pty.path, &link).unwrap();
+    // `picow sim --link L` listens on L.control; the monitor finds it.
+    let control = UnixListener::bind(dir.path().join("picow-sim.control")).unwrap();
+    let board = std::thread::spawn(move || {
+        let (s, _) = control.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (&s).write_all(b"ok mode=running\n").unwrap();
+        line
+    });
+    let m = Monitor::spawn(&link, &["--reset"]);
+    m.wait_open();
+    assert_eq!(board.join().unwrap(), "reset run\n");
+    let (st, m) = m.interrupt();
+    assert_eq!(st.code(), Some(0));
+    assert!(
+        !m.stderr.text().contains("could not reset"),
+        "{}",
+        m.stderr.text()
+    );
 }

@@ -46,7 +46,8 @@ impl Pty {
 pub struct Collected(Arc<(Mutex<Vec<u8>>, Condvar)>);
 
 impl Collected {
-    fn spawn(mut r: impl Read + Send + 'static) -> (Collected, std::thread::JoinHandle<()>) {
+    /// Collects what `r` yields on a thread.
+    pub fn spawn(mut r: impl Read + Send + 'static) -> (Collected, std::thread::JoinHandle<()>) {
         let c = Collected::default();
         let c2 = c.clone();
         let h = std::thread::spawn(move || {
@@ -116,7 +117,13 @@ pub fn picow() -> Command {
 
 impl Monitor {
     pub fn spawn(port: &Path, extra: &[&str]) -> Monitor {
+        Self::spawn_in(&std::env::current_dir().unwrap(), port, extra)
+    }
+
+    /// Runs the monitor in the directory `cwd`.
+    pub fn spawn_in(cwd: &Path, port: &Path, extra: &[&str]) -> Monitor {
         let mut c = picow();
+        c.current_dir(cwd);
         c.arg("monitor")
             .arg("--port")
             .arg(port)

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anstyle::{AnsiColor, Style};
+use jiff::tz::TimeZone;
 use picow_protocol::console::{Event, Level, PREFIX};
 use picow_protocol::session::{Line, LineDecoder};
 use serde_json::json;
@@ -66,6 +67,7 @@ pub struct Printer<W: Write> {
     out: W,
     opts: Options,
     clock: Clock,
+    tz: TimeZone,
     state: State,
     held: Vec<u8>,
     line_time: SystemTime,
@@ -74,6 +76,8 @@ pub struct Printer<W: Write> {
     /// Where to look for `target/picow-fw/<chip>/picow-fw.elf` when the
     /// firmware says which chip it runs on and no `--elf` was given.
     elf_root: Option<PathBuf>,
+    /// The ELF found that way and its modification time.
+    auto_elf: Option<(PathBuf, SystemTime)>,
     hex_offset: u64,
     hex_row: Vec<u8>,
     scratch: String,
@@ -112,16 +116,16 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// `HH:MM:SS.mmm` in UTC.
-pub fn clock_time(t: SystemTime) -> String {
-    let ms = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-    let day_ms = ms % 86_400_000;
+/// `HH:MM:SS.mmm` in the time zone `tz`.
+pub fn clock_time(tz: &TimeZone, t: SystemTime) -> String {
+    let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let dt = tz.to_datetime(ts);
     format!(
         "{:02}:{:02}:{:02}.{:03}",
-        day_ms / 3_600_000,
-        day_ms / 60_000 % 60,
-        day_ms / 1000 % 60,
-        day_ms % 1000
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.subsec_nanosecond() / 1_000_000
     )
 }
 
@@ -130,32 +134,36 @@ fn epoch_ms(t: SystemTime) -> u64 {
 }
 
 impl<W: Write> Printer<W> {
-    /// A printer writing to `out`, with the system clock for timestamps.
+    /// A printer writing to `out`, with the system clock and time zone for
+    /// timestamps.
     pub fn new(out: W, opts: Options) -> Self {
-        Self::with_clock(out, opts, Box::new(SystemTime::now))
+        Self::with_clock(out, opts, Box::new(SystemTime::now), TimeZone::system())
     }
 
-    /// A printer with its own clock (tests).
-    pub fn with_clock(out: W, opts: Options, clock: Clock) -> Self {
+    /// A printer with its own clock and time zone (tests).
+    pub fn with_clock(out: W, opts: Options, clock: Clock, tz: TimeZone) -> Self {
         Printer {
             out,
             opts,
             clock,
+            tz,
             state: State::Start,
             held: Vec::new(),
             line_time: UNIX_EPOCH,
             lines: LineDecoder::new(),
             symbols: None,
             elf_root: None,
+            auto_elf: None,
             hex_offset: 0,
             hex_row: Vec::with_capacity(16),
             scratch: String::new(),
         }
     }
 
-    /// Decodes addresses with this ELF.
+    /// Decodes addresses with this ELF (and never looks for another).
     pub fn set_symbols(&mut self, symbols: Symbols) {
         self.symbols = Some(symbols);
+        self.elf_root = None;
     }
 
     /// When the firmware announces its chip and no ELF is loaded, load
@@ -273,7 +281,7 @@ impl<W: Write> Printer<W> {
 
     fn write_timestamp(&mut self) -> io::Result<()> {
         if self.opts.timestamps {
-            let t = clock_time(self.line_time);
+            let t = clock_time(&self.tz, self.line_time);
             if self.opts.color {
                 write!(self.out, "{DIM}[{t}]{DIM:#} ")
             } else {
@@ -390,21 +398,27 @@ impl<W: Write> Printer<W> {
         self.decode_addresses(&text)
     }
 
+    /// On every boot line: the ELF of the chip it names, loaded again when
+    /// it changed since (a new build was flashed while the monitor ran).
+    /// Never replaces an `--elf` given by the user.
     fn auto_load_elf(&mut self, chip: &str) {
-        if self.symbols.is_some() {
-            return;
-        }
         let Some(root) = &self.elf_root else { return };
         // Only plain chip names make a path.
         if chip.is_empty() || !chip.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return;
         }
         let path = default_elf(root, chip);
-        if path.is_file() {
-            if let Ok(s) = Symbols::open(&path) {
-                tracing::info!("decoding addresses with {}", path.display());
-                self.symbols = Some(s);
-            }
+        let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+            return;
+        };
+        let stamp = (path.clone(), modified);
+        if self.auto_elf.as_ref() == Some(&stamp) {
+            return;
+        }
+        if let Ok(s) = Symbols::open(&path) {
+            tracing::info!("decoding addresses with {}", path.display());
+            self.symbols = Some(s);
+            self.auto_elf = Some(stamp);
         }
     }
 
@@ -485,7 +499,7 @@ impl<W: Write> Printer<W> {
         for &b in input {
             if self.hex_row.is_empty() {
                 if self.opts.timestamps {
-                    let _ = write!(s, "[{}] ", clock_time((self.clock)()));
+                    let _ = write!(s, "[{}] ", clock_time(&self.tz, (self.clock)()));
                 }
                 let _ = write!(s, "{:08x}  ", self.hex_offset);
             }
@@ -564,7 +578,7 @@ mod tests {
     use std::time::Duration;
 
     fn printer(mode: Mode, color: bool, timestamps: bool) -> Printer<Vec<u8>> {
-        // 01:02:03.456 UTC on the first day, then 1 ms per call.
+        // 01:02:03.456 on the first day (UTC), then 1 ms per call.
         let mut t = UNIX_EPOCH + Duration::from_millis(3_723_456);
         Printer::with_clock(
             Vec::new(),
@@ -578,6 +592,7 @@ mod tests {
                 t += Duration::from_millis(1);
                 now
             }),
+            TimeZone::UTC,
         )
     }
 
@@ -735,11 +750,47 @@ mod tests {
         assert_eq!(whole.out, input);
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_chips_elf_is_found_on_boot_once_it_is_built() {
+        let ws = tempfile::tempdir().unwrap();
+        let elf = default_elf(ws.path(), "esp32c3");
+        std::fs::create_dir_all(elf.parent().unwrap()).unwrap();
+        let mut p = printer(Mode::Pretty, false, false);
+        p.set_elf_root(ws.path().to_path_buf());
+        let boot = b"@picow boot version=\"1\" chip=\"esp32c3\"\n";
+        p.write_all(boot).unwrap();
+        assert!(p.symbols().is_none(), "no ELF built yet");
+        std::fs::write(&elf, b"not an ELF").unwrap();
+        p.write_all(boot).unwrap();
+        assert!(p.symbols().is_none(), "a broken ELF is not used");
+        // A build: this test binary stands in for the firmware ELF.
+        std::fs::copy(std::env::current_exe().unwrap(), &elf).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&elf)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        p.write_all(b"@picow boot version=\"1\" chip=\"esp32c6\"\n")
+            .unwrap();
+        assert!(p.symbols().is_none(), "another chip, another ELF");
+        p.write_all(boot).unwrap();
+        assert_eq!(p.symbols().map(|s| s.path()), Some(elf.as_path()));
+        // A name that is not a plain chip name never makes a path.
+        let mut q = printer(Mode::Pretty, false, false);
+        q.set_elf_root(ws.path().to_path_buf());
+        q.write_all(b"@picow boot version=\"1\" chip=\"../esp32c3\"\n")
+            .unwrap();
+        assert!(q.symbols().is_none());
+    }
+
     #[test]
     fn clock_format() {
-        assert_eq!(
-            clock_time(UNIX_EPOCH + Duration::from_millis(86_400_000 + 45_296_789)),
-            "12:34:56.789"
-        );
+        let t = UNIX_EPOCH + Duration::from_millis(86_400_000 + 45_296_789);
+        assert_eq!(clock_time(&TimeZone::UTC, t), "12:34:56.789");
+        let shanghai = TimeZone::fixed(jiff::tz::offset(8));
+        assert_eq!(clock_time(&shanghai, t), "20:34:56.789");
     }
 }

@@ -41,6 +41,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_millis(20);
 /// How often a vanished port is looked for (reconnects take at most this
 /// plus the time to open it).
 pub const POLL: Duration = Duration::from_millis(50);
+/// How often a vanished USB board is looked for under other names.
+pub const LIST_EVERY: Duration = Duration::from_millis(150);
 
 /// Arguments of `picow monitor`.
 #[derive(Debug, Args)]
@@ -55,7 +57,7 @@ pub struct MonitorArgs {
     #[arg(long, env = "PICOW_PORT")]
     pub port: Option<String>,
     /// Baud rate (ignored by native USB).
-    #[arg(long, default_value_t = 115_200)]
+    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(1..))]
     pub baud: u32,
     /// Show the bytes exactly as they come (no colours, no decoding).
     #[arg(long, conflicts_with_all = ["hex", "timestamps"])]
@@ -63,7 +65,7 @@ pub struct MonitorArgs {
     /// Show a hex dump (offset, 16 bytes, ASCII).
     #[arg(long)]
     pub hex: bool,
-    /// Host time (UTC, HH:MM:SS.mmm) at the start of each line.
+    /// Host time (local, HH:MM:SS.mmm) at the start of each line.
     #[arg(long)]
     pub timestamps: bool,
     /// Also write everything received, byte for byte, to FILE (replaced).
@@ -71,12 +73,16 @@ pub struct MonitorArgs {
     pub log: Option<PathBuf>,
     /// Firmware ELF for decoding backtrace addresses (default: the last
     /// `cargo xtask fw build` for the chip the firmware reports,
-    /// target/picow-fw/<chip>/picow-fw.elf in the workspace).
+    /// `target/picow-fw/<chip>/picow-fw.elf` in the workspace).
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
     /// Reset the board after opening the port (opening alone never resets it).
     #[arg(long)]
     pub reset: bool,
+    /// Control socket of a virtual board (`picow sim`), used for resets
+    /// (default: PORT.control when it exists, as `picow sim --link PORT` makes).
+    #[arg(long, value_name = "SOCKET")]
+    pub sim_control: Option<PathBuf>,
     /// Exit (code 1) when the port vanishes instead of waiting for it.
     #[arg(long)]
     pub no_reconnect: bool,
@@ -125,6 +131,16 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         Some(path) => Some(Symbols::open(path).map_err(|e| UsageError(format!("--elf: {e}")))?),
         None => None,
     };
+    if let Some(log) = &args.log {
+        let dir = log.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) || log.is_dir() {
+            return Err(UsageError(format!(
+                "--log {}: the directory must exist and the path must name a file",
+                log.display()
+            ))
+            .into());
+        }
+    }
     let mode = if global.json {
         Mode::Json
     } else if args.raw {
@@ -191,9 +207,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     };
     let keys = interactive.then(spawn_key_reader);
 
-    let mut resetter = ModemLines {
-        pid: identity.usb_id.map(|(_, pid)| pid),
-    };
+    let mut resetter = resetter_for(&args, &identity);
     notes.say(
         &mut printer,
         "connected",
@@ -220,6 +234,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let mut conn = Some(serial);
     let mut gone_at = Instant::now();
     let mut last_open_error: Option<String> = None;
+    let mut last_list = Instant::now() - LIST_EVERY;
 
     let result: io::Result<Exit> = (|| loop {
         if STOP.load(Ordering::SeqCst) {
@@ -241,7 +256,8 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         if let Some(rx) = &keys {
             while let Ok(action) = rx.try_recv() {
                 match action {
-                    Action::Exit => return Ok(Exit::Success),
+                    // The same way out as Ctrl-C from outside.
+                    Action::Exit => STOP.store(true, Ordering::SeqCst),
                     Action::Reset => match conn.as_mut() {
                         Some(p) => {
                             notes.say(&mut printer, "reset", "resetting the board", json!({}))?;
@@ -295,6 +311,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
                 res => {
                     // Ok(0) or an error: the device is gone (unplugged, reset).
                     let why = match res {
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => "hung up".into(),
                         Err(e) => e.to_string(),
                         _ => "end of file".into(),
                     };
@@ -324,7 +341,12 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             None => {
                 std::thread::sleep(ci.wait_limit(Instant::now(), POLL));
                 let exists = port::exists(&identity.path);
-                let ports = if !exists && identity.serial_number.is_some() {
+                // Listing ports reads sysfs (or asks Windows): every third poll.
+                let ports = if !exists
+                    && identity.serial_number.is_some()
+                    && last_list.elapsed() >= LIST_EVERY
+                {
+                    last_list = Instant::now();
                     port::list().unwrap_or_default()
                 } else {
                     Vec::new()
@@ -378,6 +400,23 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         }
         Err(e) => Err(e).wrap_err("monitor output failed"),
     }
+}
+
+/// How Ctrl-R and `--reset` reset the board: a virtual board's control
+/// socket when there is one, else DTR/RTS.
+fn resetter_for(args: &MonitorArgs, identity: &Identity) -> Box<dyn Reset> {
+    #[cfg(unix)]
+    if let Some(socket) = args
+        .sim_control
+        .clone()
+        .or_else(|| reset::sim_control_for(&identity.path))
+    {
+        return Box::new(reset::SimControl { socket });
+    }
+    let _ = args;
+    Box::new(ModemLines {
+        pid: identity.usb_id.map(|(_, pid)| pid),
+    })
 }
 
 /// The monitor's own messages: text on stderr (not with `-q`), or JSON

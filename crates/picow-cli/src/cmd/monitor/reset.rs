@@ -1,19 +1,15 @@
 //! Resetting the board from the monitor (Ctrl-R, `--reset`).
 //!
 //! Behind a small trait so that the monitor does not care how: a real board
-//! is reset through the serial port's DTR/RTS lines.
-//!
-//! FOLLOW-UP (not done): a virtual board (`picow sim`, issue on branch `sim`)
-//! has no modem lines; it will be reset through its control socket once
-//! that socket's protocol is documented. Until then Ctrl-R on a virtual
-//! board reports that the port has no reset lines.
+//! is reset through the serial port's DTR/RTS lines; a virtual board
+//! (`picow sim`), whose pty has no such lines, through its control socket.
 
 use serialport::SerialPort;
 
 use crate::port;
 
 /// Something that can reset the board behind a port.
-pub trait Reset {
+pub trait Reset: std::fmt::Debug {
     /// Resets the board. `port` is the open serial port.
     fn reset(&mut self, port: &mut dyn SerialPort) -> Result<(), String>;
 }
@@ -31,9 +27,126 @@ impl Reset for ModemLines {
         port::hard_reset(port, self.pid).map_err(|e| {
             format!(
                 "could not reset through DTR/RTS ({e}); this port has no reset lines \
-                 (a virtual board, or a UART adapter without RTS wired to EN): press the \
-                 board's reset button"
+                 (a virtual board without its control socket, or a UART adapter without RTS \
+                 wired to EN): press the board's reset button"
             )
         })
+    }
+}
+
+#[cfg(unix)]
+pub use sim::{sim_control_for, SimControl};
+
+#[cfg(unix)]
+mod sim {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::net::UnixStream;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use serialport::SerialPort;
+
+    use super::Reset;
+
+    /// Reset of a virtual board (`picow sim`) through its control socket:
+    /// one line `reset run`, one line back, `ok ...` or `error ...`.
+    #[derive(Debug, Clone)]
+    pub struct SimControl {
+        /// The control socket.
+        pub socket: PathBuf,
+    }
+
+    impl Reset for SimControl {
+        fn reset(&mut self, _port: &mut dyn SerialPort) -> Result<(), String> {
+            let sock = self.socket.display();
+            let mut s = UnixStream::connect(&self.socket).map_err(|e| {
+                format!("cannot reach the virtual board's control socket {sock}: {e}")
+            })?;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            s.write_all(b"reset run\n")
+                .map_err(|e| format!("control socket {sock}: {e}"))?;
+            let mut reply = String::new();
+            BufReader::new(s)
+                .read_line(&mut reply)
+                .map_err(|e| format!("control socket {sock} did not answer: {e}"))?;
+            let reply = reply.trim();
+            if reply.starts_with("ok") {
+                Ok(())
+            } else {
+                Err(format!("the virtual board refused the reset: {reply}"))
+            }
+        }
+    }
+
+    /// The control socket `picow sim --link PORT` makes next to its link
+    /// (`PORT.control`), if there is one.
+    pub fn sim_control_for(port: &str) -> Option<PathBuf> {
+        let p = PathBuf::from(format!("{port}.control"));
+        is_socket(&p).then_some(p)
+    }
+
+    fn is_socket(p: &Path) -> bool {
+        std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    /// A stand-in for `picow sim`'s control socket, answering one command.
+    fn fake_board(path: &std::path::Path, reply: &'static str) -> std::thread::JoinHandle<String> {
+        let l = UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(s.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            (&s).write_all(reply.as_bytes()).unwrap();
+            line
+        })
+    }
+
+    fn any_port() -> Box<dyn SerialPort> {
+        // Reset through the socket never touches the port; a pty stands in.
+        let (m, _s) = serialport::TTYPort::pair().unwrap();
+        Box::new(m)
+    }
+
+    #[test]
+    fn virtual_board_reset_goes_through_the_control_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("picow");
+        let sock = dir.path().join("picow.control");
+        assert_eq!(sim_control_for(link.to_str().unwrap()), None);
+        let board = fake_board(&sock, "ok mode=running\n");
+        assert_eq!(sim_control_for(link.to_str().unwrap()), Some(sock.clone()));
+        let mut port = any_port();
+        SimControl {
+            socket: sock.clone(),
+        }
+        .reset(&mut *port)
+        .unwrap();
+        assert_eq!(board.join().unwrap(), "reset run\n");
+
+        std::fs::remove_file(&sock).unwrap();
+        let board = fake_board(&sock, "error the board stopped\n");
+        let err = SimControl { socket: sock }.reset(&mut *port).unwrap_err();
+        assert!(
+            err.contains("refused the reset: error the board stopped"),
+            "{err}"
+        );
+        board.join().unwrap();
+    }
+
+    #[test]
+    fn a_pty_has_no_reset_lines() {
+        let mut port = any_port();
+        let err = ModemLines { pid: None }.reset(&mut *port).unwrap_err();
+        assert!(err.contains("press the board's reset button"), "{err}");
     }
 }
