@@ -131,7 +131,6 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
         assert!(Instant::now() < deadline, "picow sim did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let behaviour = picow_cli::cmd::sim::firmware_behaviour().is_some();
     let port = free_port();
     let mut server = serve(port);
     let server_addr = format!("127.0.0.1:{port}");
@@ -147,23 +146,14 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
         &server_addr,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let status = control(&ctl, "status");
-    if behaviour {
-        // The board boots, joins the virtual Wi-Fi, connects and greets.
-        assert_eq!(
-            wait_exit(&mut server, 90),
-            Some(0),
-            "serve did not see the greeting; board: {status}"
-        );
-    } else {
-        // The real image passed every boot check of the virtual board
-        // (bootloader, table, chip id, checksum, SHA-256) and found the config.
-        assert!(
-            status.contains("picow-fw booted (config for Wi-Fi \\\"PicoLab\\\")"),
-            "{status}"
-        );
-        eprintln!("NOTE: picow sim has no firmware behaviour in this build; the greeting to picow serve is not checked");
-    }
+    // The board boots, joins the virtual Wi-Fi, connects and greets.
+    let code = wait_exit(&mut server, 90);
+    assert_eq!(
+        code,
+        Some(0),
+        "serve did not see the greeting; board: {}",
+        control(&ctl, "status")
+    );
 
     // probe: what was just written, password masked.
     let out = run(&[
@@ -199,13 +189,11 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(r#""event":"written""#));
-    if behaviour {
-        assert_eq!(
-            wait_exit(&mut server2, 90),
-            Some(0),
-            "serve on the new port did not see the greeting"
-        );
-    }
+    assert_eq!(
+        wait_exit(&mut server2, 90),
+        Some(0),
+        "serve on the new port did not see the greeting"
+    );
     let out = run(&[
         "--json",
         "probe",

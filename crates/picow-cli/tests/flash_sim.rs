@@ -228,12 +228,16 @@ fn full_flash_unchanged_reflash_and_config_only() {
     assert_eq!(cfg.server().port, 10001);
     assert_eq!(cfg.ssid(), "PicoLab");
 
-    // probe: the board was reset into the app (halted: no behaviour here),
-    // so nothing answers until --reset puts it into download mode.
+    // probe: the board was reset into the app, which answers the console's
+    // `status` (this virtual board has no network "PicoLab": it keeps
+    // trying to join); --reset puts it into download mode for the flash contents.
     let out = picow(&["--json", "probe", "--port", board.port()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["kind"], "unknown", "{v}");
+    assert_eq!(v["kind"], "picow-fw", "{v}");
+    assert_eq!(v["firmware"]["version"], "0.1.0", "{v}");
+    let wifi = v["firmware"]["wifi"].as_str().unwrap();
+    assert!(wifi == "joining" || wifi == "down", "{v}");
     let out = picow(&["--json", "probe", "--port", board.port(), "--reset"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
