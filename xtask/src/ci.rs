@@ -86,6 +86,8 @@ pub fn run(args: &[String]) -> Result {
             .args(["--test", "monitor_fw_elf", "--", "--ignored"])
             .env("PICOW_FW_ELF", &c3_elf),
     )?;
+    // picow.exe for Windows and its smoke test under Wine (issue #8).
+    crate::windows::ci_steps()?;
     println!("xtask ci: all steps passed");
     Ok(())
 }

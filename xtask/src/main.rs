@@ -11,6 +11,7 @@ mod ci;
 mod fw;
 mod sim_check;
 mod tools;
+mod windows;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -20,6 +21,7 @@ tasks:
   fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
   bench     benchmarks: `cargo xtask bench <name>`
   sim-check the virtual board against esptool (part of ci)
+  windows   picow.exe for Windows and its smoke test under Wine: `cargo xtask windows [build|smoke]`
   help      this text
 ";
 
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Some("fw") => fw::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("sim-check") => sim_check::run(),
+        Some("windows") => windows::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

@@ -8,6 +8,7 @@ pub mod esp;
 pub mod exit;
 pub mod output;
 pub mod port;
+pub mod serial_os;
 
 use cli::{Cli, Command};
 use exit::Exit;
