@@ -488,7 +488,8 @@ fn resolve_port(
     say: &dyn Fn(&str),
 ) -> color_eyre::Result<Result<String, Exit>> {
     if let Some(p) = &args.port {
-        return Ok(Ok(p.clone()));
+        // `com10`, `COM10:` and `\\.\COM10` are all COM10 on Windows.
+        return Ok(Ok(crate::serial_os::Os::CURRENT.port_name(p).into_owned()));
     }
     let ports = port::list()?;
     match select::detect(&ports) {

@@ -435,6 +435,7 @@ pub fn run(args: ProbeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         }
         return Ok(Exit::Success);
     };
+    let path = &crate::serial_os::Os::CURRENT.port_name(path).into_owned();
     let ports = port::list().unwrap_or_default();
     let target = Target::new(path, &ports);
     if args.reset {
