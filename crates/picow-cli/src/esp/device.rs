@@ -8,6 +8,7 @@
 //! several steps and the board is reset once at the end; reads use the stub
 //! with one block in flight.
 
+#[cfg(unix)]
 use std::io::{BufRead, BufReader, Write};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
