@@ -427,6 +427,16 @@ fn thirty_bad_inputs_exit_2_and_leave_the_flash_alone() {
     assert!(board.flash() == before, "a bad input changed the flash");
 }
 
+/// A child that is killed when the test ends, also when it fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits for a JSON event line satisfying `pred` on a child's stdout.
 fn wait_event(
     lines: &mut impl Iterator<Item = std::io::Result<String>>,
@@ -461,13 +471,16 @@ fn cable_pulled_mid_write_then_rerun_completes() {
         "--baud",
         "115200",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_picow"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_picow"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     wait_event(&mut lines, |e| {
