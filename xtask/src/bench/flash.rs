@@ -339,6 +339,29 @@ pub fn run(args: &[String]) -> Result {
             .map_err(|e| e.to_string())?;
         parts.push((format!("{addr:#x}"), p));
     }
+    // Cross-check: esptool's merge-bin of the same regions is the same file.
+    let esptool_merged = dir.join("esptool-merged.bin");
+    let mut merge = Command::new(&esptool);
+    merge
+        .args([
+            "--chip",
+            "esp32c3",
+            "merge-bin",
+            "--pad-to-size",
+            "4MB",
+            "-o",
+        ])
+        .arg(&esptool_merged);
+    for (a, p) in &parts {
+        merge.arg(a).arg(p);
+    }
+    timed(&mut merge, "esptool merge-bin")?;
+    if std::fs::read(&esptool_merged).map_err(|e| e.to_string())? != bytes_a {
+        return Err(
+            "picow's --save-image differs from esptool merge-bin of the same regions".into(),
+        );
+    }
+    println!("picow --save-image == esptool merge-bin --pad-to-size 4MB of the same regions");
     let cfg_b = dir.join("config-b.bin");
     std::fs::write(
         &cfg_b,
