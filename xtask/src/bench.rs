@@ -4,12 +4,16 @@
 use crate::Result;
 
 #[cfg(unix)]
+mod flash;
+#[cfg(unix)]
 mod monitor;
 mod serve;
 
 /// Runs `cargo xtask bench <name>`.
 pub fn run(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
+        #[cfg(unix)]
+        Some("flash") => flash::run(&args[1..]),
         #[cfg(unix)]
         Some("monitor") => monitor::run(&args[1..]),
         Some("serve") => serve::run(&args[1..]),

@@ -54,6 +54,23 @@ pub fn run(args: &[String]) -> Result {
     )?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
+    // The virtual board against esptool with and without its stub, then
+    // booting the C3 firmware just built (issue #5).
+    crate::sim_check::ci_steps_after_firmware()?;
+    // picow flash/probe with the C3 firmware just built, on the virtual board (issue #6).
+    step(
+        "flash: the CI firmware on a virtual ESP32-C3",
+        cargo().args([
+            "test",
+            "-p",
+            "picow-cli",
+            "--test",
+            "flash_fw",
+            "--locked",
+            "--",
+            "--ignored",
+        ]),
+    )?;
     // picow monitor decodes a backtrace against the C3 ELF just built (issue #7).
     let c3_elf = crate::fw::elf_path(crate::fw::Chip::Esp32c3);
     if !c3_elf.is_file() {
@@ -69,9 +86,6 @@ pub fn run(args: &[String]) -> Result {
             .args(["--test", "monitor_fw_elf", "--", "--ignored"])
             .env("PICOW_FW_ELF", &c3_elf),
     )?;
-    // The virtual board against esptool with and without its stub, then
-    // booting the C3 firmware just built (issue #5).
-    crate::sim_check::ci_steps_after_firmware()?;
     // picow.exe for Windows and its smoke test under Wine (issue #8).
     crate::windows::ci_steps()?;
     println!("xtask ci: all steps passed");

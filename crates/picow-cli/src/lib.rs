@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod esp;
 pub mod exit;
 pub mod output;
 pub mod port;

@@ -1,11 +1,27 @@
 //! `picow flash`: firmware plus Wi-Fi and server settings onto a board.
+//!
+//! Every input is validated (and the whole flash plan built) before the port
+//! is opened; then one loader session writes the regions that differ,
+//! verifies them and resets the board into the app.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use picow_protocol::forms::{ServerAddr, WifiCredentials};
+use color_eyre::eyre::WrapErr;
+use espflash::target::XtalFrequency;
+use picow_protocol::forms::{mask, ServerAddr, WifiCredentials};
 use picow_protocol::{DeviceConfig, Transport};
+use serde_json::json;
 
 use crate::cli::GlobalArgs;
-use crate::exit::{Exit, NotImplemented, UsageError};
+use crate::esp::device::{self, After, Before, Target};
+use crate::esp::image::{self, FlashPlan, PicowChip};
+use crate::esp::progress::{self, Progress};
+use crate::esp::select::{self, Found};
+use crate::exit::{Exit, UsageError};
+use crate::port::{self, PortError};
 
 /// Arguments of `picow flash`.
 #[derive(Debug, Args)]
@@ -33,7 +49,55 @@ pub struct FlashArgs {
     /// A name for the board, sent with its greeting.
     #[arg(long)]
     pub name: Option<String>,
+    /// The serial port (default: the one Espressif USB device plugged in).
+    #[arg(long, env = "PICOW_PORT", value_name = "PATH")]
+    pub port: Option<String>,
+    /// The chip the firmware is for; the board must be this chip.
+    #[arg(long, value_enum)]
+    pub chip: Option<PicowChip>,
+    /// The firmware ELF (default: the last `cargo xtask fw build` for the chip).
+    #[arg(long, env = "PICOW_FIRMWARE", value_name = "ELF")]
+    pub firmware: Option<PathBuf>,
+    /// Baud rate for the transfer (the loader is reached at 115200 first).
+    #[arg(long, default_value_t = 921_600)]
+    pub baud: u32,
+    /// Rewrite only the config partition (Wi-Fi and server), not the firmware.
+    #[arg(long, conflicts_with_all = ["firmware", "erase", "save_image"])]
+    pub config_only: bool,
+    /// Erase the whole flash first.
+    #[arg(long)]
+    pub erase: bool,
+    /// Go on into `picow monitor` afterwards.
+    #[arg(long, conflicts_with = "save_image")]
+    pub monitor: bool,
+    /// How to enter the bootloader.
+    #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
+    pub before: Before,
+    /// What to do afterwards.
+    #[arg(long, value_enum, default_value_t = After::HardReset)]
+    pub after: After,
+    /// Write the merged flash image to FILE instead of a board.
+    #[arg(long, value_name = "FILE", conflicts_with = "erase")]
+    pub save_image: Option<PathBuf>,
+    /// Flash size for --save-image: 4MB, 8MB or 16MB (default: the chip's usual board).
+    #[arg(long, value_name = "SIZE", value_parser = parse_flash_size)]
+    pub flash_size: Option<u32>,
+    /// How long to wait for a board to appear in download mode after a replug.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub wait: u64,
 }
+
+fn parse_flash_size(s: &str) -> Result<u32, String> {
+    match s.to_ascii_uppercase().trim_end_matches('B') {
+        "4M" => Ok(4 << 20),
+        "8M" => Ok(8 << 20),
+        "16M" => Ok(16 << 20),
+        _ => Err("expected 4MB, 8MB or 16MB".into()),
+    }
+}
+
+/// Lowest and highest `--baud` accepted.
+pub const BAUD_RANGE: (u32, u32) = (9_600, 3_000_000);
 
 impl FlashArgs {
     /// Validates the settings into a config record. The error names the
@@ -68,13 +132,503 @@ fn flag(flag: &str, err: impl std::fmt::Display) -> UsageError {
     UsageError(format!("invalid {flag}: {err}"))
 }
 
-/// Runs `picow flash`: validates the settings, then stops: writing to a
-/// board is not built yet.
-pub fn run(args: FlashArgs, _global: &GlobalArgs) -> color_eyre::Result<Exit> {
-    let _config = args.device_config()?;
-    Err(NotImplemented {
-        command: "flash",
-        issue: 6,
+/// A firmware candidate: its path, bytes and chip.
+#[derive(Debug, Clone)]
+pub struct Firmware {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The ELF.
+    pub elf: Vec<u8>,
+    /// The chip it is built for.
+    pub chip: PicowChip,
+}
+
+/// Where `cargo xtask fw build --chip CHIP` leaves the ELF (the last build
+/// for that chip, release or debug), relative to the workspace root.
+pub fn fw_build_path(root: &Path, chip: PicowChip) -> PathBuf {
+    root.join("target/picow-fw")
+        .join(chip.as_str())
+        .join("picow-fw.elf")
+}
+
+/// The picow workspace root above the current directory, if any.
+pub fn workspace_root() -> Option<PathBuf> {
+    let mut dir = std::env::current_dir().ok()?;
+    loop {
+        if dir.join("crates/picow-fw/Cargo.toml").is_file() {
+            return Some(dir);
+        }
+        if !dir.pop() {
+            return None;
+        }
     }
-    .into())
+}
+
+/// Reads and checks one firmware ELF against `--chip`.
+pub fn load_firmware(path: &Path, chip: Option<PicowChip>) -> Result<Firmware, UsageError> {
+    let shown = path.display();
+    let elf = std::fs::read(path).map_err(|e| {
+        UsageError(format!(
+            "invalid --firmware {shown}: cannot read it ({e}); give the path of a firmware ELF"
+        ))
+    })?;
+    if !elf.starts_with(b"\x7fELF") {
+        return Err(UsageError(format!(
+            "invalid --firmware {shown}: not an ELF file; give the ELF from `cargo xtask fw build`, not a .bin image"
+        )));
+    }
+    let fw_chip = match (image::elf_chip(&elf), chip) {
+        (Some(Ok(c)), Some(want)) if c != want => {
+            return Err(UsageError(format!(
+                "invalid --chip {want}: the firmware {shown} is built for {c}; build it for {want} \
+                 (`cargo xtask fw build --chip {want} --release`) or drop --chip"
+            )))
+        }
+        (Some(Ok(c)), _) => c,
+        (Some(Err(name)), _) => {
+            return Err(UsageError(format!(
+                "invalid --firmware {shown}: it is built for {name}, which picow does not support (esp32s3, esp32c3, esp32c6)"
+            )))
+        }
+        (None, Some(want)) => want,
+        (None, None) => {
+            return Err(UsageError(format!(
+                "invalid --firmware {shown}: the ELF does not say which chip it is for; give --chip esp32s3|esp32c3|esp32c6"
+            )))
+        }
+    };
+    Ok(Firmware {
+        path: path.to_path_buf(),
+        elf,
+        chip: fw_chip,
+    })
+}
+
+/// The firmware candidates: `--firmware`/`PICOW_FIRMWARE`, else the last
+/// firmware build of each chip (only `--chip`'s when given).
+pub fn firmware_candidates(
+    explicit: Option<&Path>,
+    chip: Option<PicowChip>,
+    root: Option<&Path>,
+) -> Result<Vec<Firmware>, UsageError> {
+    if let Some(p) = explicit {
+        return Ok(vec![load_firmware(p, chip)?]);
+    }
+    let chips: Vec<PicowChip> = match chip {
+        Some(c) => vec![c],
+        None => PicowChip::ALL.to_vec(),
+    };
+    let mut out = Vec::new();
+    if let Some(root) = root {
+        for c in chips {
+            let p = fw_build_path(root, c);
+            if p.is_file() {
+                out.push(load_firmware(&p, Some(c))?);
+            }
+        }
+    }
+    if out.is_empty() {
+        let which = chip.map_or("esp32c3".to_string(), |c| c.to_string());
+        return Err(UsageError(format!(
+            "no firmware: give --firmware ELF (or PICOW_FIRMWARE), or build it first with \
+             `cargo xtask fw build --chip {which} --release` in the picow repository"
+        )));
+    }
+    Ok(out)
+}
+
+/// S3, C3 and C6 all run from a 40 MHz crystal; the board's own value is
+/// used once it is connected.
+fn xtal_for(_chip: PicowChip) -> XtalFrequency {
+    XtalFrequency::_40Mhz
+}
+
+/// Runs `picow flash`.
+pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+    // 1. Everything that can be checked without a board.
+    let config = args.device_config()?;
+    if !(BAUD_RANGE.0..=BAUD_RANGE.1).contains(&args.baud) {
+        return Err(UsageError(format!(
+            "invalid --baud {}: must be {} to {}",
+            args.baud, BAUD_RANGE.0, BAUD_RANGE.1
+        ))
+        .into());
+    }
+    if args.wait == 0 || args.wait > 3600 {
+        return Err(UsageError("invalid --wait: must be 1 to 3600 seconds".into()).into());
+    }
+    let firmware = if args.config_only {
+        Vec::new()
+    } else {
+        let root = workspace_root();
+        let fws = firmware_candidates(args.firmware.as_deref(), args.chip, root.as_deref())?;
+        // Build each plan once for its usual flash size: a bad ELF or an app
+        // that cannot fit is an input error, found before any port is opened.
+        for fw in &fws {
+            let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
+            plan_for(fw, size, xtal_for(fw.chip), &config)
+                .map_err(|e| UsageError(e.to_string()))?;
+        }
+        fws
+    };
+    let mode = if global.json {
+        progress::Mode::Json
+    } else if global.quiet {
+        progress::Mode::Quiet
+    } else {
+        progress::Mode::Bars
+    };
+    let say = |msg: &str| {
+        if mode == progress::Mode::Bars {
+            eprintln!("{msg}");
+        }
+    };
+
+    // 2. --save-image: a file instead of a board.
+    if let Some(out) = &args.save_image {
+        let fw = match firmware.as_slice() {
+            [one] => one,
+            many => {
+                return Err(UsageError(format!(
+                "--save-image needs one firmware, found builds for {}: give --chip or --firmware",
+                many.iter()
+                    .map(|f| f.chip.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+                .into())
+            }
+        };
+        let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
+        let plan = plan_for(fw, size, xtal_for(fw.chip), &config)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let img = plan.merged();
+        std::fs::write(out, &img).wrap_err_with(|| format!("writing {}", out.display()))?;
+        if mode == progress::Mode::Json {
+            progress::event(json!({
+                "event": "saved", "path": out.display().to_string(), "size": img.len(),
+                "chip": fw.chip, "regions": regions_json(&plan),
+            }));
+        } else {
+            say(&format!(
+                "wrote {} ({}, {} for {}): {}",
+                out.display(),
+                image::human_size(img.len() as u32),
+                fw.path.display(),
+                fw.chip,
+                plan.regions
+                    .iter()
+                    .map(|r| format!("{} @{:#x}", r.name, r.addr))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        return Ok(Exit::Success);
+    }
+
+    // 3. The port.
+    let port_name = match resolve_port(&args, global, &say)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let ports = port::list().unwrap_or_default();
+    let target = Target::new(&port_name, &ports);
+
+    // 4. One loader session.
+    let started = Instant::now();
+    let mut warn = |w: String| tracing::warn!("{w}");
+    let mut session = device::connect(&target, args.before, args.baud, &mut warn)?;
+    let board_chip = session.chip();
+    let info = session.device_info()?;
+    let flash_size = info.flash_size.size();
+    let Some(board) = PicowChip::from_espflash(board_chip) else {
+        return Err(UsageError(format!(
+            "the board on {port_name} is an {board_chip}, which picow firmware does not support (esp32s3, esp32c3, esp32c6); nothing was written"
+        ))
+        .into());
+    };
+    if let Some(want) = args.chip {
+        if want != board {
+            return Err(UsageError(format!(
+                "chip mismatch: --chip {want}, but the board on {port_name} is an {board}; nothing was written"
+            ))
+            .into());
+        }
+    }
+    if mode == progress::Mode::Json {
+        progress::event(json!({
+            "event": "connected", "port": port_name, "chip": board,
+            "flash_size": flash_size, "mac": info.mac_address,
+        }));
+    } else {
+        say(&format!(
+            "{port_name}: {board}, {} flash, MAC {}",
+            image::human_size(flash_size),
+            info.mac_address.as_deref().unwrap_or("?")
+        ));
+    }
+
+    let regions: Vec<image::Region> = if args.config_only {
+        let table = session.read_partition_table()?;
+        let (offset, size) = image::config_partition(&table).map_err(|why| {
+            UsageError(format!(
+                "--config-only refused: {why}; flash the firmware with a full `picow flash` first. Nothing was written"
+            ))
+        })?;
+        let mut data = vec![0xFF; size.min(picow_protocol::layout::CONFIG_LEN) as usize];
+        config
+            .encode(&mut data)
+            .map_err(|e| UsageError(e.to_string()))?;
+        vec![image::Region {
+            name: "config",
+            addr: offset,
+            data,
+        }]
+    } else {
+        let Some(fw) = firmware.iter().find(|f| f.chip == board) else {
+            return Err(UsageError(format!(
+                "chip mismatch: the firmware {} is for {}, but the board on {port_name} is an {board}; \
+                 build it with `cargo xtask fw build --chip {board} --release` or give --firmware. Nothing was written",
+                firmware.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>().join(", "),
+                firmware.iter().map(|f| f.chip.as_str()).collect::<Vec<_>>().join(", "),
+            ))
+            .into());
+        };
+        let plan =
+            plan_for(fw, flash_size, info.crystal_frequency, &config).map_err(|e| match e {
+                image::PlanError::FlashTooSmall { .. } => {
+                    color_eyre::eyre::eyre!("{e}; nothing was written")
+                }
+                e => UsageError(e.to_string()).into(),
+            })?;
+        plan.regions
+    };
+
+    if args.erase {
+        say("erasing the whole flash…");
+        session.erase_all()?;
+    }
+    let list: Vec<(&'static str, u32, &[u8])> = regions
+        .iter()
+        .map(|r| (r.name, r.addr, &r.data[..]))
+        .collect();
+    let mut progress = Progress::new(
+        mode,
+        regions
+            .iter()
+            .map(|r| (r.name, r.addr, r.data.len()))
+            .collect(),
+    );
+    session.write(&list, &mut progress)?;
+    let after_warning = session.finish(args.after)?;
+    if let Some(w) = &after_warning {
+        tracing::warn!("{w}");
+    }
+    let written = progress.results.iter().filter(|r| !r.skipped).count();
+    let skipped = progress.results.len() - written;
+    if mode == progress::Mode::Json {
+        progress::event(json!({
+            "event": "done", "port": port_name, "chip": board, "written": written,
+            "skipped": skipped, "secs": started.elapsed().as_secs_f64(),
+            "ssid": config.ssid(), "password": mask(config.password()),
+            "server": config.server().to_string(),
+            "reset": args.after == After::HardReset && after_warning.is_none(),
+        }));
+    } else {
+        say(&format!(
+            "done in {:.1} s: {written} region(s) written, {skipped} unchanged; Wi-Fi {} (password {}), server {}{}",
+            started.elapsed().as_secs_f64(),
+            config.ssid(),
+            mask(config.password()),
+            config.server(),
+            if args.after == After::HardReset && after_warning.is_none() {
+                "; the board was reset into the app"
+            } else {
+                ""
+            }
+        ));
+    }
+    if args.monitor {
+        return run_monitor(
+            &port_name,
+            firmware.first().map(|f| f.path.as_path()),
+            global,
+        );
+    }
+    Ok(Exit::Success)
+}
+
+fn plan_for(
+    fw: &Firmware,
+    flash_size: u32,
+    xtal: XtalFrequency,
+    config: &DeviceConfig,
+) -> Result<FlashPlan, image::PlanError> {
+    image::build_plan(
+        &fw.path.display().to_string(),
+        &fw.elf,
+        fw.chip,
+        flash_size,
+        xtal,
+        config,
+    )
+}
+
+fn regions_json(plan: &FlashPlan) -> serde_json::Value {
+    plan.regions
+        .iter()
+        .map(|r| json!({"name": r.name, "addr": r.addr, "size": r.data.len()}))
+        .collect()
+}
+
+/// The port to flash, or the exit code when the choice ended the command.
+fn resolve_port(
+    args: &FlashArgs,
+    global: &GlobalArgs,
+    say: &dyn Fn(&str),
+) -> color_eyre::Result<Result<String, Exit>> {
+    if let Some(p) = &args.port {
+        // `com10`, `COM10:` and `\\.\COM10` are all COM10 on Windows.
+        return Ok(Ok(crate::serial_os::Os::CURRENT.port_name(p).into_owned()));
+    }
+    let ports = port::list()?;
+    match select::detect(&ports) {
+        Found::One(p) => Ok(Ok(p)),
+        Found::None(candidates) => Err(PortError::NoBoard { candidates }.into()),
+        Found::Several(choices) => {
+            let interactive =
+                !global.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+            if interactive {
+                let stdin = std::io::stdin();
+                match select::prompt(&choices, &mut stdin.lock(), &mut std::io::stderr()) {
+                    Some(p) => Ok(Ok(p)),
+                    None => Err(UsageError("no board chosen; give --port".into()).into()),
+                }
+            } else {
+                Err(UsageError(format!(
+                    "several Espressif boards found ({}); choose one with --port",
+                    choices
+                        .iter()
+                        .map(|c| c.1.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .into())
+            }
+        }
+        Found::MicroPython(p) => {
+            let hint = select::micropython_hint(&p);
+            if global.json {
+                progress::event(
+                    json!({"event": "waiting", "reason": "micropython", "port": p, "hint": hint, "timeout_secs": args.wait}),
+                );
+            } else {
+                eprintln!(
+                    "{hint}. Waiting up to {} s for the board in download mode…",
+                    args.wait
+                );
+            }
+            let t0 = Instant::now();
+            let got = select::wait_for_download_port(
+                || port::list().unwrap_or_default(),
+                || t0.elapsed(),
+                std::thread::sleep,
+                Duration::from_secs(args.wait),
+                Duration::from_millis(250),
+            );
+            match got {
+                Some(p) => {
+                    say(&format!("found {p} in download mode"));
+                    // Give udev a moment to set the permissions on the new node.
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(Ok(p))
+                }
+                None => {
+                    eprintln!(
+                        "error: no board appeared in download mode within {} s; {hint}, then run the command again",
+                        args.wait
+                    );
+                    Ok(Err(Exit::Timeout))
+                }
+            }
+        }
+    }
+}
+
+/// The `picow monitor` arguments for `--monitor`: the port just flashed and
+/// the firmware ELF for backtrace decoding.
+pub fn monitor_args(
+    port: &str,
+    elf: Option<&Path>,
+) -> Result<crate::cmd::monitor::MonitorArgs, UsageError> {
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        m: crate::cmd::monitor::MonitorArgs,
+    }
+    use clap::Parser;
+    let mut argv = vec!["monitor".to_string(), "--port".into(), port.to_string()];
+    if let Some(e) = elf {
+        argv.push("--elf".into());
+        argv.push(e.display().to_string());
+    }
+    Wrap::try_parse_from(argv)
+        .map(|w| w.m)
+        .map_err(|e| UsageError(e.to_string()))
+}
+
+fn run_monitor(port: &str, elf: Option<&Path>, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+    let args = monitor_args(port, elf)?;
+    let _ = std::io::stderr().flush();
+    crate::cmd::monitor::run(args, global)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::esp::fixture::synthetic_elf;
+
+    #[test]
+    fn default_firmware_is_the_last_build_of_each_chip() {
+        let root = tempfile::tempdir().unwrap();
+        let err = firmware_candidates(None, None, Some(root.path())).unwrap_err();
+        assert!(
+            err.0.contains("no firmware") && err.0.contains("cargo xtask fw build --chip esp32c3"),
+            "{err}"
+        );
+        let err = firmware_candidates(None, Some(PicowChip::Esp32s3), None).unwrap_err();
+        assert!(err.0.contains("--chip esp32s3"), "{err}");
+        for chip in [PicowChip::Esp32c3, PicowChip::Esp32c6] {
+            let p = fw_build_path(root.path(), chip);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, synthetic_elf(Some(chip.as_str()), 100)).unwrap();
+        }
+        let all = firmware_candidates(None, None, Some(root.path())).unwrap();
+        let chips: Vec<_> = all.iter().map(|f| f.chip).collect();
+        assert_eq!(chips, [PicowChip::Esp32c3, PicowChip::Esp32c6]);
+        let one = firmware_candidates(None, Some(PicowChip::Esp32c6), Some(root.path())).unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(one[0]
+            .path
+            .ends_with("target/picow-fw/esp32c6/picow-fw.elf"));
+        // An explicit path wins, and is checked against --chip.
+        let p = fw_build_path(root.path(), PicowChip::Esp32c3);
+        let err =
+            firmware_candidates(Some(&p), Some(PicowChip::Esp32s3), Some(root.path())).unwrap_err();
+        assert!(err.0.contains("built for esp32c3"), "{err}");
+    }
+
+    #[test]
+    fn monitor_goes_on_with_the_port_and_the_elf() {
+        let m = monitor_args("/dev/ttyACM0", Some(Path::new("/fw/picow-fw.elf"))).unwrap();
+        assert_eq!(m.port.as_deref(), Some("/dev/ttyACM0"));
+        assert_eq!(m.elf.as_deref(), Some(Path::new("/fw/picow-fw.elf")));
+    }
+
+    #[test]
+    fn flash_sizes() {
+        assert_eq!(parse_flash_size("4MB"), Ok(4 << 20));
+        assert_eq!(parse_flash_size("8m"), Ok(8 << 20));
+        assert!(parse_flash_size("2MB").is_err());
+    }
 }

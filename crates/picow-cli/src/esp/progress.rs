@@ -1,0 +1,259 @@
+//! Progress of a flash write: indicatif bars per region on a terminal, one
+//! JSON object per line with `--json`, nothing with `-q`.
+//!
+//! espflash reports progress in chunks of the (possibly compressed) data it
+//! sends; the bars and events convert that back to bytes of the region.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use espflash::target::ProgressCallbacks;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// indicatif bars on stderr (plain lines when stderr is not a terminal).
+    Bars,
+    /// JSON events on stdout.
+    Json,
+    /// Nothing.
+    Quiet,
+}
+
+/// What happened to one region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionResult {
+    /// Region name.
+    pub name: &'static str,
+    /// Address.
+    pub addr: u32,
+    /// Bytes in the region.
+    pub size: usize,
+    /// Unchanged on the board, not sent.
+    pub skipped: bool,
+    /// Seconds it took.
+    pub secs: f64,
+}
+
+struct Current {
+    name: &'static str,
+    addr: u32,
+    size: usize,
+    chunks: usize,
+    started: Instant,
+    bar: Option<ProgressBar>,
+}
+
+/// Progress callbacks for espflash that know the regions being written.
+pub struct Progress {
+    mode: Mode,
+    regions: Vec<(&'static str, u32, usize)>,
+    current: Option<Current>,
+    /// Finished regions, in order.
+    pub results: Vec<RegionResult>,
+    verifying: bool,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("mode", &self.mode)
+            .field("results", &self.results)
+            .finish()
+    }
+}
+
+/// Prints one JSON event line on stdout.
+pub fn event(value: serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+impl Progress {
+    /// Progress for writing `regions` (name, address, size).
+    pub fn new(mode: Mode, regions: Vec<(&'static str, u32, usize)>) -> Progress {
+        Progress {
+            mode,
+            regions,
+            current: None,
+            results: Vec::new(),
+            verifying: false,
+        }
+    }
+
+    /// The region being written now (name, address), if any: for error
+    /// messages after an interrupted write.
+    pub fn in_flight(&self) -> Option<(&'static str, u32)> {
+        self.current.as_ref().map(|c| (c.name, c.addr))
+    }
+
+    fn lookup(&self, addr: u32) -> (&'static str, usize) {
+        self.regions
+            .iter()
+            .find(|r| r.1 == addr)
+            .map(|r| (r.0, r.2))
+            .unwrap_or(("data", 0))
+    }
+
+    fn bytes_done(c: &Current, chunks_done: usize) -> u64 {
+        if c.chunks == 0 {
+            return c.size as u64;
+        }
+        (c.size as u64 * chunks_done as u64) / c.chunks as u64
+    }
+}
+
+impl ProgressCallbacks for Progress {
+    fn init(&mut self, addr: u32, total: usize) {
+        let (name, size) = self.lookup(addr);
+        self.verifying = false;
+        let bar = match self.mode {
+            Mode::Bars => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(size as u64),
+                    if std::io::stderr().is_terminal() {
+                        ProgressDrawTarget::stderr()
+                    } else {
+                        ProgressDrawTarget::hidden()
+                    },
+                );
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>16} {bar:30} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} {msg}",
+                    )
+                    .expect("valid template"),
+                );
+                bar.set_prefix(format!("{name} @{addr:#x}"));
+                Some(bar)
+            }
+            Mode::Json => {
+                event(
+                    json!({"event": "region", "name": name, "addr": addr, "size": size, "chunks": total}),
+                );
+                None
+            }
+            Mode::Quiet => None,
+        };
+        self.current = Some(Current {
+            name,
+            addr,
+            size,
+            chunks: total,
+            started: Instant::now(),
+            bar,
+        });
+    }
+
+    fn update(&mut self, current: usize) {
+        let Some(c) = &self.current else { return };
+        let done = Self::bytes_done(c, current);
+        match self.mode {
+            Mode::Bars => {
+                if let Some(b) = &c.bar {
+                    b.set_position(done);
+                }
+            }
+            Mode::Json => event(json!({
+                "event": "progress", "name": c.name, "addr": c.addr,
+                "bytes": done, "size": c.size, "chunk": current, "chunks": c.chunks,
+            })),
+            Mode::Quiet => {}
+        }
+    }
+
+    fn verifying(&mut self) {
+        self.verifying = true;
+        if let Some(Current { bar: Some(b), .. }) = &self.current {
+            b.set_message("verifying");
+        }
+    }
+
+    fn finish(&mut self, skipped: bool) {
+        // espflash calls finish(true) for a skipped region without init.
+        let c = match self.current.take() {
+            Some(c) => c,
+            None => {
+                let next = self
+                    .regions
+                    .get(self.results.len())
+                    .copied()
+                    .unwrap_or(("data", 0, 0));
+                Current {
+                    name: next.0,
+                    addr: next.1,
+                    size: next.2,
+                    chunks: 0,
+                    started: Instant::now(),
+                    bar: None,
+                }
+            }
+        };
+        let secs = c.started.elapsed().as_secs_f64();
+        match self.mode {
+            Mode::Bars => {
+                let line = if skipped {
+                    format!(
+                        "{:>16} unchanged, skipped",
+                        format!("{} @{:#x}", c.name, c.addr)
+                    )
+                } else {
+                    format!(
+                        "{:>16} {} bytes written and verified in {:.1} s",
+                        format!("{} @{:#x}", c.name, c.addr),
+                        c.size,
+                        secs
+                    )
+                };
+                match c.bar {
+                    Some(b) if !b.is_hidden() => b.finish_with_message(if skipped {
+                        "unchanged, skipped"
+                    } else {
+                        "verified"
+                    }),
+                    _ => eprintln!("{line}"),
+                }
+            }
+            Mode::Json => event(json!({
+                "event": if skipped { "skipped" } else { "written" },
+                "name": c.name, "addr": c.addr, "size": c.size,
+                "verified": !skipped && self.verifying, "secs": secs,
+            })),
+            Mode::Quiet => {}
+        }
+        self.results.push(RegionResult {
+            name: c.name,
+            addr: c.addr,
+            size: c.size,
+            skipped,
+            secs,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_become_bytes_and_skips_are_recorded() {
+        let mut p = Progress::new(
+            Mode::Quiet,
+            vec![("bootloader", 0, 100), ("app", 0x10000, 1000)],
+        );
+        // espflash skips an unchanged region without init.
+        p.finish(true);
+        p.init(0x10000, 4);
+        assert_eq!(p.in_flight(), Some(("app", 0x10000)));
+        let c = p.current.as_ref().unwrap();
+        assert_eq!(Progress::bytes_done(c, 1), 250);
+        assert_eq!(Progress::bytes_done(c, 4), 1000);
+        p.update(2);
+        p.finish(false);
+        assert_eq!(p.in_flight(), None);
+        let r: Vec<_> = p.results.iter().map(|r| (r.name, r.skipped)).collect();
+        assert_eq!(r, [("bootloader", true), ("app", false)]);
+    }
+}

@@ -1,0 +1,206 @@
+//! The firmware CI builds, flashed with `picow flash` onto a virtual
+//! ESP32-C3 (`picow sim`) with the virtual Wi-Fi's credentials and a
+//! loopback `picow serve --expect 'Hello WalnutPi!'` as the server.
+//!
+//! Ignored in a plain `cargo test`: it needs
+//! `target/picow-fw/esp32c3/picow-fw.elf`, so `cargo xtask ci` runs it with
+//! `--ignored` right after its firmware build step.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WIFI: &str = "PicoLab:correct-horse";
+
+fn picow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
+    c.env_remove("RUST_LOG")
+        .env_remove("PICOW_PORT")
+        .env_remove("PICOW_FIRMWARE")
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    picow().args(args).output().expect("run picow")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn control(path: &Path, cmd: &str) -> String {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    writeln!(s, "{cmd}").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(port: u16) -> Kill {
+    Kill(
+        picow()
+            .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--expect", "Hello WalnutPi!", "--timeout", "90s", "--plain"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn wait_exit(child: &mut Kill, secs: u64) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn firmware() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let elf = root.join("target/picow-fw/esp32c3/picow-fw.elf");
+    assert!(
+        elf.is_file(),
+        "{} is missing: run `cargo xtask fw build --chip esp32c3 --release` first",
+        elf.display()
+    );
+    elf
+}
+
+#[test]
+#[ignore = "needs the CI-built firmware; cargo xtask ci runs it after the firmware build"]
+fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
+    let elf = firmware();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("board");
+    let ctl = dir.path().join("board.control");
+    let flash = dir.path().join("flash.bin");
+    let _sim = Kill(
+        picow()
+            .args([
+                "sim",
+                "--chip",
+                "esp32c3",
+                "--flash-size",
+                "4MB",
+                "--wifi",
+                WIFI,
+            ])
+            .args(["--mac", "7c:df:a1:c3:00:42"])
+            .arg("--flash")
+            .arg(&flash)
+            .arg("--link")
+            .arg(&link)
+            .arg("--control")
+            .arg(&ctl)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(link.exists() && ctl.exists()) {
+        assert!(Instant::now() < deadline, "picow sim did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let port = free_port();
+    let mut server = serve(port);
+    let server_addr = format!("127.0.0.1:{port}");
+    let out = run(&[
+        "flash",
+        "--port",
+        link.to_str().unwrap(),
+        "--firmware",
+        elf.to_str().unwrap(),
+        "--wifi",
+        WIFI,
+        "--server",
+        &server_addr,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The board boots, joins the virtual Wi-Fi, connects and greets.
+    let code = wait_exit(&mut server, 90);
+    assert_eq!(
+        code,
+        Some(0),
+        "serve did not see the greeting; board: {}",
+        control(&ctl, "status")
+    );
+
+    // probe: what was just written, password masked.
+    let out = run(&[
+        "--json",
+        "probe",
+        "--port",
+        link.to_str().unwrap(),
+        "--reset",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mac"], "7c:df:a1:c3:00:42");
+    assert_eq!(v["flash_size"], 4 << 20);
+    assert_eq!(v["config"]["ssid"], "PicoLab");
+    assert_eq!(v["config"]["password"], "********");
+    assert_eq!(v["config"]["server"], format!("tcp://{server_addr}"));
+    assert_eq!(v["app"]["descriptor"]["name"], "picow-fw");
+    assert!(!text(&out.stdout).contains("correct-horse"));
+
+    // --config-only with another port: the board reconnects there.
+    let port2 = free_port();
+    let mut server2 = serve(port2);
+    let out = run(&[
+        "--json",
+        "flash",
+        "--port",
+        link.to_str().unwrap(),
+        "--config-only",
+        "--wifi",
+        WIFI,
+        "--server",
+        &format!("127.0.0.1:{port2}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(r#""event":"written""#));
+    assert_eq!(
+        wait_exit(&mut server2, 90),
+        Some(0),
+        "serve on the new port did not see the greeting"
+    );
+    let out = run(&[
+        "--json",
+        "probe",
+        "--port",
+        link.to_str().unwrap(),
+        "--reset",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["config"]["server"], format!("tcp://127.0.0.1:{port2}"));
+}

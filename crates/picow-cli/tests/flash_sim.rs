@@ -1,0 +1,601 @@
+//! `picow flash` and `picow probe` as a user runs them, against the virtual
+//! board (`picow-sim`) on a real pty with its control socket next to the
+//! link: full flash, unchanged reflash, `--config-only`, chip mismatch, bad
+//! inputs that must leave the flash untouched, and a cable pulled mid-write.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use picow_cli::esp::fixture::synthetic_elf;
+use picow_protocol::DeviceConfig;
+
+/// A virtual board run as `picow sim` in its own process (an in-process
+/// board would leak its pty master into every child this test spawns, and an
+/// unplug would then not hang up for them).
+struct Board {
+    child: Child,
+    dir: tempfile::TempDir,
+    link: PathBuf,
+    control: PathBuf,
+    flash_file: PathBuf,
+}
+
+impl Board {
+    fn start(chip: &str, size: &str, pacing: bool) -> Board {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("board");
+        let control = dir.path().join("board.control");
+        let flash_file = dir.path().join("flash.bin");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_picow"));
+        cmd.args([
+            "sim",
+            "--chip",
+            chip,
+            "--flash-size",
+            size,
+            "--mac",
+            "7c:df:a1:c3:00:42",
+        ])
+        .arg("--flash")
+        .arg(&flash_file)
+        .arg("--link")
+        .arg(&link)
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if pacing {
+            cmd.arg("--baud-pacing");
+        }
+        let child = cmd.spawn().expect("start picow sim");
+        let board = Board {
+            child,
+            dir,
+            link,
+            control,
+            flash_file,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(board.link.exists() && board.control.exists() && board.flash_file.exists()) {
+            assert!(Instant::now() < deadline, "picow sim did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        board
+    }
+
+    fn port(&self) -> &str {
+        self.link.to_str().unwrap()
+    }
+
+    fn control(&self, cmd: &str) -> String {
+        let mut s = UnixStream::connect(&self.control).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        writeln!(s, "{cmd}").unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
+    fn flash(&self) -> Vec<u8> {
+        std::fs::read(&self.flash_file).unwrap()
+    }
+
+    fn write_elf(&self, name: &str, chip: &str, code_len: usize) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, synthetic_elf(Some(chip), code_len)).unwrap();
+        p
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn picow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_picow"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("PICOW_PORT")
+        .env_remove("PICOW_FIRMWARE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run picow")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn events(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn named(evs: &[serde_json::Value], kind: &str) -> Vec<String> {
+    evs.iter()
+        .filter(|e| e["event"] == kind)
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn md5(b: &[u8]) -> [u8; 16] {
+    Md5::digest(b).into()
+}
+
+#[test]
+fn full_flash_unchanged_reflash_and_config_only() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 20_000);
+    let fw = fw.to_str().unwrap();
+    let wifi = "PicoLab:correct-horse";
+    let flash_args = |server: &str, extra: &[&str]| {
+        let mut a = vec![
+            "--json",
+            "flash",
+            "--port",
+            board.port(),
+            "--firmware",
+            fw,
+            "--wifi",
+            wifi,
+            "--server",
+            server,
+            "--baud",
+            "460800",
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        picow(&refs)
+    };
+
+    // The merged image of the same inputs, for comparison.
+    let img_path = board.dir.path().join("merged.bin");
+    let mut save = flash_args(
+        "127.0.0.1:10000",
+        &["--save-image", img_path.to_str().unwrap()],
+    );
+    save.retain(|a| a != "--port" && a != board.port());
+    let out = run(save);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let merged = std::fs::read(&img_path).unwrap();
+    assert_eq!(merged.len(), 4 << 20);
+
+    // Full flash.
+    let out = run(flash_args("127.0.0.1:10000", &[]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("correct-horse") && !text(&out.stdout).contains("correct-horse"));
+    let evs = events(&out);
+    assert_eq!(evs[0]["event"], "connected");
+    assert_eq!(evs[0]["chip"], "esp32c3");
+    assert_eq!(evs[0]["mac"], "7c:df:a1:c3:00:42");
+    assert_eq!(
+        named(&evs, "written"),
+        ["bootloader", "partition-table", "app", "config"]
+    );
+    let done = evs.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["password"], "********");
+    // The board holds exactly the merged image, and was reset into the app.
+    assert_eq!(md5(&board.flash()), md5(&merged));
+    assert!(
+        board.control("status").contains("mode=halted")
+            || board.control("status").contains("mode=running"),
+        "{}",
+        board.control("status")
+    );
+
+    // Unchanged: every region is skipped.
+    let out = run(flash_args("127.0.0.1:10000", &[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let evs = events(&out);
+    assert!(named(&evs, "written").is_empty(), "{evs:?}");
+    assert_eq!(named(&evs, "skipped").len(), 4);
+
+    // --erase: everything is written again, and the rest of the flash is erased.
+    let out = run(flash_args("127.0.0.1:10000", &["--erase"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(named(&events(&out), "written").len(), 4);
+    assert_eq!(md5(&board.flash()), md5(&merged));
+
+    // Config only, another port: only the config sector changes.
+    let before = board.flash();
+    let mut args = flash_args("127.0.0.1:10001", &["--config-only"]);
+    let i = args.iter().position(|a| a == "--firmware").unwrap();
+    args.drain(i..i + 2);
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(named(&events(&out), "written"), ["config"]);
+    let after = board.flash();
+    let cfg_off = 0x3F0000;
+    assert_eq!(before[..cfg_off], after[..cfg_off]);
+    assert_eq!(before[cfg_off + 0x1000..], after[cfg_off + 0x1000..]);
+    let cfg = DeviceConfig::decode(&after[cfg_off..cfg_off + 0x1000]).unwrap();
+    assert_eq!(cfg.server().port, 10001);
+    assert_eq!(cfg.ssid(), "PicoLab");
+
+    // probe: the board was reset into the app, which answers the console's
+    // `status` (this virtual board has no network "PicoLab": it keeps
+    // trying to join); --reset puts it into download mode for the flash contents.
+    let out = picow(&["--json", "probe", "--port", board.port()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "picow-fw", "{v}");
+    assert_eq!(v["firmware"]["version"], "0.1.0", "{v}");
+    let wifi = v["firmware"]["wifi"].as_str().unwrap();
+    assert!(wifi == "joining" || wifi == "down", "{v}");
+    let out = picow(&["--json", "probe", "--port", board.port(), "--reset"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "download-mode", "{v}");
+    assert_eq!(v["chip"], "esp32c3");
+    assert_eq!(v["mac"], "7c:df:a1:c3:00:42");
+    assert_eq!(v["flash_size"], 4 << 20);
+    assert_eq!(v["jedec_id"].as_str().unwrap().len(), 6);
+    assert_eq!(v["config"]["ssid"], "PicoLab");
+    assert_eq!(v["config"]["password"], "********");
+    assert_eq!(v["config"]["server"], "tcp://127.0.0.1:10001");
+    assert_eq!(v["app"]["descriptor"]["name"], "picow-fw");
+    assert_eq!(v["app"]["chip"], "esp32c3");
+    let labels: Vec<_> = v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["nvs", "phy_init", "factory", "picowcfg"]);
+    assert!(!text(&out.stdout).contains("correct-horse"));
+    // In download mode (no --reset): identified by a SYNC, then examined;
+    // --show-secrets reveals the password, in text output too.
+    board.control("reset download");
+    let out = picow(&["probe", "--port", board.port(), "--show-secrets"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(s.contains("chip:        esp32c3"), "{s}");
+    assert!(s.contains("MAC:         7c:df:a1:c3:00:42"), "{s}");
+    assert!(s.contains("flash:       4 MB"), "{s}");
+    assert!(
+        s.contains(
+            "config:      Wi-Fi PicoLab (password correct-horse), server tcp://127.0.0.1:10001"
+        ),
+        "{s}"
+    );
+}
+
+#[test]
+fn c3_firmware_on_an_s3_is_refused_before_any_write() {
+    let board = Board::start("esp32s3", "8MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    let before = board.flash();
+    let out = picow(&[
+        "flash",
+        "--port",
+        board.port(),
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("chip mismatch") && err.contains("esp32s3") && err.contains("esp32c3"),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was written"), "{err}");
+    assert_eq!(board.flash(), before);
+}
+
+#[test]
+fn config_only_on_a_board_without_the_picow_table_is_refused() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let before = board.flash();
+    let out = picow(&[
+        "flash",
+        "--port",
+        board.port(),
+        "--config-only",
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--config-only refused") && err.contains("full `picow flash` first"),
+        "{err}"
+    );
+    assert_eq!(board.flash(), before);
+}
+
+#[test]
+fn thirty_bad_inputs_exit_2_and_leave_the_flash_alone() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    let fw = fw.to_str().unwrap().to_string();
+    let no_chip = board.dir.path().join("nochip.elf");
+    std::fs::write(&no_chip, synthetic_elf(None, 100)).unwrap();
+    let h2 = board.write_elf("h2.elf", "esp32h2", 100);
+    let bin = board.dir.path().join("app.bin");
+    std::fs::write(&bin, [0xE9u8; 64]).unwrap();
+    let missing = board.dir.path().join("missing.elf");
+    let before = board.flash();
+    let ssid33 = "s".repeat(33);
+    let pass65 = format!("PicoLab:{}", "p".repeat(65));
+    let host254 = format!("{}.com:9", "a".repeat(250));
+    let name33 = "n".repeat(33);
+    let ok_wifi = "PicoLab:correct-horse";
+    let ok_server = "127.0.0.1:10000";
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--wifi", "", "--server", ok_server], "--wifi"),
+        (vec!["--wifi", ":correct-horse", "--server", ok_server], "--wifi"),
+        (vec!["--wifi", &ssid33, "--server", ok_server], "SSID"),
+        (vec!["--wifi", "PicoLab:short77", "--server", ok_server], "password"),
+        (vec!["--wifi", &pass65, "--server", ok_server], "password"),
+        (vec!["--wifi", "PicoLab:pass\u{7}word", "--server", ok_server], "password"),
+        (vec!["--wifi", "Pico\nLab:correct-horse", "--server", ok_server], "SSID"),
+        (vec!["--ssid", "", "--password", "correct-horse", "--server", ok_server], "--ssid"),
+        (vec!["--wifi", ok_wifi, "--server", "127.0.0.1:0"], "--server"),
+        (vec!["--wifi", ok_wifi, "--server", "127.0.0.1:65536"], "--server"),
+        (vec!["--wifi", ok_wifi, "--server", "127.0.0.1"], "--server"),
+        (vec!["--wifi", ok_wifi, "--server", "1.2.3.999:9"], "host"),
+        (vec!["--wifi", ok_wifi, "--server", "bad_host!:9"], "host"),
+        (vec!["--wifi", ok_wifi, "--server", &host254], "host"),
+        (vec!["--wifi", ok_wifi, "--server", "fe80::1:9"], "brackets"),
+        (vec!["--wifi", ok_wifi, "--server", "http://h:9"], "--server"),
+        (vec!["--wifi", ok_wifi, "--server", ":9"], "--server"),
+        (vec!["--wifi", ok_wifi, "--server", "h:port"], "--server"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--name", "a b"], "--name"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--name", &name33], "--name"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--name", ""], "--name"),
+        (vec!["--wifi", ok_wifi], "--server"),
+        (vec!["--server", ok_server], "--wifi"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--chip", "esp8266"], "--chip"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--chip", "esp32s3"], "--chip"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--baud", "0"], "--baud"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--baud", "fast"], "--baud"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--baud", "5000000"], "--baud"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--before", "sideways"], "--before"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--after", "explode"], "--after"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--wait", "0"], "--wait"),
+        (vec!["--wifi", ok_wifi, "--server", ok_server, "--flash-size", "3MB"], "--flash-size"),
+    ];
+    let fw_cases: Vec<(&str, &str)> = vec![
+        (missing.to_str().unwrap(), "--firmware"),
+        (bin.to_str().unwrap(), "not an ELF"),
+        (no_chip.to_str().unwrap(), "--chip"),
+        (h2.to_str().unwrap(), "esp32h2"),
+    ];
+    let mut n = 0;
+    let mut check = |args: Vec<&str>, expect: &str| {
+        let out = picow(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: expected {expect:?} in {err}"
+        );
+        assert!(
+            !err.contains("correct-horse"),
+            "{args:?} leaked the password: {err}"
+        );
+        n += 1;
+    };
+    for (extra, expect) in &cases {
+        let mut args = vec!["flash", "--port", board.port()];
+        if !extra.contains(&"--firmware") {
+            args.extend_from_slice(&["--firmware", &fw]);
+        }
+        args.extend_from_slice(extra);
+        check(args, expect);
+    }
+    for (path, expect) in &fw_cases {
+        check(
+            vec![
+                "flash",
+                "--port",
+                board.port(),
+                "--firmware",
+                path,
+                "--wifi",
+                ok_wifi,
+                "--server",
+                ok_server,
+            ],
+            expect,
+        );
+    }
+    assert!(n >= 30, "only {n} cases");
+    assert!(board.flash() == before, "a bad input changed the flash");
+}
+
+/// A child that is killed when the test ends, also when it fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for a JSON event line satisfying `pred` on a child's stdout.
+fn wait_event(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for line in lines {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if pred(&v) {
+            return v;
+        }
+    }
+    panic!("stream ended before the event");
+}
+
+#[test]
+fn cable_pulled_mid_write_then_rerun_completes() {
+    // Paced at the real baud rate so the app write takes long enough to cut.
+    let board = Board::start("esp32c3", "4MB", true);
+    let fw = board.write_elf("fw.elf", "esp32c3", 120_000);
+    let args = [
+        "--json",
+        "flash",
+        "--port",
+        board.port(),
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+        "--baud",
+        "115200",
+    ];
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_picow"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    wait_event(&mut lines, |e| {
+        e["event"] == "progress" && e["name"] == "app"
+    });
+    assert_eq!(board.control("unplug"), "ok unplugged");
+    // The child must give up by itself (bounded by espflash's timeouts).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "picow flash hung after the unplug"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("writing the app at 0x10000 failed")
+            && err.contains("run the same command again"),
+        "{err}"
+    );
+
+    // Plug back in (download mode) and run the same command: it completes.
+    let reply = board.control("replug download");
+    assert!(reply.starts_with("ok pty="), "{reply}");
+    let out = picow(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let evs = events(&out);
+    assert_eq!(
+        named(&evs, "written").last().map(String::as_str),
+        Some("config")
+    );
+    // The flash matches the merged image of the same inputs.
+    let img = board.dir.path().join("merged.bin");
+    let out = picow(&[
+        "flash",
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+        "--save-image",
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(md5(&board.flash()), md5(&std::fs::read(&img).unwrap()));
+}
+
+#[test]
+fn bare_pty_is_not_reset_and_a_silent_board_is_a_sync_failure() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    // The pty itself: no control socket next to it, no DTR/RTS.
+    let pts = std::fs::read_link(&board.link).unwrap();
+    let args = [
+        "flash",
+        "--port",
+        pts.to_str().unwrap(),
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ];
+    let out = picow(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("has no modem-control lines") && err.contains("not resetting it"),
+        "{err}"
+    );
+    assert!(err.contains("press RESET on the board"), "{err}");
+    // The board runs its app now: nothing answers the loader's SYNC.
+    assert!(board.control("reset run").starts_with("ok"));
+    let before = board.flash();
+    let out = picow(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no answer from the ESP ROM loader") && err.contains("hold BOOT"),
+        "{err}"
+    );
+    assert_eq!(board.flash(), before);
+}
+
+#[test]
+fn a_port_held_by_another_program_is_busy() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    // serialport opens exclusively (TIOCEXCL), like every serial tool.
+    let _held = serialport::new(board.port(), 115_200)
+        .open_native()
+        .unwrap();
+    let out = picow(&[
+        "flash",
+        "--port",
+        board.port(),
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is busy") && err.contains("close that program"),
+        "{err}"
+    );
+}
