@@ -32,7 +32,11 @@ fn main() {
             .map(|s| std::path::PathBuf::from(s.trim()))
     };
     if let (Some(dir), Some(common)) = (git_path("--git-dir"), git_path("--git-common-dir")) {
-        for p in [dir.join("HEAD"), dir.join("index"), common.join("refs/heads")] {
+        for p in [
+            dir.join("HEAD"),
+            dir.join("index"),
+            common.join("refs/heads"),
+        ] {
             if p.exists() {
                 println!("cargo:rerun-if-changed={}", p.display());
             }
