@@ -130,6 +130,12 @@ fn open_pty() -> io::Result<Pty> {
     cfmakeraw(&mut t);
     tcsetattr(&r.slave, SetArg::TCSANOW, &t).map_err(io::Error::from)?;
     let path = nix::unistd::ttyname(&r.slave).map_err(io::Error::from)?;
+    // openpty(3) gives descriptors that survive exec: a child process spawned
+    // by the host (a test running `picow flash`, say) would keep the pty open,
+    // and an unplug would never hang up for it.
+    for fd in [&r.master, &r.slave] {
+        fcntl(fd, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+    }
     let flags = fcntl(&r.master, FcntlArg::F_GETFL).map_err(io::Error::from)?;
     fcntl(
         &r.master,
@@ -716,6 +722,20 @@ pub fn default_control_path(link: Option<&Path>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pty_descriptors_do_not_leak_into_child_processes() {
+        use std::os::fd::AsFd;
+        let pty = open_pty().unwrap();
+        for fd in [pty.master.get_ref().as_fd(), pty._slave.as_fd()] {
+            let flags = fcntl(fd, FcntlArg::F_GETFD).unwrap();
+            assert!(
+                nix::fcntl::FdFlag::from_bits_truncate(flags)
+                    .contains(nix::fcntl::FdFlag::FD_CLOEXEC),
+                "pty descriptor would be inherited by exec"
+            );
+        }
+    }
 
     #[test]
     fn wire_time_is_ten_bits_a_byte() {
