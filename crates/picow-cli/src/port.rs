@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serialport::{SerialPort, SerialPortInfo, SerialPortType, UsbPortInfo};
 
+use crate::serial_os::Os;
+
 /// Espressif's USB vendor id.
 pub const ESPRESSIF_VID: u16 = 0x303a;
 /// The product id of the USB-Serial-JTAG peripheral (ROM download mode and
@@ -51,8 +53,9 @@ pub enum PortError {
     },
     /// Another program has the port open.
     #[error(
-        "serial port {path} is busy: another program (another monitor, espflash, a serial \
-         terminal, ModemManager) has it open; close that program and try again"
+        "serial port {path} is busy: another program ({}) has it open; close that program \
+         and try again",
+        busy_holders()
     )]
     Busy {
         /// The port.
@@ -78,6 +81,15 @@ fn candidates_sentence(candidates: &[String]) -> String {
             .into()
     } else {
         format!("ports present: {}", candidates.join(", "))
+    }
+}
+
+/// The programs that usually hold a port, as users of this system know them.
+fn busy_holders() -> &'static str {
+    if cfg!(windows) {
+        "NetAssist, Thonny, PuTTY, the Arduino IDE, a serial monitor or another picow"
+    } else {
+        "another monitor, espflash, a serial terminal, ModemManager"
     }
 }
 
@@ -206,17 +218,12 @@ pub fn exists(path: &str) -> bool {
             .map(|ports| {
                 ports
                     .iter()
-                    .any(|p| p.port_name.eq_ignore_ascii_case(windows_short(path)))
+                    .any(|p| Os::CURRENT.same_port(&p.port_name, path))
             })
             .unwrap_or(false)
     } else {
         Path::new(path).exists()
     }
-}
-
-/// `\\.\COM10` and `COM10` name the same port.
-fn windows_short(path: &str) -> &str {
-    path.strip_prefix(r"\\.\").unwrap_or(path)
 }
 
 /// The serial port type this platform opens natively.
@@ -229,7 +236,8 @@ pub type NativePort = serialport::COMPort;
 /// Opens a port for reading and writing, exclusively, with a read timeout.
 /// Does not touch DTR/RTS, so opening does not reset the board.
 pub fn open(path: &str, baud: u32, timeout: Duration) -> Result<NativePort, PortError> {
-    serialport::new(path, baud)
+    // `COM10` and above only open as `\\.\COM10` on Windows.
+    serialport::new(Os::CURRENT.open_path(path), baud)
         .timeout(timeout)
         .open_native()
         .map_err(|e| classify_open_error(path, e))
@@ -393,9 +401,18 @@ mod tests {
     }
 
     #[test]
-    fn windows_names() {
-        assert_eq!(windows_short(r"\\.\COM10"), "COM10");
-        assert_eq!(windows_short("COM3"), "COM3");
+    fn busy_message_names_the_programs_users_of_this_system_run() {
+        let msg = PortError::Busy {
+            path: "COM3".into(),
+        }
+        .to_string();
+        assert!(msg.contains("is busy"), "{msg}");
+        let expected = if cfg!(windows) {
+            "NetAssist"
+        } else {
+            "ModemManager"
+        };
+        assert!(msg.contains(expected), "{msg}");
     }
 
     #[test]
