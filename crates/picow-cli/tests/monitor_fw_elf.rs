@@ -54,10 +54,45 @@ fn firmware_backtrace_is_decoded() {
         // One of the frames (the outermost, when others were inlined into
         // it) is the function the symbol names: its path's last part.
         let demangled = addr2line::demangle_auto(name.into(), None).into_owned();
-        let last = demangled.rsplit("::").next().unwrap().trim_end_matches('>');
+        let last = function_name(&demangled);
         assert!(
             frames.iter().any(|l| l.contains(last)),
             "{frames:?} vs {demangled}"
         );
     }
+}
+
+/// The function's own name in a demangled path: `<A<B>>::f::<C::g>` gives
+/// `f` (symbol tables and line tables spell generic arguments differently).
+fn function_name(demangled: &str) -> &str {
+    let mut s = demangled;
+    if s.ends_with('>') {
+        // Drop a trailing turbofish `::<...>`.
+        let mut depth = 0;
+        for (i, c) in s.char_indices().rev() {
+            match c {
+                '>' => depth += 1,
+                '<' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        if let Some(head) = s[..i].strip_suffix("::") {
+                            s = head;
+                        }
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    s.rsplit("::").next().unwrap_or(s)
+}
+
+#[test]
+fn function_names_ignore_generic_arguments() {
+    assert_eq!(function_name("a::b::f"), "f");
+    assert_eq!(
+        function_name("<x::Cell<y::T>>::write_in_place::<p::q::{closure#0}>"),
+        "write_in_place"
+    );
 }
