@@ -59,6 +59,11 @@ fn firmware_backtrace_is_decoded() {
             frames.iter().any(|l| l.contains(last)),
             "{frames:?} vs {demangled}"
         );
+        // The release ELF keeps line tables: file and line, not `??:??`.
+        assert!(
+            frames.iter().any(|l| l.contains(".rs:")),
+            "no file:line in {frames:?}"
+        );
     }
 }
 
