@@ -311,6 +311,10 @@ struct Outgoing {
     queue: VecDeque<Bytes>,
     queued: usize,
     close: Option<String>,
+    /// The hub has seen the connection and queued the `--send` data for it:
+    /// until then a peer's EOF must not end the connection, or a client that
+    /// half-closes at once would never get what serve sends to every client.
+    welcomed: bool,
 }
 
 impl Shared {
@@ -340,6 +344,12 @@ impl Shared {
         drop(out);
         self.notify.notify_one();
         ok
+    }
+
+    /// The hub has queued everything a new client gets.
+    fn welcomed(&self) {
+        self.lock().welcomed = true;
+        self.notify.notify_one();
     }
 
     fn close(&self, reason: &str) {
@@ -477,9 +487,9 @@ async fn tcp_loop(
     // When a close was asked for: until when queued data may still go out.
     let mut close_by: Option<Instant> = None;
     loop {
-        let (want_write, close) = {
+        let (want_write, close, welcomed) = {
             let out = shared.lock();
-            (!out.queue.is_empty(), out.close.clone())
+            (!out.queue.is_empty(), out.close.clone(), out.welcomed)
         };
         let flushing = match (&close, want_write) {
             (Some(_), true) => {
@@ -505,8 +515,19 @@ async fn tcp_loop(
             }
             return reason;
         }
-        if eof_at.is_some() && !want_write {
-            return "closed by peer".into();
+        if let (Some(eof), false) = (eof_at, want_write) {
+            if welcomed {
+                return "closed by peer".into();
+            }
+            // The hub has not queued this client's sends yet: wait for it
+            // (bounded), rather than close before they went out.
+            tokio::select! {
+                _ = shared.notify.notified() => {}
+                _ = tokio::time::sleep_until(eof + HALF_CLOSE_GRACE) => {
+                    return "closed by peer".into();
+                }
+            }
+            continue;
         }
         let interest = match (eof_at.is_some() || flushing, want_write) {
             (false, false) => Interest::READABLE,
@@ -794,6 +815,9 @@ impl Hub {
                 self.script.connected(self.clients.len() as u64);
                 self.emit(&Event::Connected { id, peer })?;
                 self.send_script(Target::One(id));
+                if let Some(c) = self.clients.get(&id) {
+                    c.shared.welcomed();
+                }
             }
             Msg::Data { id, bytes } => {
                 self.summary.bytes_in += bytes.len() as u64;
