@@ -203,4 +203,54 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["config"]["server"], format!("tcp://127.0.0.1:{port2}"));
+
+    // A backtrace printed by the virtual board is decoded by picow monitor
+    // against the C3 ELF (the address is in the app's entry function, `_start`,
+    // which is assembly: no line; file:line is checked by monitor_fw_elf).
+    assert!(control(&ctl, "reset run").starts_with("ok"));
+    let mut monitor = Kill(
+        picow()
+            .args([
+                "monitor",
+                "--port",
+                link.to_str().unwrap(),
+                "--non-interactive",
+            ])
+            .arg("--elf")
+            .arg(&elf)
+            // A capture window: monitor exits 0 when it ends.
+            .args(["--timeout", "15s"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = monitor.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("monitor ended before it connected")
+            .unwrap();
+        if line.contains("monitoring") {
+            break;
+        }
+    }
+    assert_eq!(control(&ctl, "panic"), "ok panicked");
+    let code = wait_exit(&mut monitor, 60);
+    let mut out = String::new();
+    std::io::Read::read_to_string(monitor.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(
+        code,
+        Some(0),
+        "monitor did not decode the backtrace:\n{out}"
+    );
+    assert!(out.contains("Backtrace:"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("0x") && l.contains(" - _start")),
+        "the address was not decoded with the ELF:\n{out}"
+    );
 }

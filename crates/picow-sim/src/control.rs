@@ -44,12 +44,17 @@ pub enum ControlCommand {
     Unplug,
     /// Plug it back in; `None` boots the way the board started.
     Replug(Option<BootMode>),
+    /// Make the running firmware panic: the console shows an esp-backtrace
+    /// style panic with a backtrace of the booted app, and the board halts
+    /// (for testing backtrace decoding without a crashing firmware).
+    Panic,
     /// List the commands.
     Help,
 }
 
 /// The command list `help` and errors show.
-pub const HELP: &str = "status, reset download, reset run, unplug, replug [download|run], help";
+pub const HELP: &str =
+    "status, reset download, reset run, unplug, replug [download|run], panic, help";
 
 /// A line that is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +78,7 @@ impl ControlCommand {
                 Ok(ControlCommand::Reset(mode(m).unwrap_or(BootMode::Run)))
             }
             ["unplug"] => Ok(ControlCommand::Unplug),
+            ["panic"] => Ok(ControlCommand::Panic),
             ["replug"] => Ok(ControlCommand::Replug(None)),
             ["replug", m] if mode(m).is_some() => Ok(ControlCommand::Replug(mode(m))),
             _ => Err(BadCommand(line.trim().chars().take(80).collect())),
@@ -99,6 +105,7 @@ mod tests {
             Ok(ControlCommand::Reset(BootMode::Run))
         );
         assert_eq!(ControlCommand::parse("unplug"), Ok(ControlCommand::Unplug));
+        assert_eq!(ControlCommand::parse("panic"), Ok(ControlCommand::Panic));
         assert_eq!(
             ControlCommand::parse("replug"),
             Ok(ControlCommand::Replug(None))

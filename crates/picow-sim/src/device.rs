@@ -202,6 +202,8 @@ struct Board {
     firmware: Option<Arc<dyn Firmware>>,
     loader: Loader,
     mode: Mode,
+    /// Entry point of the app that booted last (for `panic`).
+    entry: Option<u32>,
     app: Option<JoinHandle<AppExit>>,
     to_app: Option<mpsc::UnboundedSender<Vec<u8>>>,
     from_app: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
@@ -247,6 +249,7 @@ impl Board {
                 self.mode = Mode::Halted(why);
             }
             BootOutcome::App(app) => {
+                self.entry = Some(app.image.entry);
                 let name = app
                     .desc
                     .as_ref()
@@ -304,6 +307,26 @@ impl Board {
             }
         }
         text.into_bytes()
+    }
+
+    /// `panic` from the control socket: the running app stops with the
+    /// console output of esp-backtrace on RISC-V (`Backtrace:` and one
+    /// return address a line, here inside the app's entry function).
+    fn panic(&mut self) -> Result<Vec<u8>, String> {
+        match (&self.mode, self.entry) {
+            (Mode::Running, Some(entry)) => {
+                self.stop_app();
+                self.mode = Mode::Halted("panicked (control command)".into());
+                let text = format!(
+                    "\r\n\r\n====================== PANIC ======================\r\n\
+                     panicked at picow-sim: panic requested through the control socket\r\n\
+                     \r\nBacktrace:\r\n\r\n0x{:08x}\r\n",
+                    entry.wrapping_add(4)
+                );
+                Ok(text.into_bytes())
+            }
+            _ => Err("error no app is running: reset run first".into()),
+        }
     }
 
     /// Bytes from the host: returns bytes to send, then effects to apply.
@@ -542,6 +565,7 @@ async fn run(
         wifi: opts.wifi,
         firmware: opts.firmware,
         mode: Mode::Download,
+        entry: None,
         app: None,
         to_app: None,
         from_app: None,
@@ -636,6 +660,14 @@ async fn run(
                             board.mode_reply()
                         }
                         None => "error the board is unplugged: replug it first".into(),
+                    },
+                    ControlCommand::Panic => match (board.panic(), &pty) {
+                        (Ok(out), Some(p)) => {
+                            write_paced(p, &out, board.baud(), pacing).await;
+                            "ok panicked".into()
+                        }
+                        (Ok(_), None) => "ok panicked".into(),
+                        (Err(e), _) => e,
                     },
                     ControlCommand::Unplug => {
                         if let Some(p) = pty.take() {
