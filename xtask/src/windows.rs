@@ -734,7 +734,21 @@ fn check_serve(wine: &Wine, serve_help: &str) -> Result {
         "30s",
     ];
     let start = Instant::now();
-    let (run, board) = serve_with_board(wine, &args, port)?;
+    let (mut run, mut board) = serve_with_board(wine, &args, port)?;
+    if run.code().is_none() {
+        // Debian 12's Wine 8.0 has been seen to die with SIGSEGV while a
+        // picow.exe that had finished its work (summary printed) exited. That
+        // is Wine's, not picow's: say so and try once more, on a new port.
+        println!(
+            "    warning: Wine ended picow.exe serve with a signal ({}); running it once more",
+            run.status
+        );
+        let port = free_port()?;
+        let port_s = port.to_string();
+        let mut again = args;
+        again[2] = &port_s;
+        (run, board) = serve_with_board(wine, &again, port)?;
+    }
     if run.not_implemented() {
         loud_skip(WHAT, "`picow serve` is not implemented yet (issue #3)");
         return Ok(());
