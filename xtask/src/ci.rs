@@ -8,6 +8,7 @@ pub fn run(args: &[String]) -> Result {
         return Err(format!("ci takes no arguments, got `{a}`"));
     }
     check_components()?;
+    report_disk();
     step("rustfmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
     step(
         "clippy",
@@ -90,6 +91,45 @@ pub fn run(args: &[String]) -> Result {
     crate::windows::ci_steps()?;
     println!("xtask ci: all steps passed");
     Ok(())
+}
+
+/// What a run from a fresh clone leaves in `target/` at its peak (measured
+/// 2026-11-26: 4.2 GB, 1.4 GB of it the Windows build).
+const FRESH_RUN_GB: f64 = 4.5;
+
+/// Says how much disk `target/` has, and warns when a fresh run would not
+/// fit: running out of space half-way fails a late step with a linker error.
+fn report_disk() {
+    let root = root();
+    let dir = if root.join("target").is_dir() {
+        root.join("target")
+    } else {
+        root
+    };
+    let Ok(out) = std::process::Command::new("df").arg("-Pk").arg(&dir).output() else {
+        return;
+    };
+    // Filesystem 1024-blocks Used Available Capacity Mounted-on
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(free_kib) = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let free_gb = free_kib as f64 * 1024.0 / 1e9;
+    println!(
+        "xtask ci: {free_gb:.1} GB free for {} (a run from a fresh clone needs about {FRESH_RUN_GB} GB)",
+        dir.display()
+    );
+    if free_gb < FRESH_RUN_GB {
+        println!(
+            "xtask ci: warning: a run that builds everything may run out of disk; \
+             free space or remove target/windows and target/picow-fw"
+        );
+    }
 }
 
 /// rustfmt and clippy come with the toolchain; say how to get them if not.
