@@ -358,3 +358,64 @@ async fn timeout_without_conditions_just_ends_the_capture() {
         .iter()
         .any(|e| matches!(e, Event::Disconnected { reason, .. } if reason == "timeout")));
 }
+
+/// Forwards events, and says it does not read the text of data (like the
+/// log): the engine then skips decoding, unless an `--expect` needs it.
+struct TextBlind(tokio::sync::mpsc::UnboundedSender<Event>);
+
+impl picow_cli::cmd::serve::engine::Observer for TextBlind {
+    fn event(&mut self, _at: std::time::SystemTime, event: &Event) -> std::io::Result<()> {
+        let _ = self.0.send(event.clone());
+        Ok(())
+    }
+    fn wants_text(&self) -> bool {
+        false
+    }
+}
+
+/// The texts of the data events of one run with only a text-blind observer.
+async fn texts_seen_blind(cfg: Config, send: &[u8]) -> (Outcome, Vec<String>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (_ctl, crx) = tokio::sync::mpsc::channel(1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(picow_cli::cmd::serve::engine::run(
+        Listener::Tcp(vec![l]),
+        cfg,
+        vec![Box::new(TextBlind(tx))],
+        crx,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(send).await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut texts = Vec::new();
+    let mut got = 0;
+    while got < send.len() {
+        match events.recv().await {
+            Some(Event::Data { bytes, text, .. }) => {
+                got += bytes.len();
+                texts.push(text.to_string());
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let _ = stop.send(());
+    (task.await.unwrap().unwrap(), texts)
+}
+
+#[tokio::test]
+async fn text_is_decoded_only_while_someone_reads_it() {
+    // No observer reads text and nothing is expected: no text.
+    let (outcome, texts) = texts_seen_blind(Config::default(), b"abc").await;
+    assert_eq!(outcome, Outcome::Stopped);
+    assert!(texts.iter().all(String::is_empty), "{texts:?}");
+    // An --expect still sees the text and is met.
+    let (outcome, texts) = texts_seen_blind(expecting(&["b+c"]), b"abbc").await;
+    assert_eq!(outcome, Outcome::Met);
+    assert_eq!(texts.concat(), "abbc");
+}

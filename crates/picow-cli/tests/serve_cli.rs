@@ -229,10 +229,10 @@ fn ci_script_with_json_and_log() {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             v["dir"]
                 .as_str()
-                .map(|d| format!("{d}:{}", v["hex"].as_str().unwrap()))
+                .map(|d| format!("{d}:{}", v["text"].as_str().unwrap()))
         })
         .collect();
-    assert!(dirs.contains(&"out:70696e67".to_owned()), "{dirs:?}");
+    assert!(dirs.contains(&"out:ping".to_owned()), "{dirs:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -287,10 +287,7 @@ fn sigterm_closes_flushes_the_log_and_exits_0() {
         "{summary}"
     );
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        log.contains(&picow_cli::cmd::serve::text::hex(b"before the signal")),
-        "{log}"
-    );
+    assert!(log.contains("\"text\":\"before the signal\""), "{log}");
     // The client sees the close.
     let mut buf = [0u8; 4];
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

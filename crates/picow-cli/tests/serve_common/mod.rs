@@ -133,6 +133,13 @@ pub struct LogBytes {
     pub bytes_out: HashMap<u64, Vec<u8>>,
 }
 
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 pub fn parse_log(text: &str) -> LogBytes {
     let mut out = LogBytes::default();
     for line in text.lines() {
@@ -142,14 +149,19 @@ pub fn parse_log(text: &str) -> LogBytes {
             out.peer.insert(id, v["peer"].as_str().unwrap().to_owned());
             continue;
         }
-        let hex = match v["hex"].as_str() {
-            Some(h) => h,
-            None => continue,
+        // A read or write is logged as `text` (valid UTF-8) or `hex`.
+        let bytes: Vec<u8> = match (v["text"].as_str(), v["hex"].as_str()) {
+            (Some(t), None) => t.as_bytes().to_vec(),
+            (None, Some(hex)) => {
+                assert!(
+                    std::str::from_utf8(&unhex(hex)).is_err(),
+                    "valid UTF-8 logged as hex: {line}"
+                );
+                unhex(hex)
+            }
+            (None, None) => continue,
+            (Some(_), Some(_)) => panic!("both text and hex: {line}"),
         };
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
         assert_eq!(bytes.len() as u64, v["len"].as_u64().unwrap());
         let map = match v["dir"].as_str().unwrap() {
             "in" => &mut out.bytes_in,

@@ -216,7 +216,8 @@ pub enum Event {
         /// The bytes as received.
         bytes: Bytes,
         /// The bytes as text (undecodable bytes as `\xNN`, `\` as `\\`),
-        /// shared by the observers.
+        /// shared by the observers. Empty when neither an observer
+        /// ([`Observer::wants_text`]) nor an `--expect` needs it.
         text: Arc<str>,
     },
     /// Bytes written to a client.
@@ -275,6 +276,11 @@ pub enum Event {
 pub trait Observer: Send {
     /// One event, with the time it happened.
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()>;
+    /// Whether this observer reads the `text` of [`Event::Data`]: decoding
+    /// costs a copy of every byte received, skipped when no one reads it.
+    fn wants_text(&self) -> bool {
+        true
+    }
     /// Called when no event is waiting: write out what is buffered.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -743,6 +749,10 @@ struct Hub {
     script: Script,
     summary: Summary,
     auto: Option<(tokio::time::Interval, Target, Bytes)>,
+    /// Whether an observer reads the text of received data.
+    observers_want_text: bool,
+    /// The text of data no one reads.
+    no_text: Arc<str>,
 }
 
 impl Hub {
@@ -845,22 +855,26 @@ impl Hub {
                         c.kind = kind;
                     }
                 }
-                let mut text = String::with_capacity(bytes.len());
-                c.decoder
-                    .get_or_insert_with(|| TextDecoder::new(charset))
-                    .decode(&bytes, &mut text);
-                if !c.decoder.as_ref().is_some_and(TextDecoder::has_pending) {
-                    // Idle clients keep no decoder state.
-                    if matches!(charset, Charset::Utf8) {
-                        c.decoder = None;
+                // Once no one needs text it is not needed again (the
+                // script's needs only end), so no character is ever split
+                // between a decoded and a skipped read.
+                let text: Arc<str> = if self.observers_want_text || self.script.wants_text() {
+                    let mut text = String::with_capacity(bytes.len());
+                    c.decoder
+                        .get_or_insert_with(|| TextDecoder::new(charset))
+                        .decode(&bytes, &mut text);
+                    if !c.decoder.as_ref().is_some_and(TextDecoder::has_pending) {
+                        // Idle clients keep no decoder state.
+                        if matches!(charset, Charset::Utf8) {
+                            c.decoder = None;
+                        }
                     }
-                }
+                    text.into()
+                } else {
+                    self.no_text.clone()
+                };
                 let met = self.script.text(id, &text);
-                self.emit(&Event::Data {
-                    id,
-                    bytes,
-                    text: text.into(),
-                })?;
+                self.emit(&Event::Data { id, bytes, text })?;
                 if let Some(name) = picow {
                     self.emit(&Event::Picow { id, name })?;
                 }
@@ -997,6 +1011,8 @@ pub async fn run(
         script: Script::new(cfg.expects.clone(), cfg.from, cfg.clients),
         cfg,
         clients: HashMap::new(),
+        observers_want_text: observers.iter().any(|o| o.wants_text()),
+        no_text: Arc::from(""),
         observers,
         summary: Summary::default(),
         auto: None,

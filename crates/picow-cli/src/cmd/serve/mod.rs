@@ -75,10 +75,9 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
                     path.display()
                 ))
             })?;
-        observers.push(Box::new(output::Log::new(io::BufWriter::with_capacity(
-            1 << 16,
-            file,
-        ))));
+        observers.push(Box::new(output::Threaded::new(Box::new(output::Log::new(
+            io::BufWriter::with_capacity(1 << 16, file),
+        )))));
     }
     let scripted = !args.expect.is_empty() || args.clients.is_some() || args.timeout.is_some();
     let (ctl_tx, ctl_rx) = mpsc::channel(64);

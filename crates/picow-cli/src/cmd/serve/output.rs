@@ -97,6 +97,10 @@ impl<W: Write> Human<W> {
 }
 
 impl<W: Write + Send> Observer for Human<W> {
+    fn wants_text(&self) -> bool {
+        !self.hex
+    }
+
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
         let t = clock(at);
         let o = &mut self.out;
@@ -411,9 +415,10 @@ impl<W: Write + Send> Observer for Json<W> {
     }
 }
 
-/// `--log FILE`: every byte in and out as JSON lines,
-/// `{"t":…,"id":1,"dir":"in","len":5,"hex":"48656c6c6f"}`, plus one line per
-/// connect and disconnect.
+/// `--log FILE`: every byte in and out as JSON lines, one per read or
+/// write: `{"t":…,"id":1,"dir":"in","len":5,"text":"Hello"}` when the bytes
+/// are valid UTF-8 (the string is exactly those bytes), else
+/// `{…,"len":2,"hex":"ff00"}`; plus one line per connect and disconnect.
 #[derive(Debug)]
 pub struct Log<W> {
     out: W,
@@ -427,6 +432,10 @@ impl<W: Write> Log<W> {
 }
 
 impl<W: Write + Send> Observer for Log<W> {
+    fn wants_text(&self) -> bool {
+        false
+    }
+
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
         let t = || humantime::format_rfc3339_micros(at).to_string();
         let o = &mut self.out;
@@ -439,11 +448,22 @@ impl<W: Write + Send> Observer for Log<W> {
                 };
                 write!(
                     o,
-                    "{{\"t\":\"{}\",\"id\":{id},\"dir\":\"{dir}\",\"len\":{},\"hex\":\"",
+                    "{{\"t\":\"{}\",\"id\":{id},\"dir\":\"{dir}\",\"len\":{},",
                     t(),
                     bytes.len()
                 )?;
-                text::write_hex(bytes, o)?;
+                // Valid UTF-8 is exact as a JSON string, readable, and half
+                // the size of hex; anything else is hex.
+                match std::str::from_utf8(bytes) {
+                    Ok(s) => {
+                        o.write_all(b"\"text\":\"")?;
+                        text::write_json_str(s, o)?;
+                    }
+                    Err(_) => {
+                        o.write_all(b"\"hex\":\"")?;
+                        text::write_hex(bytes, o)?;
+                    }
+                }
                 o.write_all(b"\"}")?;
                 Ok(())
             }
@@ -473,6 +493,7 @@ impl<W: Write + Send> Observer for Log<W> {
 #[derive(Debug)]
 pub struct Threaded {
     tx: Option<std::sync::mpsc::SyncSender<Job>>,
+    wants_text: bool,
     batch: Vec<(SystemTime, Event)>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -490,6 +511,7 @@ enum Job {
 impl Threaded {
     /// Moves `inner` to a new thread.
     pub fn new(mut inner: Box<dyn Observer>) -> Threaded {
+        let wants_text = inner.wants_text();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(8);
         let thread = std::thread::spawn(move || -> io::Result<()> {
             while let Ok(job) = rx.recv() {
@@ -506,6 +528,7 @@ impl Threaded {
         });
         Threaded {
             tx: Some(tx),
+            wants_text,
             batch: Vec::with_capacity(BATCH),
             thread: Some(thread),
         }
@@ -534,7 +557,23 @@ impl Threaded {
     }
 }
 
+/// Ending without [`Observer::finish`] (serve stopped on an error) still
+/// writes out what was handed over: the log keeps everything received.
+impl Drop for Threaded {
+    fn drop(&mut self) {
+        let _ = self.send_batch();
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 impl Observer for Threaded {
+    fn wants_text(&self) -> bool {
+        self.wants_text
+    }
+
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
         self.batch.push((at, event.clone()));
         if self.batch.len() >= BATCH {
@@ -618,17 +657,26 @@ mod tests {
         )
         .unwrap();
         log.event(at, &data(b"\x00\n", "\\x00\n")).unwrap();
+        log.event(at, &data(b"q\"\\\xe4\xbd\xa0\r", "")).unwrap();
+        log.event(at, &data(b"\xff\x00", "")).unwrap();
         log.event(at, &Event::Notice("not logged".into())).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 4);
         assert_eq!(lines[0]["event"], "connected");
         assert_eq!(lines[1]["dir"], "in");
-        assert_eq!(lines[1]["hex"], "000a");
+        assert_eq!(lines[1]["len"], 2);
+        assert_eq!(lines[1]["text"], "\u{0}\n");
         assert_eq!(lines[1]["t"], "1970-01-01T00:00:00.000000Z");
+        // UTF-8 with quotes, backslashes and control bytes stays exact text.
+        assert_eq!(lines[2]["text"], "q\"\\你\r");
+        assert!(lines[2].get("hex").is_none());
+        // Anything else is hex.
+        assert_eq!(lines[3]["hex"], "ff00");
+        assert!(lines[3].get("text").is_none());
     }
 
     #[test]
@@ -670,6 +718,15 @@ mod tests {
             t.event(SystemTime::UNIX_EPOCH, &data(b"x", "x")).unwrap();
         }
         t.finish().unwrap();
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1000);
+        // Dropped without finish (serve ended on an error): still complete.
+        buf.lock().unwrap().clear();
+        let mut t = Threaded::new(Box::new(Log::new(io::BufWriter::new(Shared(buf.clone())))));
+        for _ in 0..1000 {
+            t.event(SystemTime::UNIX_EPOCH, &data(b"x", "x")).unwrap();
+        }
+        drop(t);
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1000);
     }

@@ -55,6 +55,11 @@ impl Script {
         self.peak = self.peak.max(now);
     }
 
+    /// Whether text received now can still complete a pattern.
+    pub fn wants_text(&self) -> bool {
+        self.next < self.expects.len()
+    }
+
     /// Text from a client; returns the patterns it completed, in order,
     /// with the text each matched.
     pub fn text(&mut self, id: ClientId, text: &str) -> Vec<(usize, String, String)> {

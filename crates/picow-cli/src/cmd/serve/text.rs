@@ -202,45 +202,59 @@ pub fn write_json_str(s: &str, w: &mut impl std::io::Write) -> std::io::Result<(
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // Skip eight plain bytes at a time (no control character, quote or
-        // backslash among them): most received text is plain.
-        if let Some(word) = bytes.get(i..i + 8) {
-            let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
-            if !needs_escape(x) {
-                i += 8;
-                continue;
+        // Eight bytes at a time: most received text is plain, and the mask
+        // says exactly where the first byte to escape is.
+        let at = match bytes.get(i..i + 8) {
+            Some(word) => {
+                let mask = escape_mask(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+                if mask == 0 {
+                    i += 8;
+                    continue;
+                }
+                i + (mask.trailing_zeros() / 8) as usize
             }
-        }
-        let b = bytes[i];
-        i += 1;
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
+            None => match bytes[i..].iter().position(|&b| escape(b).is_some()) {
+                Some(p) => i + p,
+                None => break,
+            },
         };
-        w.write_all(&bytes[start..i - 1])?;
-        if esc.is_empty() {
-            write!(w, "\\u{b:04x}")?;
-        } else {
-            w.write_all(esc)?;
+        let b = bytes[at];
+        w.write_all(&bytes[start..at])?;
+        match escape(b) {
+            Some(esc) if !esc.is_empty() => w.write_all(esc)?,
+            _ => write!(w, "\\u{b:04x}")?,
         }
+        i = at + 1;
         start = i;
     }
     w.write_all(&bytes[start..])
 }
 
-/// Whether any of the eight bytes in `x` is below 0x20, `"` or `\\`.
-fn needs_escape(x: u64) -> bool {
+/// How a byte is written inside a JSON string: `None` as it is, an empty
+/// escape as `\uXXXX`.
+fn escape(b: u8) -> Option<&'static [u8]> {
+    match b {
+        b'"' => Some(b"\\\""),
+        b'\\' => Some(b"\\\\"),
+        b'\n' => Some(b"\\n"),
+        b'\r' => Some(b"\\r"),
+        b'\t' => Some(b"\\t"),
+        0..=0x1f => Some(b""),
+        _ => None,
+    }
+}
+
+/// For the eight bytes in `x` (little-endian): the high bit of a byte is
+/// set in the result where it is below 0x20, `"` or `\\`. The lowest set bit
+/// is exact; bits above it may be false alarms (borrows), which the caller
+/// never looks at.
+fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     // A byte below 0x20: (b - 0x20) borrows into its high bit, for b < 0x80.
-    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-    below || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\')))
+    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    below | zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')))
 }
 
 /// Hex with a space between bytes, for people.
