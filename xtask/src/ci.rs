@@ -106,7 +106,11 @@ fn report_disk() {
     } else {
         root
     };
-    let Ok(out) = std::process::Command::new("df").arg("-Pk").arg(&dir).output() else {
+    let Ok(out) = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(&dir)
+        .output()
+    else {
         return;
     };
     // Filesystem 1024-blocks Used Available Capacity Mounted-on
