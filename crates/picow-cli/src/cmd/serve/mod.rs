@@ -128,7 +128,8 @@ async fn read_commands(tx: mpsc::Sender<Control>, mut session: interactive::Sess
     }
 }
 
-/// Completes on Ctrl-C, or SIGTERM on Unix.
+/// Completes on Ctrl-C; also on SIGTERM on Unix, and on Ctrl-Break or a
+/// closing console window on Windows.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -145,7 +146,35 @@ pub async fn shutdown_signal() {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        // Ctrl-Break, and closing the console window (Windows then allows
+        // the process about 5 seconds), end serve like Ctrl-C: connections
+        // closed, the log written out, the summary printed.
+        use tokio::signal::windows::{ctrl_break, ctrl_close};
+        let on_break = async {
+            match ctrl_break() {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let on_close = async {
+            match ctrl_close() {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = on_break => {}
+            _ = on_close => {}
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }
