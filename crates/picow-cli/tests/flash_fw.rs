@@ -1,6 +1,8 @@
 //! The firmware CI builds, flashed with `picow flash` onto a virtual
 //! ESP32-C3 (`picow sim`) with the virtual Wi-Fi's credentials and a
-//! loopback `picow serve --expect 'Hello WalnutPi!'` as the server.
+//! loopback `picow serve --expect 'Hello WalnutPi!'` as the server; then
+//! probe, `--config-only`, a backtrace decoded by `picow monitor`, and
+//! `flash --monitor` following the board's console.
 //!
 //! Ignored in a plain `cargo test`: it needs
 //! `target/picow-fw/esp32c3/picow-fw.elf`, so `cargo xtask ci` runs it with
@@ -253,4 +255,43 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
             .any(|l| l.trim_start().starts_with("0x") && l.contains(" - _start")),
         "the address was not decoded with the ELF:\n{out}"
     );
+
+    // flash --monitor: the board's console follows the write on the same
+    // port, showing it connect to the server just configured.
+    let port3 = free_port();
+    let mut server3 = serve(port3);
+    let mut flash = Kill(
+        picow()
+            .args(["flash", "--port", link.to_str().unwrap(), "--config-only"])
+            .args(["--wifi", WIFI, "--server", &format!("127.0.0.1:{port3}")])
+            .arg("--monitor")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = flash.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let want = format!("127.0.0.1:{port3}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("server-connected") && line.contains(&want) => break,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("flash --monitor never showed server-connected to {want}:\n{seen:#?}"),
+        }
+    }
+    // The monitor is still running: it is the one that saw the board.
+    assert_eq!(flash.0.try_wait().unwrap(), None);
+    assert_eq!(wait_exit(&mut server3, 90), Some(0));
 }
