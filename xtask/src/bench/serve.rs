@@ -120,6 +120,19 @@ fn loadgen() -> Command {
     c
 }
 
+/// Opens the idle connections to `port`; they stay until the load
+/// generator's stdin is closed.
+fn idle_clients(port: u16) -> Result<(Child, mpsc::Receiver<String>)> {
+    let mut gen = loadgen()
+        .args(["idle", &format!("127.0.0.1:{port}"), &IDLE.to_string()])
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
+    let out = lines_of(&mut gen);
+    wait_line(&out, "ready")?;
+    Ok((gen, out))
+}
+
 /// Idle connections: RSS of serve and of the minimal server.
 fn idle() -> Result<(u64, u64)> {
     // picow serve.
@@ -129,13 +142,7 @@ fn idle() -> Result<(u64, u64)> {
         .map_err(|e| format!("starting picow serve: {e}"))?;
     let events = lines_of(&mut serve);
     wait_line(&events, "{\"event\":\"listening\"")?;
-    let mut gen = loadgen()
-        .args(["idle", &format!("127.0.0.1:{port}"), &IDLE.to_string()])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
-    let gen_out = lines_of(&mut gen);
-    wait_line(&gen_out, "ready")?;
+    let (mut gen, _gen_out) = idle_clients(port)?;
     let mut connected = 0;
     let deadline = Instant::now() + WAIT;
     while connected < IDLE {
@@ -164,13 +171,7 @@ fn idle() -> Result<(u64, u64)> {
     let port: u16 = wait_line(&min_out, "listening ")?
         .parse()
         .map_err(|_| "picow-minserver printed no port")?;
-    let mut gen = loadgen()
-        .args(["idle", &format!("127.0.0.1:{port}"), &IDLE.to_string()])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
-    let gen_out = lines_of(&mut gen);
-    wait_line(&gen_out, "ready")?;
+    let (mut gen, _gen_out) = idle_clients(port)?;
     std::thread::sleep(Duration::from_secs(2));
     let (min_rss, _) = rss_kib(min.id())?;
     drop(gen.stdin.take());
@@ -202,6 +203,30 @@ fn flood_args(port: u16) -> Vec<String> {
     ]
 }
 
+/// Starts the flood against `port`: the load generator's output and the
+/// wall-clock time of its first send.
+fn start_flood(port: u16) -> Result<(Child, mpsc::Receiver<String>, u128)> {
+    let mut gen = loadgen()
+        .args(flood_args(port))
+        .spawn()
+        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
+    let out = lines_of(&mut gen);
+    let start = wait_line(&out, "start ")?
+        .parse()
+        .map_err(|_| "picow-loadgen printed no start time")?;
+    Ok((gen, out, start))
+}
+
+/// Runs the flood against `port` until every client has seen the server
+/// close its connection; returns its duration.
+fn flood_until_closed(port: u16) -> Result<f64> {
+    let (mut gen, out, start) = start_flood(port)?;
+    wait_line(&out, "sent ")?;
+    let end = now_ns();
+    let _ = gen.wait();
+    Ok((end - start) as f64 / 1e9)
+}
+
 fn flood_serve(log: &Path) -> Result<Flood> {
     let _ = std::fs::remove_file(log);
     let port = free_port()?;
@@ -220,14 +245,7 @@ fn flood_serve(log: &Path) -> Result<Flood> {
         .map_err(|e| format!("starting picow-jsonsink: {e}"))?;
     let sink_out = lines_of(&mut sink);
     wait_line(&sink_out, "listening")?;
-    let mut gen = loadgen()
-        .args(flood_args(port))
-        .spawn()
-        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
-    let gen_out = lines_of(&mut gen);
-    let start: u128 = wait_line(&gen_out, "start ")?
-        .parse()
-        .map_err(|_| "picow-loadgen printed no start time")?;
+    let (mut gen, _gen_out, start) = start_flood(port)?;
     let done = wait_line(&sink_out, "done ")
         .map_err(|e| format!("serve's --json output did not show all {total} messages: {e}"))?;
     let fields: Vec<u128> = done.split(' ').filter_map(|f| f.parse().ok()).collect();
@@ -265,23 +283,13 @@ fn flood_serve_quiet(log: Option<&Path>) -> Result<Flood> {
     let mut serve = cmd
         .spawn()
         .map_err(|e| format!("starting picow serve: {e}"))?;
-    let mut gen = loadgen()
-        .args(flood_args(port))
-        .spawn()
-        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
-    let gen_out = lines_of(&mut gen);
-    let start: u128 = wait_line(&gen_out, "start ")?
-        .parse()
-        .map_err(|_| "no start")?;
-    wait_line(&gen_out, "sent ")?;
-    let end = now_ns();
-    let _ = gen.wait();
+    let secs = flood_until_closed(port)?;
     terminate(&mut serve);
     if let Some(log) = log {
         check_log(log)?;
     }
     Ok(Flood {
-        secs: (end - start) as f64 / 1e9,
+        secs,
         latency_ms: None,
     })
 }
@@ -379,22 +387,12 @@ fn flood_min() -> Result<Flood> {
     let port: u16 = wait_line(&out, "listening ")?
         .parse()
         .map_err(|_| "picow-minserver printed no port")?;
-    let mut gen = loadgen()
-        .args(flood_args(port))
-        .spawn()
-        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
-    let gen_out = lines_of(&mut gen);
-    let start: u128 = wait_line(&gen_out, "start ")?
-        .parse()
-        .map_err(|_| "no start")?;
-    wait_line(&gen_out, "sent ")?;
-    let end = now_ns();
-    let _ = gen.wait();
+    let secs = flood_until_closed(port)?;
     wait_line(&out, "done ")
         .map_err(|e| format!("the minimal server did not count all {total} bytes: {e}"))?;
     let _ = min.wait();
     Ok(Flood {
-        secs: (end - start) as f64 / 1e9,
+        secs,
         latency_ms: None,
     })
 }
@@ -460,14 +458,7 @@ fn flood_socat() -> Result<Option<Flood>> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut gen = loadgen()
-        .args(flood_args(port))
-        .spawn()
-        .map_err(|e| format!("starting picow-loadgen: {e}"))?;
-    let gen_out = lines_of(&mut gen);
-    let start: u128 = wait_line(&gen_out, "start ")?
-        .parse()
-        .map_err(|_| "no start")?;
+    let (mut gen, _gen_out, start) = start_flood(port)?;
     let want = CLIENTS * MESSAGES * SIZE;
     let mut got = 0;
     let mut buf = vec![0u8; 1 << 16];
