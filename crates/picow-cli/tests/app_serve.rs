@@ -1,7 +1,8 @@
 //! The firmware's behaviour (picow-app on its host board, real sockets on
 //! 127.0.0.1) against the real `picow serve`: the tutorial's loop, end to end.
 
-use std::net::TcpListener;
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -12,16 +13,10 @@ use picow_protocol::layout::LAYOUT_4MB;
 use picow_protocol::DeviceConfig;
 use tokio::task::LocalSet;
 
+use common::free_port;
+
 const SSID: &str = "WalnutPi";
 const PASSWORD: &str = "12345678";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn app_against_serve(expect: &str, timeout: &str) -> (Option<i32>, String) {
     let port = free_port();

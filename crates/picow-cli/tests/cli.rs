@@ -1,21 +1,12 @@
 //! The `picow` binary as a user runs it: help, version, completions, exit
 //! codes, input errors and broken pipes.
 
+mod common;
+
 use std::io::Read;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-fn picow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_picow"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run picow")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{output as picow, text};
 
 #[test]
 fn help_lists_the_subcommands() {
@@ -61,7 +52,7 @@ fn completions_for_bash() {
 
 #[test]
 fn broken_pipe_is_not_an_error() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_picow"))
+    let mut child = common::picow()
         .args(["completions", "zsh"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -9,57 +9,16 @@
 //! `--ignored` right after its firmware build step.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::os::unix::net::UnixStream;
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{control, free_port, output as run, picow, text, wait_exit, Kill};
+
 const WIFI: &str = "PicoLab:correct-horse";
-
-fn picow() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
-    c.env_remove("RUST_LOG")
-        .env_remove("PICOW_PORT")
-        .env_remove("PICOW_FIRMWARE")
-        .env("NO_COLOR", "1");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    picow().args(args).output().expect("run picow")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn control(path: &Path, cmd: &str) -> String {
-    let mut s = UnixStream::connect(path).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    writeln!(s, "{cmd}").unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).unwrap();
-    line.trim_end().to_owned()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn serve(port: u16) -> Kill {
     Kill(
@@ -72,17 +31,6 @@ fn serve(port: u16) -> Kill {
             .spawn()
             .unwrap(),
     )
-}
-
-fn wait_exit(child: &mut Kill, secs: u64) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
 }
 
 fn firmware() -> PathBuf {
@@ -271,15 +219,7 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
             .spawn()
             .unwrap(),
     );
-    let stdout = flash.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = common::lines(&mut flash);
     let want = format!("127.0.0.1:{port3}");
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut seen = Vec::new();
@@ -292,6 +232,6 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
         }
     }
     // The monitor is still running: it is the one that saw the board.
-    assert_eq!(flash.0.try_wait().unwrap(), None);
+    assert_eq!(flash.try_wait().unwrap(), None);
     assert_eq!(wait_exit(&mut server3, 90), Some(0));
 }

@@ -4,11 +4,14 @@
 //! inputs that must leave the flash untouched, and a cable pulled mid-write.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{output as picow, text, Kill};
 
 use md5::{Digest, Md5};
 use picow_cli::esp::fixture::synthetic_elf;
@@ -31,7 +34,7 @@ impl Board {
         let link = dir.path().join("board");
         let control = dir.path().join("board.control");
         let flash_file = dir.path().join("flash.bin");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_picow"));
+        let mut cmd = common::picow();
         cmd.args([
             "sim",
             "--chip",
@@ -74,12 +77,7 @@ impl Board {
     }
 
     fn control(&self, cmd: &str) -> String {
-        let mut s = UnixStream::connect(&self.control).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        writeln!(s, "{cmd}").unwrap();
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).unwrap();
-        line.trim_end().to_owned()
+        common::control(&self.control, cmd)
     }
 
     fn flash(&self) -> Vec<u8> {
@@ -98,21 +96,6 @@ impl Drop for Board {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn picow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_picow"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("PICOW_PORT")
-        .env_remove("PICOW_FIRMWARE")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run picow")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn events(out: &Output) -> Vec<serde_json::Value> {
@@ -427,16 +410,6 @@ fn thirty_bad_inputs_exit_2_and_leave_the_flash_alone() {
     assert!(board.flash() == before, "a bad input changed the flash");
 }
 
-/// A child that is killed when the test ends, also when it fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Waits for a JSON event line satisfying `pred` on a child's stdout.
 fn wait_event(
     lines: &mut impl Iterator<Item = std::io::Result<String>>,
@@ -471,10 +444,9 @@ fn cable_pulled_mid_write_then_rerun_completes() {
         "--baud",
         "115200",
     ];
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_picow"))
+    let mut child = Kill(
+        common::picow()
             .args(args)
-            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -3,24 +3,16 @@
 //! left as it was.
 #![cfg(unix)]
 
+mod common;
 mod monitor_support;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rustix::termios::{tcgetattr, LocalModes};
 
+use common::Kill;
 use monitor_support::{picow, Collected, Pty, PATIENCE};
-
-/// Never leave a monitor behind when an assertion fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn keys_reach_the_board_and_ctrl_bracket_exits() {
@@ -40,7 +32,7 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut child = KillOnDrop(child);
+    let mut child = Kill(child);
     let child = &mut child.0;
     let (to_board, _) = Collected::spawn(board.master.try_clone().unwrap());
     let (stderr, _) = Collected::spawn(child.stderr.take().unwrap());

@@ -2,16 +2,14 @@
 //! bind failures, the startup lines, JSON events, the log, and SIGTERM.
 //! Loopback only (`--bind 127.0.0.1`); every wait is bounded.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-fn picow() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
-    c.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    c
-}
+use common::{free_port, picow};
+use std::time::{Duration, Instant};
 
 fn run(args: &[&str]) -> Output {
     picow()
@@ -36,15 +34,6 @@ impl Drop for KillOnDrop {
             let _ = Command::new("taskkill").args(["/F", "/PID", &pid]).status();
         }
     }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn connect(port: u16) -> TcpStream {

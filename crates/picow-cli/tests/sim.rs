@@ -2,39 +2,15 @@
 //! the link, the control socket, Ctrl-C, and exit code 2 for bad input.
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn picow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_picow"))
-}
-
-fn control(path: &Path, cmd: &str) -> String {
-    let mut s = UnixStream::connect(path).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    writeln!(s, "{cmd}").unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).unwrap();
-    line.trim_end().to_owned()
-}
-
-/// Reads stdout lines on a thread so that waits are bounded.
-fn lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
+use common::{control, lines, picow};
 
 fn interrupt(child: &Child) {
     let ok = Command::new("kill")

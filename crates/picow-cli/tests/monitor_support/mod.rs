@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,11 +109,7 @@ pub struct Monitor {
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-pub fn picow() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
-    c.env_remove("PICOW_PORT").env("NO_COLOR", "1");
-    c
-}
+pub use crate::common::picow;
 
 impl Monitor {
     pub fn spawn(port: &Path, extra: &[&str]) -> Monitor {

@@ -1,0 +1,105 @@
+//! Helpers for every test binary of picow-cli that runs the `picow` binary:
+//! a clean environment, bounded waits, and a guard that leaves no process
+//! behind when an assertion fails.
+#![allow(dead_code)] // each test binary uses a part
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::ops::{Deref, DerefMut};
+use std::process::{Child, Command, Output};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `picow` binary, without the caller's settings that change what it
+/// does (`RUST_LOG`, `PICOW_PORT`, `PICOW_FIRMWARE`) and without colour.
+pub fn picow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
+    c.env_remove("RUST_LOG")
+        .env_remove("PICOW_PORT")
+        .env_remove("PICOW_FIRMWARE")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `picow ARGS` to the end (stdin closed) and returns its output.
+pub fn output(args: &[&str]) -> Output {
+    picow().args(args).output().expect("run picow")
+}
+
+/// Bytes as text, for messages and `contains`.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A child process that is killed and reaped when the guard goes, also when
+/// the test fails half-way; it derefs to the [`Child`].
+#[derive(Debug)]
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Deref for Kill {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Kill {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The child's stdout lines on a channel (read on a thread), so that every
+/// wait for a line can be bounded with `recv_timeout`.
+pub fn lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let out = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The exit code once the child has ended, or `None` after `secs` seconds.
+pub fn wait_exit(child: &mut Child, secs: u64) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// One command to a virtual board's control socket; its one-line answer.
+#[cfg(unix)]
+pub fn control(path: &std::path::Path, cmd: &str) -> String {
+    use std::io::Write;
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    writeln!(s, "{cmd}").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_owned()
+}
