@@ -237,10 +237,35 @@ pub type NativePort = serialport::COMPort;
 /// Does not touch DTR/RTS, so opening does not reset the board.
 pub fn open(path: &str, baud: u32, timeout: Duration) -> Result<NativePort, PortError> {
     // `COM10` and above only open as `\\.\COM10` on Windows.
-    serialport::new(Os::CURRENT.open_path(path), baud)
+    let port = serialport::new(Os::CURRENT.open_path(path), baud)
         .timeout(timeout)
         .open_native()
-        .map_err(|e| classify_open_error(path, e))
+        .map_err(|e| classify_open_error(path, e))?;
+    #[cfg(unix)]
+    writes_time_out(&port).map_err(|e| PortError::Other {
+        path: path.to_string(),
+        source: serialport::Error::new(serialport::ErrorKind::Io(e.kind()), e.to_string()),
+    })?;
+    Ok(port)
+}
+
+/// Makes a write to a board that stopped reading end with the port's
+/// timeout instead of never.
+///
+/// serialport waits (with the timeout) until the port can take *some*
+/// bytes, then makes a blocking `write` of the whole buffer; on a blocking
+/// descriptor that write waits for room for all of it, forever if the board
+/// has wedged (a pty whose reader stopped, a USB device that stopped
+/// draining). Non-blocking, the write takes what fits and the next wait
+/// times out. Reads are unaffected: serialport polls before each read.
+#[cfg(unix)]
+fn writes_time_out(port: &NativePort) -> io::Result<()> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the descriptor belongs to `port`, which outlives this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(port.as_raw_fd()) };
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
+    Ok(())
 }
 
 /// Turns the serial-port library's error into one that says what to do.

@@ -425,8 +425,11 @@ fn wait_event(
     panic!("stream ended before the event");
 }
 
-#[test]
-fn cable_pulled_mid_write_then_rerun_completes() {
+/// Starts a paced full flash, cuts it with the control command `cut` once
+/// the app is being written, checks that picow flash gives up by itself
+/// with a message naming the region (and `why`), then `recover`s the board
+/// and checks that the same command completes the flash.
+fn interrupted_write_then_rerun_completes(cut: &str, cut_reply: &str, why: &str, recover: &str) {
     // Paced at the real baud rate so the app write takes long enough to cut.
     let board = Board::start("esp32c3", "4MB", true);
     let fw = board.write_elf("fw.elf", "esp32c3", 120_000);
@@ -458,17 +461,14 @@ fn cable_pulled_mid_write_then_rerun_completes() {
     wait_event(&mut lines, |e| {
         e["event"] == "progress" && e["name"] == "app"
     });
-    assert_eq!(board.control("unplug"), "ok unplugged");
+    assert_eq!(board.control(cut), cut_reply);
     // The child must give up by itself (bounded by espflash's timeouts).
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "picow flash hung after the unplug"
-        );
+        assert!(Instant::now() < deadline, "picow flash hung after `{cut}`");
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut err = String::new();
@@ -476,13 +476,15 @@ fn cable_pulled_mid_write_then_rerun_completes() {
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
         err.contains("writing the app at 0x10000 failed")
+            && err.contains(why)
             && err.contains("run the same command again"),
         "{err}"
     );
 
-    // Plug back in (download mode) and run the same command: it completes.
-    let reply = board.control("replug download");
-    assert!(reply.starts_with("ok pty="), "{reply}");
+    // Bring the board back (download mode) and run the same command: it
+    // completes.
+    let reply = board.control(recover);
+    assert!(reply.starts_with("ok "), "{reply}");
     let out = picow(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let evs = events(&out);
@@ -505,6 +507,23 @@ fn cable_pulled_mid_write_then_rerun_completes() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(md5(&board.flash()), md5(&std::fs::read(&img).unwrap()));
+}
+
+#[test]
+fn cable_pulled_mid_write_then_rerun_completes() {
+    interrupted_write_then_rerun_completes("unplug", "ok unplugged", "", "replug download");
+}
+
+#[test]
+fn board_stops_answering_mid_write_then_rerun_completes() {
+    // The board wedges (reads nothing, answers nothing): flash must not wait
+    // forever, and must say what happened.
+    interrupted_write_then_rerun_completes(
+        "hang",
+        "ok hung",
+        "the board stopped answering",
+        "reset download",
+    );
 }
 
 #[test]

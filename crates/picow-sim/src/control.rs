@@ -8,6 +8,8 @@
 //! | `reset run` | reset: boot from flash | `ok mode=running` or `ok mode=halted reason="…"` |
 //! | `unplug` | the pty and its link disappear | `ok unplugged` |
 //! | `replug [download\|run]` | a new pty (likely a new path) and link | `ok pty=/dev/pts/N` |
+//! | `panic` | the running firmware panics with a backtrace | `ok panicked` |
+//! | `hang` | the board stops reading and answering until a reset or unplug | `ok hung` |
 //! | `help` | nothing | `ok commands: …` |
 //!
 //! Anything else gets `error …` naming the command and what is accepted.
@@ -48,13 +50,17 @@ pub enum ControlCommand {
     /// style panic with a backtrace of the booted app, and the board halts
     /// (for testing backtrace decoding without a crashing firmware).
     Panic,
+    /// The board wedges: it reads nothing and says nothing until a reset or
+    /// an unplug, so what the host writes piles up in the pty (for testing
+    /// that tools give up with a message rather than wait forever).
+    Hang,
     /// List the commands.
     Help,
 }
 
 /// The command list `help` and errors show.
 pub const HELP: &str =
-    "status, reset download, reset run, unplug, replug [download|run], panic, help";
+    "status, reset download, reset run, unplug, replug [download|run], panic, hang, help";
 
 /// A line that is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +85,7 @@ impl ControlCommand {
             }
             ["unplug"] => Ok(ControlCommand::Unplug),
             ["panic"] => Ok(ControlCommand::Panic),
+            ["hang"] => Ok(ControlCommand::Hang),
             ["replug"] => Ok(ControlCommand::Replug(None)),
             ["replug", m] if mode(m).is_some() => Ok(ControlCommand::Replug(mode(m))),
             _ => Err(BadCommand(line.trim().chars().take(80).collect())),
@@ -106,6 +113,7 @@ mod tests {
         );
         assert_eq!(ControlCommand::parse("unplug"), Ok(ControlCommand::Unplug));
         assert_eq!(ControlCommand::parse("panic"), Ok(ControlCommand::Panic));
+        assert_eq!(ControlCommand::parse("HANG"), Ok(ControlCommand::Hang));
         assert_eq!(
             ControlCommand::parse("replug"),
             Ok(ControlCommand::Replug(None))

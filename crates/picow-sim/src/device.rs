@@ -574,6 +574,8 @@ async fn run(
     let pacing = opts.baud_pacing;
     let mut pty = Some(first_pty);
     let mut pending_mode = Some(start_mode);
+    // `hang`: nothing is read or written until a reset or an unplug.
+    let mut hung = false;
     let mut buf = vec![0u8; 4096];
     let result = loop {
         if let (Some(p), Some(mode)) = (&pty, pending_mode.take()) {
@@ -585,7 +587,7 @@ async fn run(
         }
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
-            r = async { match &pty { Some(p) => p.read(&mut buf).await, None => std::future::pending().await } } => {
+            r = async { match &pty { Some(p) if !hung => p.read(&mut buf).await, _ => std::future::pending().await } } => {
                 let n = match r {
                     Ok(n) if n > 0 => n,
                     // The board holds the slave side open, so neither should
@@ -642,7 +644,7 @@ async fn run(
                     write_paced(p, &out, board.baud(), pacing).await;
                 }
             }
-            chunk = async { match board.from_app.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+            chunk = async { match board.from_app.as_mut() { Some(rx) if !hung => rx.recv().await, _ => std::future::pending().await } } => {
                 match (chunk, &pty) {
                     (Some(bytes), Some(p)) => write_paced(p, &bytes, board.baud(), pacing).await,
                     (Some(_), None) => {}
@@ -652,9 +654,17 @@ async fn run(
             req = ctl_rx.recv() => {
                 let Some((cmd, reply)) = req else { break Ok(()) };
                 let answer = match cmd {
-                    ControlCommand::Status | ControlCommand::Help => board.status(pty.as_ref().map(|p| p.path.as_path())),
+                    ControlCommand::Status | ControlCommand::Help => {
+                        let status = board.status(pty.as_ref().map(|p| p.path.as_path()));
+                        if hung { format!("{status} hung=yes") } else { status }
+                    }
+                    ControlCommand::Hang => {
+                        hung = true;
+                        "ok hung".into()
+                    }
                     ControlCommand::Reset(mode) => match &pty {
                         Some(p) => {
+                            hung = false;
                             let out = board.reset(mode, ResetReason::Software);
                             write_paced(p, &out, board.baud(), pacing).await;
                             board.mode_reply()
@@ -670,6 +680,7 @@ async fn run(
                         (Err(e), _) => e,
                     },
                     ControlCommand::Unplug => {
+                        hung = false;
                         if let Some(p) = pty.take() {
                             unregister(&p.path);
                             board.stop_app();

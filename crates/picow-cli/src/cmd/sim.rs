@@ -246,7 +246,7 @@ mod unix {
                 print_line(&format!("  link:    {} -> {}", l.display(), pty.display()))?;
             }
             print_line(&format!(
-                "  control: {} (status, reset download, reset run, unplug, replug)",
+                "  control: {} (status, reset download, reset run, unplug, replug, panic, hang)",
                 control.display()
             ))?;
             print_line(&format!("  mode:    {mode}"))?;

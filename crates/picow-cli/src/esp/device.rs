@@ -198,6 +198,33 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// An error with its causes, `outer: inner: innermost` (espflash's own
+/// message alone is often only "Error while connecting to device").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// What went wrong in a write, for a person: a board that stopped answering
+/// (espflash reports a timeout deep in its causes) is said first.
+fn write_detail(e: &espflash::Error) -> String {
+    let text = with_causes(e);
+    if text.to_ascii_lowercase().contains("timeout") || text.contains("timed out") {
+        format!("the board stopped answering: {text}")
+    } else {
+        text
+    }
+}
+
 fn sync_error(e: &espflash::Error) -> bool {
     use espflash::Error as E;
     matches!(e, E::Connection(_) | E::ChipDetectError(_) | E::RomError(_))
@@ -422,7 +449,7 @@ impl Session {
                 e => DeviceError::Write {
                     region,
                     addr,
-                    detail: e.to_string(),
+                    detail: write_detail(&e),
                 },
             }
         })
