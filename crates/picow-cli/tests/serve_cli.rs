@@ -208,8 +208,8 @@ fn ci_script_with_json_and_log() {
     );
     let sent = events.iter().find(|e| e["event"] == "sent").unwrap();
     assert_eq!(
-        (sent["text"].as_str(), sent.get("hex")),
-        (Some("ping"), None)
+        (sent["text"].as_str(), sent["hex"].as_str()),
+        (Some("ping"), Some("70696e67"))
     );
     let log = std::fs::read_to_string(&log).unwrap();
     let dirs: Vec<String> = log

@@ -17,9 +17,7 @@ fn data_event(line: &str) -> Option<(u64, &str)> {
     let id_end = id_at + rest[id_at..].find(',')?;
     let id = rest[id_at..id_end].parse().ok()?;
     let text_at = rest.find("\"text\":\"")? + 8;
-    // The text is followed by the hex, or ends the line.
-    let tail = &rest[text_at..];
-    let text_end = text_at + tail.find("\",\"hex\"").or_else(|| tail.rfind("\"}"))?;
+    let text_end = text_at + rest[text_at..].find("\",\"hex\"")?;
     Some((id, &rest[text_at..text_end]))
 }
 

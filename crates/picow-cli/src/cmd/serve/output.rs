@@ -314,13 +314,8 @@ impl<W: Write + Send> Observer for Json<W> {
                     bytes.len()
                 )?;
                 text::write_json_str(text, o)?;
-                // The hex only when the text is not exactly the bytes
-                // (bytes that did not decode, a `\` shown as `\\`, or text
-                // not decoded because no one reads it).
-                if text.as_bytes() != &bytes[..] {
-                    o.write_all(b"\",\"hex\":\"")?;
-                    text::write_hex(bytes, o)?;
-                }
+                o.write_all(b"\",\"hex\":\"")?;
+                text::write_hex(bytes, o)?;
                 o.write_all(b"\"}")?;
                 Ok(())
             }
@@ -645,9 +640,7 @@ mod tests {
         assert_eq!(lines[0]["text"], nasty);
         assert_eq!(lines[0]["hex"], "726177ff");
         assert_eq!(lines[1]["event"], "sent");
-        // The text is exactly the bytes: no hex.
-        assert_eq!(lines[1]["text"], "ping");
-        assert!(lines[1].get("hex").is_none(), "{}", lines[1]);
+        assert_eq!(lines[1]["hex"], "70696e67");
     }
 
     #[test]
