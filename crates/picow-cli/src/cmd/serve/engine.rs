@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use picow_protocol::session::{GreetingMatcher, PeerKind};
 use picow_protocol::Transport;
 use tokio::io::Interest;
@@ -35,7 +35,7 @@ use super::text::{Charset, TextDecoder};
 /// A client's short id: `#1`, `#2`, ...
 pub type ClientId = u64;
 
-/// Bytes read at most at once (one buffer per worker thread).
+/// The least room a read gets (more when its thread's block has it).
 const READ_BUF: usize = 64 * 1024;
 /// Messages from client tasks waiting for the hub.
 const CHANNEL: usize = 512;
@@ -395,16 +395,28 @@ enum Msg {
     Error(String),
 }
 
+/// The block that reads are cut from (see [`read_into_shared`]).
+const SLAB: usize = 1 << 20;
+
 thread_local! {
-    static READ: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUF].into_boxed_slice());
+    static READS: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-/// Reads once into this thread's buffer; returns a copy of what was read.
-fn read_into_shared(f: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> io::Result<Bytes> {
-    READ.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        let n = f(&mut buf)?;
-        Ok(Bytes::copy_from_slice(&buf[..n]))
+/// Reads once (`f` appends to the buffer it is given) and returns what was
+/// read, without a copy: reads go straight into a 1 MiB block per worker
+/// thread and each is cut off as its own `Bytes`. When everything cut from a
+/// block has been dropped (the hub and the output threads are done with it)
+/// the block is reused. A client holds no buffer between reads.
+fn read_into_shared(f: impl FnOnce(&mut BytesMut) -> io::Result<usize>) -> io::Result<Bytes> {
+    READS.with(|slab| {
+        let mut slab = slab.borrow_mut();
+        if slab.capacity() - slab.len() < READ_BUF {
+            slab.reserve(SLAB);
+        }
+        let result = f(&mut slab);
+        // What was read, or nothing on an error.
+        let bytes = slab.split().freeze();
+        result.map(|_| bytes)
     })
 }
 
@@ -511,7 +523,13 @@ async fn tcp_loop(
             if eof_at.is_none() {
                 let sock = socket2::SockRef::from(stream);
                 loop {
-                    match read_into_shared(|b| io::Read::read(&mut &*sock, b)) {
+                    let read = |b: &mut BytesMut| {
+                        let mut chunk = [0u8; 4096];
+                        let n = io::Read::read(&mut &*sock, &mut chunk)?;
+                        b.extend_from_slice(&chunk[..n]);
+                        Ok(n)
+                    };
+                    match read_into_shared(read) {
                         Ok(b) if !b.is_empty() => {
                             let _ = tx.send(Msg::Data { id, bytes: b }).await;
                         }
@@ -554,7 +572,7 @@ async fn tcp_loop(
                     Err(e) => return format!("error: {e}"),
                 };
                 if ready.is_readable() && eof_at.is_none() {
-                    match read_into_shared(|b| stream.try_read(b)) {
+                    match read_into_shared(|b| stream.try_read_buf(b)) {
                         Ok(b) if b.is_empty() => eof_at = Some(Instant::now()),
                         Ok(bytes) => {
                             if tx.send(Msg::Data { id, bytes }).await.is_err() {
@@ -641,7 +659,7 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Ctx) {
         }
         let mut from = None;
         let res = read_into_shared(|b| {
-            let (n, peer) = socket.try_recv_from(b)?;
+            let (n, peer) = socket.try_recv_buf_from(b)?;
             from = Some(peer);
             Ok(n)
         });

@@ -420,14 +420,39 @@ impl<W: Write + Send> Observer for Json<W> {
 /// are valid UTF-8 (the string is exactly those bytes), else
 /// `{…,"len":2,"hex":"ff00"}`; plus one line per connect and disconnect.
 #[derive(Debug)]
-pub struct Log<W> {
+pub struct Log<W: Write> {
     out: W,
+    /// Lines not yet written to `out`.
+    buf: Vec<u8>,
 }
 
+/// The log is written to its file in pieces of about this size.
+const LOG_CHUNK: usize = 1 << 16;
+
 impl<W: Write> Log<W> {
-    /// Appends to `out`.
+    /// Appends to `out` (which need not be buffered: the log is).
     pub fn new(out: W) -> Self {
-        Log { out }
+        Log {
+            out,
+            buf: Vec::with_capacity(LOG_CHUNK + 1024),
+        }
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let result = self.out.write_all(&self.buf);
+        self.buf.clear();
+        result
+    }
+}
+
+/// Dropped without a flush (serve stopped on an error): the buffered lines
+/// are still written.
+impl<W: Write> Drop for Log<W> {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let _ = self.write_out();
+            let _ = self.out.flush();
+        }
     }
 }
 
@@ -438,8 +463,8 @@ impl<W: Write + Send> Observer for Log<W> {
 
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
         let t = || humantime::format_rfc3339_micros(at).to_string();
-        let o = &mut self.out;
-        let r = match event {
+        let o = &mut self.buf;
+        match event {
             Event::Data { id, bytes, .. } | Event::Sent { id, bytes, .. } => {
                 let dir = if matches!(event, Event::Data { .. }) {
                     "in"
@@ -454,34 +479,34 @@ impl<W: Write + Send> Observer for Log<W> {
                 )?;
                 // Valid UTF-8 is exact as a JSON string, readable, and half
                 // the size of hex; anything else is hex.
-                match std::str::from_utf8(bytes) {
-                    Ok(s) => {
-                        o.write_all(b"\"text\":\"")?;
-                        text::write_json_str(s, o)?;
-                    }
-                    Err(_) => {
-                        o.write_all(b"\"hex\":\"")?;
-                        text::write_hex(bytes, o)?;
-                    }
+                let mark = o.len();
+                o.extend_from_slice(b"\"text\":\"");
+                if !text::push_json_utf8(bytes, o) {
+                    o.truncate(mark);
+                    o.extend_from_slice(b"\"hex\":\"");
+                    text::write_hex(bytes, o)?;
                 }
-                o.write_all(b"\"}")?;
-                Ok(())
+                o.extend_from_slice(b"\"}");
             }
             Event::Connected { id, peer } => serde_json::to_writer(
                 &mut *o,
                 &serde_json::json!({"t": t(), "id": id, "event": "connected", "peer": peer.to_string()}),
-            ),
+            )?,
             Event::Disconnected { id, reason, .. } => serde_json::to_writer(
                 &mut *o,
                 &serde_json::json!({"t": t(), "id": id, "event": "disconnected", "reason": reason}),
-            ),
+            )?,
             _ => return Ok(()),
-        };
-        r.map_err(io::Error::from)?;
-        o.write_all(b"\n")
+        }
+        o.push(b'\n');
+        if o.len() >= LOG_CHUNK {
+            self.write_out()?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.write_out()?;
         self.out.flush()
     }
 }
@@ -660,6 +685,8 @@ mod tests {
         log.event(at, &data(b"q\"\\\xe4\xbd\xa0\r", "")).unwrap();
         log.event(at, &data(b"\xff\x00", "")).unwrap();
         log.event(at, &Event::Notice("not logged".into())).unwrap();
+        // Dropped without a flush: the buffered lines are still written.
+        drop(log);
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()

@@ -198,36 +198,65 @@ pub fn write_hex(bytes: &[u8], w: &mut impl std::io::Write) -> std::io::Result<(
 /// Writes `s` as the inside of a JSON string (quotes, backslashes and
 /// control characters escaped).
 pub fn write_json_str(s: &str, w: &mut impl std::io::Write) -> std::io::Result<()> {
-    let bytes = s.as_bytes();
+    json_pieces(s.as_bytes(), |piece| w.write_all(piece)).map(|_| ())
+}
+
+/// Appends `bytes` as the inside of a JSON string when they are valid
+/// UTF-8 and returns true; returns false otherwise (what was appended must
+/// then be cut off). One pass for ASCII, the common case.
+pub fn push_json_utf8(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    let ascii = json_pieces(bytes, |piece| {
+        out.extend_from_slice(piece);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    ascii.unwrap_or(false) || std::str::from_utf8(bytes).is_ok()
+}
+
+/// Hands `emit` the inside of a JSON string for `bytes`, piece by piece:
+/// runs to copy as they are and escapes. Returns whether every byte was
+/// ASCII.
+fn json_pieces<E>(bytes: &[u8], mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<bool, E> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut high = 0u64;
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         // Eight bytes at a time: most received text is plain, and the mask
-        // says exactly where the first byte to escape is.
+        // says exactly where the first byte to escape is. Every byte is in
+        // some word read here or in the tail below.
         let at = match bytes.get(i..i + 8) {
             Some(word) => {
-                let mask = escape_mask(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+                let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                high |= x;
+                let mask = escape_mask(x);
                 if mask == 0 {
                     i += 8;
                     continue;
                 }
                 i + (mask.trailing_zeros() / 8) as usize
             }
-            None => match bytes[i..].iter().position(|&b| escape(b).is_some()) {
-                Some(p) => i + p,
-                None => break,
-            },
+            None => {
+                high |= bytes[i..].iter().fold(0u64, |h, &b| h | u64::from(b));
+                match bytes[i..].iter().position(|&b| escape(b).is_some()) {
+                    Some(p) => i + p,
+                    None => break,
+                }
+            }
         };
         let b = bytes[at];
-        w.write_all(&bytes[start..at])?;
+        emit(&bytes[start..at])?;
         match escape(b) {
-            Some(esc) if !esc.is_empty() => w.write_all(esc)?,
-            _ => write!(w, "\\u{b:04x}")?,
+            Some(esc) if !esc.is_empty() => emit(esc)?,
+            _ => {
+                let hex = HEX_PAIRS[b as usize];
+                emit(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
+            }
         }
         i = at + 1;
         start = i;
     }
-    w.write_all(&bytes[start..])
+    emit(&bytes[start..])?;
+    Ok(high & HIGH == 0)
 }
 
 /// How a byte is written inside a JSON string: `None` as it is, an empty
@@ -420,6 +449,47 @@ mod tests {
             w.push(b'"');
             let back: String = serde_json::from_slice(&w).unwrap();
             assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn utf8_bytes_become_exact_json_text_and_others_are_refused() {
+        let alphabet: &[&[u8]] = &[
+            b"a",
+            b" ",
+            b"\"",
+            b"\\",
+            b"\n",
+            b"\r",
+            b"\x00",
+            b"\x1f",
+            b"\x7f",
+            "é".as_bytes(),
+            "你".as_bytes(),
+            "😀".as_bytes(),
+            b"\xff",
+            b"\xe4\xbd",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..200 {
+            let bytes: Vec<u8> = (0..len)
+                .flat_map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            let mut out = b"\"".to_vec();
+            let ok = push_json_utf8(&bytes, &mut out);
+            assert_eq!(ok, std::str::from_utf8(&bytes).is_ok(), "{bytes:?}");
+            if ok {
+                out.push(b'"');
+                let back: String = serde_json::from_slice(&out).unwrap();
+                assert_eq!(back.as_bytes(), &bytes[..]);
+            }
         }
     }
 
