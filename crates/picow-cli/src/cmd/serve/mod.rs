@@ -76,7 +76,7 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
                 ))
             })?;
         observers.push(Box::new(output::Threaded::new(Box::new(output::Log::new(
-            io::BufWriter::with_capacity(1 << 16, file),
+            file,
         )))));
     }
     let scripted = !args.expect.is_empty() || args.clients.is_some() || args.timeout.is_some();
@@ -103,9 +103,19 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         ctl_tx,
         interactive::Session::new(args.line_ending),
     ));
-    let outcome = engine::run(listener, cfg, observers, ctl_rx, shutdown_signal())
-        .await
-        .wrap_err("writing serve's output")?;
+    // The engine runs as a task on the worker threads, not on this one: a
+    // worker that reads a client's bytes can then hand them to the hub
+    // without waking another thread.
+    let outcome = tokio::spawn(engine::run(
+        listener,
+        cfg,
+        observers,
+        ctl_rx,
+        shutdown_signal(),
+    ))
+    .await
+    .wrap_err("serve's engine stopped")?
+    .wrap_err("writing serve's output")?;
     Ok(exit_code(outcome))
 }
 
