@@ -30,7 +30,9 @@ pub fn run(args: &[String]) -> Result {
                 "pty_latency",
             ]),
         ),
-        Some(other) => Err(format!("no benchmark named `{other}` yet")),
-        None => Err("usage: cargo xtask bench <name>".into()),
+        Some(other) => Err(crate::bad_input(format!(
+            "no benchmark named `{other}`; see `cargo xtask help`"
+        ))),
+        None => Err(crate::bad_input("usage: cargo xtask bench <name>")),
     }
 }

@@ -5,7 +5,9 @@ use crate::{cargo, root, step, Result};
 /// Runs every CI step; stops at the first failure.
 pub fn run(args: &[String]) -> Result {
     if let Some(a) = args.first() {
-        return Err(format!("ci takes no arguments, got `{a}`"));
+        return Err(crate::bad_input(format!(
+            "ci takes no arguments, got `{a}`"
+        )));
     }
     check_components()?;
     report_disk();

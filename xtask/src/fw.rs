@@ -110,18 +110,24 @@ fn parse_args(args: &[String], allow_release: bool) -> Result<Args> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--chip" => {
-                let v = it
-                    .next()
-                    .ok_or("--chip needs a value: esp32c3, esp32c6 or esp32s3")?;
+                let v = it.next().ok_or_else(|| {
+                    crate::bad_input("--chip needs a value: esp32c3, esp32c6 or esp32s3")
+                })?;
                 chip = Some(Chip::parse(v).ok_or_else(|| {
-                    format!("--chip: unknown chip `{v}`; use esp32c3, esp32c6 or esp32s3")
+                    crate::bad_input(format!(
+                        "--chip: unknown chip `{v}`; use esp32c3, esp32c6 or esp32s3"
+                    ))
                 })?);
             }
             "--release" if allow_release => release = true,
-            other => return Err(format!("unexpected argument `{other}`\n\n{USAGE}")),
+            other => {
+                return Err(crate::bad_input(format!(
+                    "unexpected argument `{other}`\n\n{USAGE}"
+                )))
+            }
         }
     }
-    let chip = chip.ok_or_else(|| format!("--chip is required\n\n{USAGE}"))?;
+    let chip = chip.ok_or_else(|| crate::bad_input(format!("--chip is required\n\n{USAGE}")))?;
     Ok(Args { chip, release })
 }
 
@@ -144,7 +150,7 @@ pub fn run(args: &[String]) -> Result {
             print!("{USAGE}");
             Ok(())
         }
-        _ => Err(USAGE.trim_end().into()),
+        _ => Err(crate::bad_input(USAGE.trim_end())),
     }
 }
 

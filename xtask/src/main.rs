@@ -48,11 +48,24 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Bad arguments exit 2, as picow's own input errors do.
+        Err(e) if e.starts_with(BAD_INPUT) => {
+            eprintln!("xtask: {}", &e[BAD_INPUT.len()..]);
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The start of an error that is about the arguments (exit 2, not 1).
+const BAD_INPUT: &str = "bad input: ";
+
+/// An error about the arguments given to a task: `cargo xtask` exits 2.
+pub fn bad_input(msg: impl std::fmt::Display) -> String {
+    format!("{BAD_INPUT}{msg}")
 }
 
 /// An xtask failure: a message saying what failed and what to do.

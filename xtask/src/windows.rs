@@ -84,7 +84,9 @@ pub fn run(args: &[String]) -> Result {
             print!("{USAGE}");
             Ok(())
         }
-        _ => Err(format!("unknown arguments {args:?}\n\n{USAGE}")),
+        _ => Err(crate::bad_input(format!(
+            "unknown arguments {args:?}\n\n{USAGE}"
+        ))),
     }
 }
 

@@ -262,11 +262,11 @@ pub fn run(args: &[String]) -> Result {
         Some("--baud") => vec![args
             .get(1)
             .and_then(|b| b.parse().ok())
-            .ok_or("--baud takes a number")?],
+            .ok_or_else(|| crate::bad_input("--baud takes a number"))?],
         Some(a) => {
-            return Err(format!(
+            return Err(crate::bad_input(format!(
                 "bench flash: unknown argument `{a}` (only --baud N)"
-            ))
+            )))
         }
     };
     let root = root();

@@ -48,15 +48,15 @@ pub fn run(args: &[String]) -> Result {
             it.next()
                 .and_then(|v| v.parse().ok())
                 .filter(|&v: &u64| v > 0)
-                .ok_or(format!("{flag} needs a positive whole number"))
+                .ok_or_else(|| crate::bad_input(format!("{flag} needs a positive whole number")))
         };
         match a.as_str() {
             "--secs" => secs = num("--secs")?,
             "--rate" => rate = num("--rate")?,
             other => {
-                return Err(format!(
+                return Err(crate::bad_input(format!(
                     "unknown argument `{other}`; usage: cargo xtask bench monitor [--secs N] [--rate BYTES_PER_S]"
-                ))
+                )))
             }
         }
     }

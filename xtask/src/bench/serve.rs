@@ -512,16 +512,14 @@ const ROUNDS: usize = 5;
 pub fn run(args: &[String]) -> Result {
     let rounds = match args {
         [] => ROUNDS,
-        [flag, n] if flag == "--rounds" => n
-            .parse()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("--rounds: `{n}` is not a whole number above 0"))?,
+        [flag, n] if flag == "--rounds" => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+            crate::bad_input(format!("--rounds: `{n}` is not a whole number above 0"))
+        })?,
         _ => {
-            return Err(format!(
+            return Err(crate::bad_input(format!(
                 "bench serve takes only `--rounds N`, got `{}`",
                 args.join(" ")
-            ))
+            )))
         }
     };
     step(
