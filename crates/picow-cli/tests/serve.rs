@@ -419,3 +419,36 @@ async fn text_is_decoded_only_while_someone_reads_it() {
     assert_eq!(outcome, Outcome::Met);
     assert_eq!(texts.concat(), "abbc");
 }
+
+#[tokio::test]
+async fn reads_are_at_most_64_kib_each_and_complete() {
+    // Each read is bounded (with the bounded queues, that bounds what reads
+    // not yet handled can hold), and nothing is lost across reads.
+    let server = Server::start(Config::default()).await;
+    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    let mut server = server;
+    let writer = tokio::spawn({
+        let data = data.clone();
+        async move {
+            c.write_all(&data).await.unwrap();
+            c
+        }
+    });
+    let mut got = Vec::new();
+    let mut largest = 0;
+    while got.len() < data.len() {
+        let bytes = server
+            .wait_for(|e| match e {
+                Event::Data { bytes, .. } => Some(bytes.clone()),
+                _ => None,
+            })
+            .await;
+        largest = largest.max(bytes.len());
+        got.extend_from_slice(&bytes);
+    }
+    let _c = writer.await.unwrap();
+    assert_eq!(got, data);
+    assert!(largest <= 64 * 1024, "a read of {largest} bytes");
+    let _ = server.stop().await;
+}

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use picow_protocol::session::{GreetingMatcher, PeerKind};
 use picow_protocol::Transport;
 use tokio::io::Interest;
@@ -35,7 +35,8 @@ use super::text::{Charset, TextDecoder};
 /// A client's short id: `#1`, `#2`, ...
 pub type ClientId = u64;
 
-/// The least room a read gets (more when its thread's block has it).
+/// Bytes read at most at once: with the bounded queues to the hub and the
+/// output, this bounds the memory that reads not yet handled can hold.
 const READ_BUF: usize = 64 * 1024;
 /// Messages from client tasks waiting for the hub.
 const CHANNEL: usize = 512;
@@ -572,7 +573,7 @@ async fn tcp_loop(
                     Err(e) => return format!("error: {e}"),
                 };
                 if ready.is_readable() && eof_at.is_none() {
-                    match read_into_shared(|b| stream.try_read_buf(b)) {
+                    match read_into_shared(|b| stream.try_read_buf(&mut b.limit(READ_BUF))) {
                         Ok(b) if b.is_empty() => eof_at = Some(Instant::now()),
                         Ok(bytes) => {
                             if tx.send(Msg::Data { id, bytes }).await.is_err() {
@@ -659,7 +660,7 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Ctx) {
         }
         let mut from = None;
         let res = read_into_shared(|b| {
-            let (n, peer) = socket.try_recv_buf_from(b)?;
+            let (n, peer) = socket.try_recv_buf_from(&mut b.limit(READ_BUF))?;
             from = Some(peer);
             Ok(n)
         });
