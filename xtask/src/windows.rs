@@ -240,9 +240,9 @@ fn smoke(exe: &Path) -> Result {
         &serve_help,
         "expected exit 0 and the serve options",
     )?;
-    check_serve(&wine, &serve_help.stdout)?;
-    check_serve_timeout_json_and_log(&wine, &serve_help.stdout)?;
-    check_serve_ctrl_c(&wine, &serve_help.stdout)?;
+    check_serve(&wine)?;
+    check_serve_timeout_json_and_log(&wine)?;
+    check_serve_ctrl_c(&wine)?;
     #[cfg(unix)]
     check_monitor_via_sim(&wine)?;
 
@@ -344,11 +344,6 @@ impl Run {
             "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.status, self.stdout, self.stderr
         )
-    }
-
-    /// Whether this is the `NotImplemented` placeholder of a subcommand.
-    fn not_implemented(&self) -> bool {
-        self.code() == Some(2) && self.stderr.contains("not implemented")
     }
 }
 
@@ -593,14 +588,6 @@ fn check_bad_input(wine: &Wine) -> Result {
 /// that it is Unix-only and exit 2.
 fn check_sim_says_unix_only(wine: &Wine) -> Result {
     let run = wine.run(&["sim"], SHORT)?;
-    if run.not_implemented() {
-        return check(
-            "picow.exe sim exits 2 (not implemented yet)",
-            true,
-            &run,
-            "",
-        );
-    }
     check(
         "picow.exe sim says it is Unix-only and exits 2",
         run.code() == Some(2)
@@ -610,10 +597,12 @@ fn check_sim_says_unix_only(wine: &Wine) -> Result {
     )
 }
 
-/// Prints a banner that cannot be missed in a CI log.
-fn loud_skip(what: &str, why: &str) {
-    let bar = "!".repeat(78);
-    println!("{bar}\n!!! SKIPPED: {what}\n!!! because: {why}\n!!! It turns on by itself once that lands.\n{bar}");
+/// A `--log` file name in the Wine working directory, and its path there,
+/// with what an earlier run left removed.
+fn fresh_log(wine: &Wine, name: &'static str) -> (&'static str, PathBuf) {
+    let path = wine.dir.join(name);
+    let _ = fs::remove_file(&path);
+    (name, path)
 }
 
 /// A free TCP port on 127.0.0.1 (Wine shares the host's network stack).
@@ -709,15 +698,7 @@ struct BoardLog {
 
 /// The tutorial's exchange through the Windows build: serve sends `ping`,
 /// the board greets and echoes, serve's expectations are met: exit 0.
-fn check_serve(wine: &Wine, serve_help: &str) -> Result {
-    const WHAT: &str = "windows smoke test: picow.exe serve with a fake board";
-    if !serve_help.contains("--expect") {
-        loud_skip(
-            WHAT,
-            "`picow serve` has no --expect yet (the placeholder of issue #3)",
-        );
-        return Ok(());
-    }
+fn check_serve(wine: &Wine) -> Result {
     let port = free_port()?;
     let port_s = port.to_string();
     let args = [
@@ -751,10 +732,6 @@ fn check_serve(wine: &Wine, serve_help: &str) -> Result {
         again[2] = &port_s;
         (run, board) = serve_with_board(wine, &again, port)?;
     }
-    if run.not_implemented() {
-        loud_skip(WHAT, "`picow serve` is not implemented yet (issue #3)");
-        return Ok(());
-    }
     let got_ping = String::from_utf8_lossy(&board.received).contains("ping");
     check(
         &format!(
@@ -778,20 +755,10 @@ fn check_serve(wine: &Wine, serve_help: &str) -> Result {
 /// An expectation that the board never meets: exit 124 (so the check above
 /// can fail), with `--json` lines and a `--log` file that end lines in `\n`
 /// only, on Windows as everywhere.
-fn check_serve_timeout_json_and_log(wine: &Wine, serve_help: &str) -> Result {
-    const WHAT: &str = "windows smoke test: picow.exe serve timeout, --json and --log line endings";
-    if !serve_help.contains("--expect") || !serve_help.contains("--log") {
-        loud_skip(
-            WHAT,
-            "`picow serve` has no --expect or no --log yet (issue #3)",
-        );
-        return Ok(());
-    }
+fn check_serve_timeout_json_and_log(wine: &Wine) -> Result {
     let port = free_port()?;
     let port_s = port.to_string();
-    let log_name = "serve-log.jsonl";
-    let log_path = wine.dir.join(log_name);
-    let _ = fs::remove_file(&log_path);
+    let (log_name, log_path) = fresh_log(wine, "serve-log.jsonl");
     let args = [
         "--json",
         "serve",
@@ -809,10 +776,6 @@ fn check_serve_timeout_json_and_log(wine: &Wine, serve_help: &str) -> Result {
         log_name,
     ];
     let (run, board) = serve_with_board(wine, &args, port)?;
-    if run.not_implemented() {
-        loud_skip(WHAT, "`picow serve` is not implemented yet (issue #3)");
-        return Ok(());
-    }
     check(
         "picow.exe serve exits 124 when an expectation is not met in time",
         run.code() == Some(124) && board.connected,
@@ -844,17 +807,10 @@ fn check_serve_timeout_json_and_log(wine: &Wine, serve_help: &str) -> Result {
 /// Ctrl-C on Windows is a console control event, not a signal (Wine turns
 /// SIGINT into one): serve must close, print its summary and flush `--log`
 /// with everything received before it, and exit 0.
-fn check_serve_ctrl_c(wine: &Wine, serve_help: &str) -> Result {
-    const WHAT: &str = "windows smoke test: picow.exe serve ends cleanly on Ctrl-C";
-    if !serve_help.contains("--log") {
-        loud_skip(WHAT, "`picow serve` has no --log yet (issue #3)");
-        return Ok(());
-    }
+fn check_serve_ctrl_c(wine: &Wine) -> Result {
     let port = free_port()?;
     let port_s = port.to_string();
-    let log_name = "serve-ctrl-c.jsonl";
-    let log_path = wine.dir.join(log_name);
-    let _ = fs::remove_file(&log_path);
+    let (log_name, log_path) = fresh_log(wine, "serve-ctrl-c.jsonl");
     let args = [
         "--json",
         "serve",
@@ -923,15 +879,6 @@ fn check_serve_ctrl_c(wine: &Wine, serve_help: &str) -> Result {
 /// code (serialport's COM port, `\\.\COM50`) end to end, with no hardware.
 #[cfg(unix)]
 fn check_monitor_via_sim(wine: &Wine) -> Result {
-    const WHAT: &str = "windows smoke test: picow.exe monitor reads a virtual board on COM50";
-    let help = wine.run(&["monitor", "--help"], SHORT)?;
-    if !help.stdout.contains("--non-interactive") || !help.stdout.contains("--expect") {
-        loud_skip(
-            WHAT,
-            "`picow monitor` has no --non-interactive/--expect yet (issue #7)",
-        );
-        return Ok(());
-    }
     // The host build of picow for the virtual board (a no-op in CI: the
     // tests built it).
     step(
@@ -939,12 +886,6 @@ fn check_monitor_via_sim(wine: &Wine) -> Result {
         crate::cargo().args(["build", "--locked", "-p", "picow-cli", "--bin", "picow"]),
     )?;
     let host = root().join("target/debug/picow");
-    let sim_help = run_bounded(Command::new(&host).args(["sim", "--help"]), None, SHORT)
-        .map_err(|e| format!("picow sim --help: {e}"))?;
-    if !sim_help.status.success() || !sim_help.stdout.contains("--control") {
-        loud_skip(WHAT, "`picow sim` has no --control yet (issue #5)");
-        return Ok(());
-    }
     let dir = wine.dir.join("sim");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
