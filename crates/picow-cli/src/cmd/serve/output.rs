@@ -40,7 +40,8 @@ pub fn flash_hints(transport: Transport, local: &[SocketAddr], lan: &[LanAddr]) 
         .collect()
 }
 
-fn clock(at: SystemTime) -> String {
+/// The time of day for people: `09:12:01.123` (UTC).
+pub fn clock(at: SystemTime) -> String {
     // 2026-11-26T09:12:01.123Z -> 09:12:01.123 (UTC).
     let s = humantime::format_rfc3339_millis(at).to_string();
     s.get(11..23).unwrap_or(&s).to_owned()
@@ -60,17 +61,12 @@ fn kind_str(kind: &Kind) -> String {
 pub struct Human<W> {
     out: W,
     hex: bool,
-    line: String,
 }
 
 impl<W: Write> Human<W> {
     /// Writes to `out`; data as hex bytes when `hex`.
     pub fn new(out: W, hex: bool) -> Self {
-        Human {
-            out,
-            hex,
-            line: String::new(),
-        }
+        Human { out, hex }
     }
 
     fn data(
@@ -81,19 +77,40 @@ impl<W: Write> Human<W> {
         bytes: &[u8],
         txt: &str,
     ) -> io::Result<()> {
-        let t = clock(at);
-        if self.hex {
-            return writeln!(self.out, "{t} #{id} {arrow} {}", text::hex_spaced(bytes));
-        }
-        let body = txt.strip_suffix('\n').unwrap_or(txt);
-        for line in body.split('\n') {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            self.line.clear();
-            text::display_line(line, &mut self.line);
-            writeln!(self.out, "{t} #{id} {arrow} {}", self.line)?;
-        }
-        Ok(())
+        let out = &mut self.out;
+        data_lines(at, id, arrow, bytes, txt, self.hex, |line| {
+            writeln!(out, "{line}")
+        })
     }
+}
+
+/// The lines a person sees for received or sent data, handed to `f` one by
+/// one: `HH:MM:SS.mmm #ID ARROW text` for each line of the text (a final
+/// newline ends the last one; `\r` before a newline is dropped; control
+/// characters shown as `\xNN`), or one line of spaced hex bytes with `hex`.
+pub fn data_lines<E>(
+    at: SystemTime,
+    id: u64,
+    arrow: &str,
+    bytes: &[u8],
+    txt: &str,
+    hex: bool,
+    mut f: impl FnMut(&str) -> Result<(), E>,
+) -> Result<(), E> {
+    let t = clock(at);
+    if hex {
+        return f(&format!("{t} #{id} {arrow} {}", text::hex_spaced(bytes)));
+    }
+    let head = format!("{t} #{id} {arrow} ");
+    let mut line = String::new();
+    let body = txt.strip_suffix('\n').unwrap_or(txt);
+    for part in body.split('\n') {
+        line.clear();
+        line.push_str(&head);
+        text::display_line(part.strip_suffix('\r').unwrap_or(part), &mut line);
+        f(&line)?;
+    }
+    Ok(())
 }
 
 impl<W: Write + Send> Observer for Human<W> {

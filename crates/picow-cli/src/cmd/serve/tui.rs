@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 
 use super::engine::{self, Config, Control, Event, Kind, Listener, Observer, Target};
 use super::interactive::Session;
-use super::output::flash_hints;
-use super::{exit_code, text, ServeArgs};
+use super::output::{clock, data_lines, flash_hints};
+use super::{exit_code, ServeArgs};
 use crate::exit::Exit;
 
 /// Lines of received data kept for the view.
@@ -78,20 +78,11 @@ impl ViewState {
         txt: &str,
         style: Style,
     ) {
-        let t = clock(at);
-        if self.hex {
-            self.push(
-                style,
-                format!("{t} #{id} {arrow} {}", text::hex_spaced(bytes)),
-            );
-            return;
-        }
-        let body = txt.strip_suffix('\n').unwrap_or(txt);
-        for line in body.split('\n') {
-            let mut l = String::new();
-            text::display_line(line.strip_suffix('\r').unwrap_or(line), &mut l);
-            self.push(style, format!("{t} #{id} {arrow} {l}"));
-        }
+        let hex = self.hex;
+        let _ = data_lines(at, id, arrow, bytes, txt, hex, |line| {
+            self.push(style, line.to_owned());
+            Ok::<(), std::convert::Infallible>(())
+        });
     }
 
     /// Updates the view for one event.
@@ -194,11 +185,6 @@ impl ViewState {
             ),
         }
     }
-}
-
-fn clock(at: SystemTime) -> String {
-    let s = humantime::format_rfc3339_millis(at).to_string();
-    s.get(11..23).unwrap_or(&s).to_owned()
 }
 
 fn kind_label(kind: &Kind) -> String {
