@@ -112,6 +112,16 @@ fn named(evs: &[serde_json::Value], kind: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that picow exited with `code` and that its stderr says each of
+/// `says`.
+fn exits_saying(out: &Output, code: i32, says: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    for s in says {
+        assert!(err.contains(s), "expected {s:?} in:\n{err}");
+    }
+}
+
 fn md5(b: &[u8]) -> [u8; 16] {
     Md5::digest(b).into()
 }
@@ -275,13 +285,11 @@ fn c3_firmware_on_an_s3_is_refused_before_any_write() {
         "--server",
         "127.0.0.1:10000",
     ]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("chip mismatch") && err.contains("esp32s3") && err.contains("esp32c3"),
-        "{err}"
+    exits_saying(
+        &out,
+        2,
+        &["chip mismatch", "esp32s3", "esp32c3", "Nothing was written"],
     );
-    assert!(err.contains("Nothing was written"), "{err}");
     assert_eq!(board.flash(), before);
 }
 
@@ -299,11 +307,10 @@ fn config_only_on_a_board_without_the_picow_table_is_refused() {
         "--server",
         "127.0.0.1:10000",
     ]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("--config-only refused") && err.contains("full `picow flash` first"),
-        "{err}"
+    exits_saying(
+        &out,
+        2,
+        &["--config-only refused", "full `picow flash` first"],
     );
     assert_eq!(board.flash(), before);
 }
@@ -544,23 +551,20 @@ fn bare_pty_is_not_reset_and_a_silent_board_is_a_sync_failure() {
         "127.0.0.1:10000",
     ];
     let out = picow(&args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(
-        err.contains("has no modem-control lines") && err.contains("not resetting it"),
-        "{err}"
+    exits_saying(
+        &out,
+        0,
+        &[
+            "has no modem-control lines",
+            "not resetting it",
+            "press RESET on the board",
+        ],
     );
-    assert!(err.contains("press RESET on the board"), "{err}");
     // The board runs its app now: nothing answers the loader's SYNC.
     assert!(board.control("reset run").starts_with("ok"));
     let before = board.flash();
     let out = picow(&args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("no answer from the ESP ROM loader") && err.contains("hold BOOT"),
-        "{err}"
-    );
+    exits_saying(&out, 1, &["no answer from the ESP ROM loader", "hold BOOT"]);
     assert_eq!(board.flash(), before);
 }
 
@@ -583,10 +587,5 @@ fn a_port_held_by_another_program_is_busy() {
         "--server",
         "127.0.0.1:10000",
     ]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("is busy") && err.contains("close that program"),
-        "{err}"
-    );
+    exits_saying(&out, 1, &["is busy", "close that program"]);
 }

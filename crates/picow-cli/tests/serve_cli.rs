@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use common::{free_port, picow};
 use std::time::{Duration, Instant};
@@ -18,6 +18,22 @@ fn run(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
+}
+
+/// Starts `picow GLOBAL serve --bind 127.0.0.1 --port PORT ARGS` with its
+/// stdout and stderr piped, and the guard that kills it if the test fails.
+fn spawn_serve(global: &[&str], port: u16, args: &[&str], stdin: Stdio) -> (Child, KillOnDrop) {
+    let child = picow()
+        .args(global)
+        .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    (child, guard)
 }
 
 /// Kills a spawned serve if a test fails before it exits by itself, so no
@@ -100,15 +116,12 @@ fn an_unwritable_log_exits_2_naming_the_flag() {
 #[test]
 fn timeout_exits_124_and_prints_what_it_saw() {
     let port = free_port();
-    let child = picow()
-        .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--expect", "I got:pong", "--timeout", "3s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child.id());
+    let (child, _guard) = spawn_serve(
+        &[],
+        port,
+        &["--expect", "I got:pong", "--timeout", "3s"],
+        Stdio::null(),
+    );
     let mut c = connect(port);
     c.write_all(b"Hello WalnutPi!I got:ping").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -151,30 +164,23 @@ fn ci_script_with_json_and_log() {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("serve.jsonl");
     let _ = std::fs::remove_file(&log);
-    let child = picow()
-        .args([
-            "--json",
-            "serve",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .args([
+    let (child, _guard) = spawn_serve(
+        &["--json"],
+        port,
+        &[
             "--send",
             "ping",
             "--expect",
             "Hello WalnutPi!",
             "--expect",
             "I got:ping",
-        ])
-        .args(["--timeout", "60s", "--log"])
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child.id());
+            "--timeout",
+            "60s",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        Stdio::null(),
+    );
     let b = board(port);
     let out = child.wait_with_output().unwrap();
     b.join().unwrap();
@@ -232,22 +238,12 @@ fn sigterm_closes_flushes_the_log_and_exits_0() {
     let dir = std::env::temp_dir().join(format!("picow-serve-term-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("serve.jsonl");
-    let mut child = picow()
-        .args([
-            "--json",
-            "serve",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--log",
-        ])
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child.id());
+    let (mut child, _guard) = spawn_serve(
+        &["--json"],
+        port,
+        &["--log", log.to_str().unwrap()],
+        Stdio::null(),
+    );
     let mut c = connect(port);
     c.write_all(b"before the signal").unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -287,13 +283,7 @@ fn sigterm_closes_flushes_the_log_and_exits_0() {
 #[test]
 fn piped_stdin_commands_reach_the_clients() {
     let port = free_port();
-    let mut child = picow()
-        .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child.id());
+    let (mut child, _guard) = spawn_serve(&[], port, &[], Stdio::piped());
     let mut c = connect(port);
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in stdout.by_ref() {
