@@ -16,6 +16,17 @@ async fn listener() -> (TcpListener, u16) {
     (l, port)
 }
 
+/// A board configured for `HOST:PORT` (no name) that has connected to a
+/// server on 127.0.0.1:PORT and greeted it: its rig, the server's side of
+/// the connection, and the port.
+async fn greeted(host: &str) -> (Rig, tokio::net::TcpStream, u16) {
+    let (l, port) = listener().await;
+    let rig = start(Some(&config(&format!("{host}:{port}"), None)), true);
+    let (mut s, _) = l.accept().await.unwrap();
+    assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+    (rig, s, port)
+}
+
 #[tokio::test]
 async fn greeting_with_name_then_echo_of_each_chunk() {
     LocalSet::new()
@@ -63,10 +74,7 @@ async fn greeting_with_name_then_echo_of_each_chunk() {
 async fn message_split_across_reads_and_several_in_one_read() {
     LocalSet::new()
         .run_until(async {
-            let (l, port) = listener().await;
-            let mut rig = start(Some(&config(&format!("127.0.0.1:{port}"), None)), true);
-            let (mut s, _) = l.accept().await.unwrap();
-            assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            let (mut rig, mut s, _) = greeted("127.0.0.1").await;
             // One message in two writes: each part is echoed as it came.
             s.write_all(b"hel").await.unwrap();
             assert_eq!(read_n(&mut s, 9).await, b"I got:hel");
@@ -108,10 +116,7 @@ async fn tutorial_flow_with_utf8_chinese_byte_for_byte() {
     LocalSet::new()
         .run_until(async {
             // A plain TCP server standing in for NetAssist.
-            let (l, port) = listener().await;
-            let mut rig = start(Some(&config(&format!("127.0.0.1:{port}"), None)), true);
-            let (mut s, _) = l.accept().await.unwrap();
-            assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            let (mut rig, mut s, _) = greeted("127.0.0.1").await;
             for text in ["你好，胡桃派！", "WalnutPi 测试 123", "😀"] {
                 s.write_all(text.as_bytes()).await.unwrap();
                 let mut want = b"I got:".to_vec();
@@ -158,10 +163,7 @@ async fn udp_server_gets_greeting_and_echo() {
 async fn host_name_is_resolved() {
     LocalSet::new()
         .run_until(async {
-            let (l, port) = listener().await;
-            let mut rig = start(Some(&config(&format!("localhost:{port}"), None)), true);
-            let (mut s, _) = l.accept().await.unwrap();
-            assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            let (mut rig, _s, port) = greeted("localhost").await;
             let c = rig.expect("server-connected").await;
             assert_eq!(field(&c.line, "server"), format!("tcp://localhost:{port}"));
         })
@@ -278,10 +280,7 @@ async fn reboot_resets_the_board_and_the_app_starts_over() {
 async fn worst_case_rx_line_is_complete_and_lossless() {
     LocalSet::new()
         .run_until(async {
-            let (l, port) = listener().await;
-            let mut rig = start(Some(&config(&format!("127.0.0.1:{port}"), None)), true);
-            let (mut s, _) = l.accept().await.unwrap();
-            assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            let (mut rig, mut s, _) = greeted("127.0.0.1").await;
             // A full chunk of bytes that all print as `\xNN`.
             let nasty = [0x01u8; 128];
             s.write_all(&nasty).await.unwrap();
