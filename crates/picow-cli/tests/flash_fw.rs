@@ -33,6 +33,21 @@ fn serve(port: u16) -> Kill {
     )
 }
 
+/// `picow --json probe --port LINK --reset`, which must succeed: its report,
+/// and its stdout as text.
+fn probe(link: &Path) -> (serde_json::Value, String) {
+    let out = run(&[
+        "--json",
+        "probe",
+        "--port",
+        link.to_str().unwrap(),
+        "--reset",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = serde_json::from_slice(&out.stdout).unwrap();
+    (v, text(&out.stdout))
+}
+
 fn firmware() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let elf = root.join("target/picow-fw/esp32c3/picow-fw.elf");
@@ -106,22 +121,14 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     );
 
     // probe: what was just written, password masked.
-    let out = run(&[
-        "--json",
-        "probe",
-        "--port",
-        link.to_str().unwrap(),
-        "--reset",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (v, stdout) = probe(&link);
     assert_eq!(v["mac"], "7c:df:a1:c3:00:42");
     assert_eq!(v["flash_size"], 4 << 20);
     assert_eq!(v["config"]["ssid"], "PicoLab");
     assert_eq!(v["config"]["password"], "********");
     assert_eq!(v["config"]["server"], format!("tcp://{server_addr}"));
     assert_eq!(v["app"]["descriptor"]["name"], "picow-fw");
-    assert!(!text(&out.stdout).contains("correct-horse"));
+    assert!(!stdout.contains("correct-horse"));
 
     // --config-only with another port: the board reconnects there.
     let port2 = free_port();
@@ -144,14 +151,7 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
         Some(0),
         "serve on the new port did not see the greeting"
     );
-    let out = run(&[
-        "--json",
-        "probe",
-        "--port",
-        link.to_str().unwrap(),
-        "--reset",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (v, _) = probe(&link);
     assert_eq!(v["config"]["server"], format!("tcp://127.0.0.1:{port2}"));
 
     // A backtrace printed by the virtual board is decoded by picow monitor
