@@ -323,11 +323,13 @@ pub fn hard_reset(port: &mut dyn SerialPort, pid: Option<u16>) -> Result<(), ser
     Ok(())
 }
 
+/// Port lists for unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixture {
+    use serialport::{SerialPortInfo, SerialPortType, UsbPortInfo};
 
-    fn usb(name: &str, vid: u16, pid: u16, sn: Option<&str>) -> SerialPortInfo {
+    /// A USB serial port.
+    pub fn usb(name: &str, vid: u16, pid: u16, sn: Option<&str>) -> SerialPortInfo {
         SerialPortInfo {
             port_name: name.into(),
             port_type: SerialPortType::UsbPort(UsbPortInfo {
@@ -340,12 +342,19 @@ mod tests {
         }
     }
 
-    fn plain(name: &str) -> SerialPortInfo {
+    /// A port that is not USB.
+    pub fn plain(name: &str) -> SerialPortInfo {
         SerialPortInfo {
             port_name: name.into(),
             port_type: SerialPortType::Unknown,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{plain, usb};
+    use super::*;
 
     #[test]
     fn choose_the_one_espressif_board() {

@@ -110,27 +110,12 @@ pub fn prompt(
 mod tests {
     use super::*;
     use crate::port::USB_SERIAL_JTAG_PID;
-    use serialport::{SerialPortType, UsbPortInfo};
     use std::cell::Cell;
 
-    fn usb(name: &str, vid: u16, pid: u16) -> SerialPortInfo {
-        SerialPortInfo {
-            port_name: name.into(),
-            port_type: SerialPortType::UsbPort(UsbPortInfo {
-                vid,
-                pid,
-                serial_number: Some("SN".into()),
-                manufacturer: None,
-                product: None,
-            }),
-        }
-    }
+    use crate::port::fixture::plain;
 
-    fn plain(name: &str) -> SerialPortInfo {
-        SerialPortInfo {
-            port_name: name.into(),
-            port_type: SerialPortType::Unknown,
-        }
+    fn usb(name: &str, vid: u16, pid: u16) -> SerialPortInfo {
+        crate::port::fixture::usb(name, vid, pid, Some("SN"))
     }
 
     #[test]

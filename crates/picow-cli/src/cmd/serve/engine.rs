@@ -448,6 +448,18 @@ impl Ctx {
         }
         Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
+
+    /// Tells the hub about a new client; returns the state the client's
+    /// task shares with the hub, or `None` when the hub has stopped.
+    async fn connected(&self, id: ClientId, peer: SocketAddr) -> Option<Arc<Shared>> {
+        let shared = Arc::new(Shared::default());
+        let msg = Msg::Connected {
+            id,
+            peer,
+            shared: shared.clone(),
+        };
+        self.tx.send(msg).await.ok().map(|()| shared)
+    }
 }
 
 async fn accept_loop(listener: TcpListener, ctx: Ctx) {
@@ -463,15 +475,9 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx) {
                 match ctx.admit() {
                     Ok(id) => {
                         let _ = stream.set_nodelay(true);
-                        let shared = Arc::new(Shared::default());
-                        let msg = Msg::Connected {
-                            id,
-                            peer,
-                            shared: shared.clone(),
-                        };
-                        if ctx.tx.send(msg).await.is_err() {
+                        let Some(shared) = ctx.connected(id, peer).await else {
                             return;
-                        }
+                        };
                         tokio::spawn(tcp_client(id, stream, shared, ctx.clone()));
                     }
                     Err(reason) => {
@@ -679,15 +685,9 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Ctx) {
             None => match ctx.admit() {
                 Ok(id) => {
                     peers.insert(peer, id);
-                    let shared = Arc::new(Shared::default());
-                    let msg = Msg::Connected {
-                        id,
-                        peer,
-                        shared: shared.clone(),
-                    };
-                    if ctx.tx.send(msg).await.is_err() {
+                    let Some(shared) = ctx.connected(id, peer).await else {
                         return;
-                    }
+                    };
                     tokio::spawn(udp_writer(id, peer, socket.clone(), shared, ctx.clone()));
                     id
                 }
