@@ -68,10 +68,11 @@ pub fn run(args: &[String]) -> Result {
             "-p",
             "picow-cli",
             "--test",
-            "flash_fw",
+            "it",
             "--locked",
             "--",
             "--ignored",
+            "flash_fw::",
         ]),
     )?;
     // picow monitor decodes a backtrace against the C3 ELF just built (issue #7).
@@ -86,7 +87,7 @@ pub fn run(args: &[String]) -> Result {
         "monitor decodes the firmware ELF",
         cargo()
             .args(["test", "-p", "picow-cli", "--locked"])
-            .args(["--test", "monitor_fw_elf", "--", "--ignored"])
+            .args(["--test", "it", "--", "--ignored", "monitor_fw_elf::"])
             .env("PICOW_FW_ELF", &c3_elf),
     )?;
     // picow.exe for Windows and its smoke test under Wine (issue #8).

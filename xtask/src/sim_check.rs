@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: the virtual board (`picow sim`) cross-checked with
 //! esptool from PyPI, with and without esptool's flasher stub, over a real
 //! pty. The espflash-library cross-check is the Rust integration test
-//! `crates/picow-sim/tests/espflash.rs`, run by the tests step.
+//! `crates/picow-sim/tests/it/espflash.rs`, run by the tests step.
 //!
 //! Per board: `read-mac` shows the configured MAC, `flash-id` the JEDEC id
 //! and size, `write-flash` of 1 MB of random bytes at 0x10000 lands in the
@@ -243,10 +243,11 @@ fn fw_image_check(required: bool) -> Result {
                 "-p",
                 "picow-sim",
                 "--test",
-                "fw_image",
+                "it",
                 "--locked",
                 "--",
                 "--ignored",
+                "fw_image::",
             ])
             .env("PICOW_FW_ELF", &elf),
     )

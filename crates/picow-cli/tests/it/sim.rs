@@ -2,7 +2,7 @@
 //! the link, the control socket, Ctrl-C, and exit code 2 for bad input.
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The `picow` binary as a user runs it: help, version, completions, exit
 //! codes, input errors and broken pipes.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::Stdio;

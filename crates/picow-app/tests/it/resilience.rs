@@ -2,7 +2,7 @@
 //! refusals with their backoff steps, Wi-Fi timeouts and drops, and the
 //! waiting state without a valid config.
 
-mod common;
+use crate::common;
 
 use common::*;
 use picow_app::host::{flash_image, AccessPoint, LedChange};

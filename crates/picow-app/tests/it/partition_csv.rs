@@ -9,12 +9,12 @@ fn firmware_partition_csvs_match_the_layouts() {
         (
             &LAYOUT_8MB,
             "partitions-8mb.csv",
-            include_str!("../../picow-fw/partitions-8mb.csv"),
+            include_str!("../../../picow-fw/partitions-8mb.csv"),
         ),
         (
             &LAYOUT_4MB,
             "partitions-4mb.csv",
-            include_str!("../../picow-fw/partitions-4mb.csv"),
+            include_str!("../../../picow-fw/partitions-4mb.csv"),
         ),
     ] {
         let mut want = String::new();

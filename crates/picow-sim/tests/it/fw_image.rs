@@ -6,11 +6,11 @@
 //!
 //! Needs the firmware ELF, so it is ignored in the plain test run;
 //! `cargo xtask ci` runs it after the firmware build
-//! (`cargo test -p picow-sim --test fw_image -- --ignored`, with
+//! (`cargo test -p picow-sim --test it -- --ignored fw_image::`, with
 //! `PICOW_FW_ELF` pointing at `target/picow-fw/esp32c3/picow-fw.elf`).
 #![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::TcpListener;

@@ -3,8 +3,8 @@
 //! left as it was.
 #![cfg(unix)]
 
-mod common;
-mod monitor_support;
+use crate::common;
+use crate::monitor_support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! unplug/replug, boot messages and the firmware hook.
 #![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::sync::Arc;

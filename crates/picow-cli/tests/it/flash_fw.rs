@@ -9,7 +9,7 @@
 //! `--ignored` right after its firmware build step.
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

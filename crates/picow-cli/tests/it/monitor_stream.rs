@@ -2,8 +2,7 @@
 //! `--log` byte-exact, CI exit codes, and the error messages.
 #![cfg(unix)]
 
-mod common;
-mod monitor_support;
+use crate::monitor_support;
 
 use monitor_support::{picow, Monitor, Pty};
 

@@ -5,7 +5,7 @@
 //! and `NoResetNoStub` for a multi-step stub session.
 #![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
-mod common;
+use crate::common;
 
 use common::Board;
 use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};

@@ -1,7 +1,7 @@
 //! The session with a server on 127.0.0.1: greeting, echo, byte-stream
 //! handling, UDP, DNS, and the console commands.
 
-mod common;
+use crate::common;
 
 use common::*;
 use picow_app::Exit;

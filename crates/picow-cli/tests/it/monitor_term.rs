@@ -2,8 +2,7 @@
 //! panic, tested on a pseudo-terminal.
 #![cfg(unix)]
 
-mod common;
-mod monitor_support;
+use crate::monitor_support;
 
 use std::fs::OpenOptions;
 

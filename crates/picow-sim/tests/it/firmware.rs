@@ -3,7 +3,7 @@
 //! virtual Wi-Fi and greets a real TCP server on loopback.
 #![cfg(unix)] // picow-sim is Unix-only (ptys, Unix sockets)
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::TcpListener;

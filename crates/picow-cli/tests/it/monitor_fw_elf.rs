@@ -3,8 +3,7 @@
 //! `PICOW_FW_ELF` set (`-- --ignored`). A pty stands in for the board.
 #![cfg(unix)]
 
-mod common;
-mod monitor_support;
+use crate::monitor_support;
 
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 

@@ -2,7 +2,7 @@
 //! bind failures, the startup lines, JSON events, the log, and SIGTERM.
 //! Loopback only (`--bind 127.0.0.1`); every wait is bounded.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

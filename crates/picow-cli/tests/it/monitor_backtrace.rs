@@ -69,8 +69,7 @@ fn addresses_decode_to_function_and_line() {
     assert_eq!(out.matches(" - ").count(), 1, "{out}");
 }
 
-mod common;
-mod monitor_support;
+use crate::monitor_support;
 
 mod e2e {
     use super::monitor_support::{Monitor, Pty};

@@ -4,7 +4,7 @@
 //! inputs that must leave the flash untouched, and a cable pulled mid-write.
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -3,8 +3,7 @@
 //! reconnected.
 #![cfg(unix)]
 
-mod common;
-mod monitor_support;
+use crate::monitor_support;
 
 use std::os::unix::fs::symlink;
 

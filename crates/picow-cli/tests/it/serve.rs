@@ -2,7 +2,7 @@
 //! periodic sends, PicoW detection, encodings, limits and UDP. Everything
 //! runs on 127.0.0.1 with real sockets; time is paused where it matters.
 
-mod serve_common;
+use crate::serve_common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The firmware's behaviour (picow-app on its host board, real sockets on
 //! 127.0.0.1) against the real `picow serve`: the tutorial's loop, end to end.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

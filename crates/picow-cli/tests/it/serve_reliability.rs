@@ -3,7 +3,7 @@
 //! a client that never reads. For every client the bytes in the log must
 //! equal the bytes it sent. Loopback only; every loop is bounded.
 
-mod serve_common;
+use crate::serve_common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,0 +1,23 @@
+//! picow-cli's integration tests, as one test binary (one link of tokio,
+//! espflash, ratatui and addr2line instead of one per file): each module is
+//! what used to be a file of its own under `tests/`. Run one with a filter,
+//! e.g. `cargo test -p picow-cli --test it serve_cli::`.
+
+mod common;
+mod monitor_support;
+mod serve_common;
+
+mod app_serve;
+mod cli;
+mod flash_fw;
+mod flash_sim;
+mod monitor_backtrace;
+mod monitor_fw_elf;
+mod monitor_interactive;
+mod monitor_reconnect;
+mod monitor_stream;
+mod monitor_term;
+mod serve;
+mod serve_cli;
+mod serve_reliability;
+mod sim;
