@@ -5,7 +5,6 @@
 
 mod common;
 mod monitor_support;
-mod serve_common;
 
 mod app_serve;
 mod cli;
@@ -17,7 +16,5 @@ mod monitor_interactive;
 mod monitor_reconnect;
 mod monitor_stream;
 mod monitor_term;
-mod serve;
 mod serve_cli;
-mod serve_reliability;
 mod sim;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use regex::Regex;
 
-use super::text::{self, Charset};
+use picow_serve::text::{self, Charset};
 
 /// Arguments of `picow serve`.
 #[derive(Debug, Clone, Args)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::args::{parse_client_id, parse_positive_duration, LineEnding};
-use super::engine::{Control, Target};
-use super::text;
+use picow_serve::text;
+use picow_serve::{Control, Target};
 
 /// Where typed text goes and how lines end.
 #[derive(Debug, Clone, Copy)]

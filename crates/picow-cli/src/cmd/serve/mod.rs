@@ -1,32 +1,26 @@
 //! `picow serve`: the PC-side server the board connects to (replaces
 //! NetAssist), for people at a terminal and for CI scripts.
 //!
+//! The engine, its events and the plain, JSON and log outputs are the
+//! library [`picow_serve`]; this module holds what is the command line's:
+//!
 //! - [`args`]: the flags and their parsers;
-//! - [`engine`]: the server itself (listener and shutdown in, events out);
-//! - [`script`]: `--expect` / `--clients` progress;
-//! - [`output`]: plain, JSON and log writers;
 //! - [`interactive`]: the commands typed on stdin;
-//! - [`tui`]: the terminal view;
-//! - [`text`]: decoding, escaping and hex.
+//! - [`tui`]: the terminal view.
 
 pub mod args;
-pub mod engine;
 pub mod interactive;
-pub mod output;
-pub mod script;
-pub mod text;
 pub mod tui;
 
 use std::io::{self, IsTerminal};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::IpAddr;
 
 use color_eyre::eyre::WrapErr;
-use socket2::{Domain, Protocol, Socket, Type};
+use picow_serve::{observe as output, Config, Control, Listener, Observer, Outcome};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
 pub use args::ServeArgs;
-use engine::{Config, Control, LanAddr, Listener, Observer, Outcome};
 
 use crate::cli::GlobalArgs;
 use crate::exit::{Exit, UsageError};
@@ -62,7 +56,7 @@ pub fn config(args: &ServeArgs) -> Config {
 async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let listener = bind(args.bind, args.port, args.udp)?;
     let mut cfg = config(&args);
-    cfg.lan = lan_addresses();
+    cfg.lan = picow_serve::lan_addresses();
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     if let Some(path) = &args.log {
         let file = std::fs::OpenOptions::new()
@@ -106,7 +100,7 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     // The engine runs as a task on the worker threads, not on this one: a
     // worker that reads a client's bytes can then hand them to the hub
     // without waking another thread.
-    let outcome = tokio::spawn(engine::run(
+    let outcome = tokio::spawn(picow_serve::run(
         listener,
         cfg,
         observers,
@@ -190,109 +184,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn bind_error(what: &str, addr: SocketAddr, e: io::Error) -> UsageError {
-    let why = match e.kind() {
-        io::ErrorKind::AddrInUse => format!(
-            "port {} is already in use (another picow serve or NetAssist?): stop that program or choose another --port",
-            addr.port()
-        ),
-        io::ErrorKind::PermissionDenied => format!(
-            "permission denied (ports below 1024 need administrator rights): choose --port {} or higher",
-            1024.max(picow_protocol::session::DEFAULT_PORT)
-        ),
-        io::ErrorKind::AddrNotAvailable => format!(
-            "{} is not an address of this computer: check --bind (run without it to listen everywhere)",
-            addr.ip()
-        ),
-        _ => e.to_string(),
-    };
-    UsageError(format!("cannot listen on {what} {addr}: {why}"))
-}
-
-fn socket_for(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        // One socket for IPv4 and IPv6 (Windows defaults to IPv6 only).
-        s.set_only_v6(false)?;
-    }
-    #[cfg(unix)]
-    if ty == Type::STREAM {
-        // Restarting serve must not wait for old connections' TIME_WAIT.
-        s.set_reuse_address(true)?;
-    }
-    s.set_nonblocking(true)?;
-    s.bind(&addr.into())?;
-    Ok(s)
-}
-
-/// Binds the listener: `bind` only, or every IPv4 and IPv6 address (one
-/// dual-stack socket, or IPv4 alone on a host without IPv6). A failure is an
-/// input error (exit 2) that says what to do.
+/// Binds the listener (see [`picow_serve::bind`]); a failure is an input
+/// error (exit 2) that says what to do.
 pub fn bind(bind: Option<IpAddr>, port: u16, udp: bool) -> Result<Listener, UsageError> {
-    let what = if udp { "UDP" } else { "TCP" };
-    let (ty, proto) = if udp {
-        (Type::DGRAM, Protocol::UDP)
-    } else {
-        (Type::STREAM, Protocol::TCP)
-    };
-    let open = |addr: SocketAddr| -> Result<Socket, UsageError> {
-        let s = socket_for(addr, ty, proto).map_err(|e| bind_error(what, addr, e))?;
-        if !udp {
-            s.listen(4096).map_err(|e| bind_error(what, addr, e))?;
-        }
-        Ok(s)
-    };
-    let socket = match bind {
-        Some(ip) => open(SocketAddr::new(ip, port))?,
-        None => {
-            let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
-            match socket_for(v6, ty, proto) {
-                Ok(s) => {
-                    if !udp {
-                        s.listen(4096).map_err(|e| bind_error(what, v6, e))?;
-                    }
-                    s
-                }
-                Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
-                    return Err(bind_error(what, v6, e))
-                }
-                // No IPv6 on this host: IPv4 alone.
-                Err(_) => open(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))?,
-            }
-        }
-    };
-    let err = |e: io::Error| UsageError(format!("cannot listen on {what} port {port}: {e}"));
-    Ok(if udp {
-        Listener::Udp(tokio::net::UdpSocket::from_std(socket.into()).map_err(err)?)
-    } else {
-        Listener::Tcp(vec![
-            tokio::net::TcpListener::from_std(socket.into()).map_err(err)?
-        ])
-    })
-}
-
-/// The host's LAN addresses: up, not loopback, not link-local. Only printed;
-/// serve never connects to them.
-pub fn lan_addresses() -> Vec<LanAddr> {
-    let Ok(ifaces) = if_addrs::get_if_addrs() else {
-        return Vec::new();
-    };
-    let mut out: Vec<LanAddr> = ifaces
-        .into_iter()
-        .filter(|i| !i.is_loopback() && !i.is_link_local())
-        .filter(|i| {
-            matches!(
-                i.oper_status,
-                if_addrs::IfOperStatus::Up | if_addrs::IfOperStatus::Unknown
-            )
-        })
-        .map(|i| LanAddr {
-            ip: i.ip(),
-            iface: i.name,
-        })
-        .collect();
-    // IPv4 first: that is what the tutorial's board uses.
-    out.sort_by_key(|l| (l.ip.is_ipv6(), l.ip));
-    out.dedup();
-    out
+    picow_serve::bind(bind, port, udp).map_err(|e| UsageError(e.0))
 }

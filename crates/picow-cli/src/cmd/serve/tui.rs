@@ -20,11 +20,11 @@ use ratatui::widgets::{Block, List, ListItem, Paragraph};
 use ratatui::Frame;
 use tokio::sync::mpsc;
 
-use super::engine::{self, Config, Control, Event, Kind, Listener, Observer, Target};
 use super::interactive::Session;
-use super::output::{clock, data_lines, flash_hints};
 use super::{exit_code, ServeArgs};
 use crate::exit::Exit;
+use picow_serve::observe::{clock, data_lines, flash_hints};
+use picow_serve::{self as engine, Config, Control, Event, Kind, Listener, Observer, Target};
 
 /// Lines of received data kept for the view.
 const KEEP_LINES: usize = 5000;

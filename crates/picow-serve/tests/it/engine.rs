@@ -2,14 +2,14 @@
 //! periodic sends, PicoW detection, encodings, limits and UDP. Everything
 //! runs on 127.0.0.1 with real sockets; time is paused where it matters.
 
-use crate::serve_common;
+use crate::common;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use picow_cli::cmd::serve::engine::{Config, Control, Event, Kind, Listener, Outcome, Target};
-use picow_cli::cmd::serve::text::Charset;
-use serve_common::{expecting, parse_log, Server};
+use common::{expecting, parse_log, Server};
+use picow_serve::text::Charset;
+use picow_serve::{Config, Control, Event, Kind, Listener, Outcome, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
@@ -363,7 +363,7 @@ async fn timeout_without_conditions_just_ends_the_capture() {
 /// log): the engine then skips decoding, unless an `--expect` needs it.
 struct TextBlind(tokio::sync::mpsc::UnboundedSender<Event>);
 
-impl picow_cli::cmd::serve::engine::Observer for TextBlind {
+impl picow_serve::Observer for TextBlind {
     fn event(&mut self, _at: std::time::SystemTime, event: &Event) -> std::io::Result<()> {
         let _ = self.0.send(event.clone());
         Ok(())
@@ -380,7 +380,7 @@ async fn texts_seen_blind(cfg: Config, send: &[u8]) -> (Outcome, Vec<String>) {
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let (_ctl, crx) = tokio::sync::mpsc::channel(1);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(picow_cli::cmd::serve::engine::run(
+    let task = tokio::spawn(picow_serve::run(
         Listener::Tcp(vec![l]),
         cfg,
         vec![Box::new(TextBlind(tx))],

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use picow_cli::cmd::serve::engine::{self, Config, Control, Event, Listener, Observer, Outcome};
+use picow_serve::{self as engine, Config, Control, Event, Listener, Observer, Outcome};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -75,7 +75,7 @@ impl Server {
         let log = SharedBuf::default();
         let mut observers: Vec<Box<dyn Observer>> = vec![
             Box::new(Collector(etx)),
-            Box::new(picow_cli::cmd::serve::output::Log::new(log.clone())),
+            Box::new(picow_serve::observe::Log::new(log.clone())),
         ];
         observers.append(&mut extra);
         let task = tokio::spawn(engine::run(listener, cfg, observers, crx, async {

@@ -3,14 +3,14 @@
 //! a client that never reads. For every client the bytes in the log must
 //! equal the bytes it sent. Loopback only; every loop is bounded.
 
-use crate::serve_common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use picow_cli::cmd::serve::engine::{Config, Event, Outcome};
-use serve_common::{parse_log, Server};
+use common::{parse_log, Server};
+use picow_serve::{Config, Event, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use regex::Regex;
 
-use super::engine::ClientId;
+use crate::event::ClientId;
 
 /// Text kept per client for matching; older text is dropped.
 const MATCH_WINDOW: usize = 64 * 1024;

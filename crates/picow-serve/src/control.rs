@@ -1,0 +1,100 @@
+//! What a front end gives the engine: the listener, the configuration
+//! from the flags, and commands while it runs; and how the engine ended.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::event::{ClientId, LanAddr};
+use crate::text::Charset;
+
+/// What serve listens on.
+#[derive(Debug)]
+pub enum Listener {
+    /// TCP listeners (one dual-stack socket, or one per address family).
+    Tcp(Vec<TcpListener>),
+    /// One UDP socket; each peer address is a client.
+    Udp(UdpSocket),
+}
+
+/// Where a send goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Every connected client.
+    All,
+    /// One client.
+    One(ClientId),
+}
+
+/// Commands from the interactive front ends.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// Send bytes.
+    Send(Target, Bytes),
+    /// Close a client.
+    Disconnect(ClientId),
+    /// Report the connected clients (an [`Event::Clients`]).
+    List,
+    /// Start (`Some`) or stop (`None`) sending bytes periodically.
+    Auto(Option<(Duration, Target, Bytes)>),
+    /// A message for the user (an [`Event::Notice`]).
+    Notice(String),
+    /// Close everything and stop.
+    Quit,
+}
+
+/// What the engine is told to do, from the flags.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sent in order to every client when it connects.
+    pub sends: Vec<Bytes>,
+    /// Repeat `sends` to every client this often.
+    pub every: Option<Duration>,
+    /// Regular expressions to see in order.
+    pub expects: Vec<regex::Regex>,
+    /// Match `expects` only against this client.
+    pub from: Option<ClientId>,
+    /// Wait until this many clients are connected at once.
+    pub clients: Option<u64>,
+    /// Stop after this long.
+    pub timeout: Option<Duration>,
+    /// Refuse clients beyond this many at once.
+    pub max_clients: usize,
+    /// Drop a client with more than this many unsent bytes.
+    pub max_queue: usize,
+    /// How received bytes become text.
+    pub charset: Charset,
+    /// LAN addresses to print at start.
+    pub lan: Vec<LanAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sends: Vec::new(),
+            every: None,
+            expects: Vec::new(),
+            from: None,
+            clients: None,
+            timeout: None,
+            max_clients: 1024,
+            max_queue: 1 << 20,
+            charset: Charset::Utf8,
+            lan: Vec::new(),
+        }
+    }
+}
+
+/// How the engine stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every `--expect` and `--clients` condition was met.
+    Met,
+    /// `--timeout` elapsed with conditions unmet.
+    TimedOut,
+    /// `--timeout` elapsed and there were no conditions.
+    Elapsed,
+    /// Stopped by a signal or `/quit`.
+    Stopped,
+}

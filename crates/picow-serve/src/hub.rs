@@ -1,0 +1,278 @@
+//! The hub: owns the client table, the observers and the script; turns the
+//! client tasks' messages and the front end's commands into [`Event`]s.
+//! It does no I/O of its own, so it is tested without sockets.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use picow_protocol::session::{GreetingMatcher, PeerKind};
+use tokio::time::Instant;
+
+use crate::conn::Msg;
+use crate::control::{Config, Control, Target};
+use crate::event::{ClientId, ClientInfo, Event, Kind, Observer, Summary};
+use crate::queue::Shared;
+use crate::script::Script;
+use crate::text::{Charset, TextDecoder};
+
+/// What the hub keeps per client.
+#[derive(Debug)]
+pub(crate) struct Client {
+    pub(crate) peer: SocketAddr,
+    pub(crate) since: SystemTime,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) matcher: Option<GreetingMatcher>,
+    pub(crate) kind: Kind,
+    pub(crate) decoder: Option<TextDecoder>,
+}
+
+/// The hub: owns the client table, the observers and the script.
+pub(crate) struct Hub {
+    pub(crate) cfg: Config,
+    pub(crate) clients: HashMap<ClientId, Client>,
+    pub(crate) observers: Vec<Box<dyn Observer>>,
+    pub(crate) script: Script,
+    pub(crate) summary: Summary,
+    pub(crate) auto: Option<(tokio::time::Interval, Target, Bytes)>,
+    /// Whether an observer reads the text of received data.
+    pub(crate) observers_want_text: bool,
+    /// The text of data no one reads.
+    pub(crate) no_text: Arc<str>,
+}
+
+impl Hub {
+    pub(crate) fn emit(&mut self, event: &Event) -> io::Result<()> {
+        let at = SystemTime::now();
+        for o in &mut self.observers {
+            o.event(at, event)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        for o in &mut self.observers {
+            o.flush()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn send(&mut self, target: Target, bytes: &Bytes) -> io::Result<()> {
+        match target {
+            Target::All => {
+                for c in self.clients.values() {
+                    c.shared.enqueue(bytes.clone(), self.cfg.max_queue);
+                }
+            }
+            Target::One(id) => match self.clients.get(&id) {
+                Some(c) => {
+                    c.shared.enqueue(bytes.clone(), self.cfg.max_queue);
+                }
+                None => self.emit(&Event::Error(format!("no client #{id}: see /list")))?,
+            },
+        }
+        Ok(())
+    }
+
+    pub(crate) fn send_script(&mut self, target: Target) {
+        for s in &self.cfg.sends {
+            match target {
+                Target::All => {
+                    for c in self.clients.values() {
+                        c.shared.enqueue(s.clone(), self.cfg.max_queue);
+                    }
+                }
+                Target::One(id) => {
+                    if let Some(c) = self.clients.get(&id) {
+                        c.shared.enqueue(s.clone(), self.cfg.max_queue);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn handle(&mut self, msg: Msg) -> io::Result<()> {
+        match msg {
+            Msg::Connected { id, peer, shared } => {
+                self.summary.clients += 1;
+                self.clients.insert(
+                    id,
+                    Client {
+                        peer,
+                        since: SystemTime::now(),
+                        shared,
+                        bytes_in: 0,
+                        bytes_out: 0,
+                        matcher: Some(GreetingMatcher::new()),
+                        kind: Kind::Unknown,
+                        decoder: None,
+                    },
+                );
+                self.script.connected(self.clients.len() as u64);
+                self.emit(&Event::Connected { id, peer })?;
+                self.send_script(Target::One(id));
+                if let Some(c) = self.clients.get(&id) {
+                    c.shared.welcomed();
+                }
+            }
+            Msg::Data { id, bytes } => {
+                self.summary.bytes_in += bytes.len() as u64;
+                let charset = self.cfg.charset;
+                let Some(c) = self.clients.get_mut(&id) else {
+                    return Ok(());
+                };
+                c.bytes_in += bytes.len() as u64;
+                let mut picow = None;
+                if let Some(m) = &mut c.matcher {
+                    let kind = match m.feed(&bytes) {
+                        PeerKind::Pending => Kind::Unknown,
+                        PeerKind::Other => Kind::Other,
+                        PeerKind::Picow { name } => {
+                            Kind::Picow(name.as_ref().map(|n| n.to_string()))
+                        }
+                    };
+                    if m.is_settled() {
+                        c.matcher = None;
+                    }
+                    if kind != c.kind {
+                        if let Kind::Picow(name) = &kind {
+                            picow = Some(name.clone());
+                        }
+                        c.kind = kind;
+                    }
+                }
+                // Once no one needs text it is not needed again (the
+                // script's needs only end), so no character is ever split
+                // between a decoded and a skipped read.
+                let text: Arc<str> = if self.observers_want_text || self.script.wants_text() {
+                    let mut text = String::with_capacity(bytes.len());
+                    c.decoder
+                        .get_or_insert_with(|| TextDecoder::new(charset))
+                        .decode(&bytes, &mut text);
+                    if !c.decoder.as_ref().is_some_and(TextDecoder::has_pending) {
+                        // Idle clients keep no decoder state.
+                        if matches!(charset, Charset::Utf8) {
+                            c.decoder = None;
+                        }
+                    }
+                    text.into()
+                } else {
+                    self.no_text.clone()
+                };
+                let met = self.script.text(id, &text);
+                self.emit(&Event::Data { id, bytes, text })?;
+                if let Some(name) = picow {
+                    self.emit(&Event::Picow { id, name })?;
+                }
+                for (index, pattern, matched) in met {
+                    self.emit(&Event::Expect {
+                        index,
+                        pattern,
+                        id,
+                        matched,
+                    })?;
+                }
+            }
+            Msg::Sent { id, bytes } => {
+                self.summary.bytes_out += bytes.len() as u64;
+                if let Some(c) = self.clients.get_mut(&id) {
+                    c.bytes_out += bytes.len() as u64;
+                }
+                let mut text = String::new();
+                TextDecoder::new(self.cfg.charset).decode(&bytes, &mut text);
+                self.emit(&Event::Sent {
+                    id,
+                    bytes,
+                    text: text.into(),
+                })?;
+            }
+            Msg::Closed { id, reason } => {
+                if let Some(c) = self.clients.remove(&id) {
+                    self.emit(&Event::Disconnected {
+                        id,
+                        peer: c.peer,
+                        reason,
+                        bytes_in: c.bytes_in,
+                        bytes_out: c.bytes_out,
+                    })?;
+                }
+            }
+            Msg::Refused { peer, reason } => {
+                self.summary.refused += 1;
+                self.emit(&Event::Refused { peer, reason })?;
+            }
+            Msg::Error(e) => self.emit(&Event::Error(e))?,
+        }
+        Ok(())
+    }
+
+    /// Returns true on `Quit`.
+    pub(crate) fn control(&mut self, ctl: Control) -> io::Result<bool> {
+        match ctl {
+            Control::Send(target, bytes) => self.send(target, &bytes)?,
+            Control::Disconnect(id) => match self.clients.get(&id) {
+                Some(c) => c.shared.close("disconnected by the user"),
+                None => self.emit(&Event::Error(format!("no client #{id}: see /list")))?,
+            },
+            Control::List => {
+                let mut list: Vec<ClientInfo> = self
+                    .clients
+                    .iter()
+                    .map(|(&id, c)| ClientInfo {
+                        id,
+                        peer: c.peer,
+                        since: c.since,
+                        kind: c.kind.clone(),
+                        bytes_in: c.bytes_in,
+                        bytes_out: c.bytes_out,
+                    })
+                    .collect();
+                list.sort_by_key(|c| c.id);
+                self.emit(&Event::Clients(list))?;
+            }
+            Control::Auto(None) => {
+                if self.auto.take().is_some() {
+                    self.emit(&Event::Notice("auto-send stopped".into()))?;
+                }
+            }
+            Control::Auto(Some((every, target, bytes))) => {
+                let mut iv = tokio::time::interval_at(Instant::now() + every, every);
+                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                self.auto = Some((iv, target, bytes));
+                self.emit(&Event::Notice(format!(
+                    "auto-send every {}",
+                    humantime::format_duration(every)
+                )))?;
+            }
+            Control::Notice(n) => self.emit(&Event::Notice(n))?,
+            Control::Quit => return Ok(true),
+        }
+        Ok(false)
+    }
+}
+
+pub(crate) async fn tick(iv: &mut Option<tokio::time::Interval>) {
+    match iv {
+        Some(iv) => {
+            iv.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+pub(crate) async fn auto_tick(
+    auto: &mut Option<(tokio::time::Interval, Target, Bytes)>,
+) -> (Target, Bytes) {
+    match auto {
+        Some((iv, t, b)) => {
+            iv.tick().await;
+            (*t, b.clone())
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,175 @@
+//! The observers that write: plain lines for people ([`Human`]), JSON lines
+//! (`--json`, [`Json`]), and the byte log (`--log`, [`Log`]); and
+//! [`Threaded`], which runs any of them on a thread of its own.
+
+use std::io;
+use std::time::SystemTime;
+
+use crate::event::{Event, Observer};
+
+mod human;
+mod json;
+mod log;
+
+pub use human::{clock, data_lines, flash_hints, Human};
+pub use json::Json;
+pub use log::Log;
+
+/// Runs an observer on a thread of its own, so that formatting and writing
+/// (the log, the JSON output) overlap with the engine's work. Events go over
+/// in batches (fewer thread wake-ups) through a bounded queue; an error on
+/// the thread is returned by the next call.
+#[derive(Debug)]
+pub struct Threaded {
+    tx: Option<std::sync::mpsc::SyncSender<Job>>,
+    wants_text: bool,
+    batch: Vec<(SystemTime, Event)>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+/// Events per batch; with the queue bound, at most 8 x 32 reads of 64 KiB
+/// wait for a slow output.
+const BATCH: usize = 32;
+
+#[derive(Debug)]
+enum Job {
+    Events(Vec<(SystemTime, Event)>),
+    Flush,
+}
+
+impl Threaded {
+    /// Moves `inner` to a new thread.
+    pub fn new(mut inner: Box<dyn Observer>) -> Threaded {
+        let wants_text = inner.wants_text();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(8);
+        let thread = std::thread::spawn(move || -> io::Result<()> {
+            while let Ok(job) = rx.recv() {
+                match job {
+                    Job::Events(events) => {
+                        for (at, e) in &events {
+                            inner.event(*at, e)?;
+                        }
+                    }
+                    Job::Flush => inner.flush()?,
+                }
+            }
+            inner.finish()
+        });
+        Threaded {
+            tx: Some(tx),
+            wants_text,
+            batch: Vec::with_capacity(BATCH),
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self, job: Job) -> io::Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped: return its error.
+            self.tx = None;
+            match self.thread.take().map(|t| t.join()) {
+                Some(Ok(Err(e))) => Err(e),
+                _ => Err(io::Error::other("output thread stopped")),
+            }
+        }
+    }
+
+    fn send_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Job::Events(batch))
+    }
+}
+
+/// Ending without [`Observer::finish`] (serve stopped on an error) still
+/// writes out what was handed over: the log keeps everything received.
+impl Drop for Threaded {
+    fn drop(&mut self) {
+        let _ = self.send_batch();
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Observer for Threaded {
+    fn wants_text(&self) -> bool {
+        self.wants_text
+    }
+
+    fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
+        self.batch.push((at, event.clone()));
+        if self.batch.len() >= BATCH {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_batch()?;
+        self.send(Job::Flush)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.send_batch()?;
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("output thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::io::Write;
+
+    fn data(bytes: &'static [u8], text: &str) -> Event {
+        Event::Data {
+            id: 7,
+            bytes: Bytes::from_static(bytes),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn threaded_output_is_complete_after_finish() {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut t = Threaded::new(Box::new(Log::new(io::BufWriter::new(Shared(buf.clone())))));
+        for _ in 0..1000 {
+            t.event(SystemTime::UNIX_EPOCH, &data(b"x", "x")).unwrap();
+        }
+        t.finish().unwrap();
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1000);
+        // Dropped without finish (serve ended on an error): still complete.
+        buf.lock().unwrap().clear();
+        let mut t = Threaded::new(Box::new(Log::new(io::BufWriter::new(Shared(buf.clone())))));
+        for _ in 0..1000 {
+            t.event(SystemTime::UNIX_EPOCH, &data(b"x", "x")).unwrap();
+        }
+        drop(t);
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1000);
+    }
+}
