@@ -305,7 +305,10 @@ impl<B: Board> App<'_, B> {
             reason: e.reason(),
             had_data: false,
         };
-        let addr = cfg.server();
+        let Some(addr) = cfg.server().addr() else {
+            // Discovery (`--server auto`) arrives with the mDNS querier.
+            return fail(NetError::Other);
+        };
         let ip = match &addr.host {
             Host::Ip(ip) => *ip,
             Host::Name(name) => {
@@ -371,7 +374,7 @@ impl<B: Board> App<'_, B> {
             let n = match link.read(&mut buf[ECHO_PREFIX.len()..]).await {
                 // TCP: the server closed the connection. (The tutorial's
                 // client missed this and kept writing to a dead socket.)
-                Ok(0) if cfg.server().transport == Transport::Tcp => {
+                Ok(0) if cfg.server().transport() == Transport::Tcp => {
                     return end("closed", had_data)
                 }
                 Ok(n) => n,

@@ -10,11 +10,17 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `PWCF` |
 //! | 4 | 1 | format version, `1` |
-//! | 5 | 1 | flags: bit 0 UDP (else TCP), bit 1 a board name follows; other bits 0 |
+//! | 5 | 1 | flags: bit 0 UDP (else TCP), bit 1 a board name follows, bit 2 the server is discovered; other bits 0 |
 //! | 6 | 2 | body length `L`, little-endian |
 //! | 8 | 2 | `!L` (bitwise complement), little-endian: guards the length itself |
 //! | 10 | `L` | body: SSID, password, host, each as `len:u8` + bytes; port `u16` LE; name as `len:u8` + bytes when flag bit 1 is set |
 //! | 10+`L` | 4 | CRC-32 (ISO-HDLC, as zlib) of bytes `0..10+L`, little-endian |
+//!
+//! With flag bit 2 (`--server auto`, `auto:NAME`) the host field holds the
+//! DNS-SD instance name (empty: the first server found) and the port is 0.
+//! Records without it are the same bytes as before the bit existed; a
+//! reader that does not know the bit rejects the record (unknown flag bits)
+//! instead of acting on it.
 //!
 //! Every single-bit error is detected: in the length by its complement,
 //! anywhere else by the CRC.
@@ -27,8 +33,8 @@ use core::fmt;
 use heapless::String;
 
 use crate::forms::{
-    self, validate_name, Host, InputError, ServerAddr, WifiCredentials, HOST_MAX, NAME_MAX,
-    PASSWORD_MAX, SSID_MAX,
+    self, validate_name, Discover, Host, InputError, Server, ServerAddr, WifiCredentials, HOST_MAX,
+    NAME_MAX, PASSWORD_MAX, SSID_MAX,
 };
 
 /// The first four bytes of every record.
@@ -44,6 +50,7 @@ pub const RECORD_MAX: usize = HEADER_LEN + BODY_MAX + 4;
 
 const FLAG_UDP: u8 = 0x01;
 const FLAG_NAME: u8 = 0x02;
+const FLAG_DISCOVER: u8 = 0x04;
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -79,7 +86,7 @@ impl Transport {
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceConfig {
     wifi: WifiCredentials,
-    server: ServerAddr,
+    server: Server,
     name: Option<String<NAME_MAX>>,
 }
 
@@ -160,12 +167,14 @@ pub struct BufferTooSmall {
 }
 
 impl DeviceConfig {
-    /// Builds a config from validated parts; checks the optional name.
+    /// Builds a config from validated parts (a [`ServerAddr`] or a
+    /// [`Server`]); checks the optional name.
     pub fn new(
         wifi: WifiCredentials,
-        server: ServerAddr,
+        server: impl Into<Server>,
         name: Option<&str>,
     ) -> Result<DeviceConfig, InputError> {
+        let server = server.into();
         let name = match name {
             Some(n) => {
                 validate_name(n)?;
@@ -194,8 +203,8 @@ impl DeviceConfig {
         &self.wifi
     }
 
-    /// Where to connect.
-    pub fn server(&self) -> &ServerAddr {
+    /// Where to connect, or how to find the server.
+    pub fn server(&self) -> &Server {
         &self.server
     }
 
@@ -210,7 +219,10 @@ impl DeviceConfig {
     }
 
     fn body_len(&self) -> usize {
-        let host_len = host_text_len(&self.server.host);
+        let host_len = match &self.server {
+            Server::Addr(a) => host_text_len(&a.host),
+            Server::Discover(d) => d.instance.as_ref().map_or(0, |n| n.len()),
+        };
         1 + self.wifi.ssid.len()
             + 1
             + self.wifi.password.len()
@@ -231,8 +243,11 @@ impl DeviceConfig {
         }
         let body_len = self.body_len();
         let mut flags = 0;
-        if self.server.transport == Transport::Udp {
+        if self.server.transport() == Transport::Udp {
             flags |= FLAG_UDP;
+        }
+        if matches!(self.server, Server::Discover(_)) {
+            flags |= FLAG_DISCOVER;
         }
         if self.name.is_some() {
             flags |= FLAG_NAME;
@@ -248,11 +263,19 @@ impl DeviceConfig {
         };
         w.field(self.wifi.ssid.as_bytes());
         w.field(self.wifi.password.as_bytes());
-        let mut host: String<HOST_MAX> = String::new();
-        // Cannot fail: a valid host's text form fits.
-        let _ = fmt::write(&mut host, format_args!("{}", self.server.host));
-        w.field(host.as_bytes());
-        w.bytes(&self.server.port.to_le_bytes());
+        match &self.server {
+            Server::Addr(a) => {
+                let mut host: String<HOST_MAX> = String::new();
+                // Cannot fail: a valid host's text form fits.
+                let _ = fmt::write(&mut host, format_args!("{}", a.host));
+                w.field(host.as_bytes());
+                w.bytes(&a.port.to_le_bytes());
+            }
+            Server::Discover(d) => {
+                w.field(d.instance.as_ref().map_or(&[][..], |n| n.as_bytes()));
+                w.bytes(&0u16.to_le_bytes());
+            }
+        }
         if let Some(n) = &self.name {
             w.field(n.as_bytes());
         }
@@ -317,7 +340,7 @@ impl DeviceConfig {
             return Err(DecodeError::BadCrc { stored, computed });
         }
         let flags = bytes[5];
-        if flags & !(FLAG_UDP | FLAG_NAME) != 0 {
+        if flags & !(FLAG_UDP | FLAG_NAME | FLAG_DISCOVER) != 0 {
             return Err(DecodeError::Malformed("unknown flag bits"));
         }
         let mut r = Reader {
@@ -337,19 +360,28 @@ impl DeviceConfig {
             return Err(DecodeError::Malformed("bytes after the last field"));
         }
         let wifi = WifiCredentials::new(ssid, password).map_err(DecodeError::Invalid)?;
-        if port == 0 {
-            return Err(DecodeError::Invalid(InputError::Port {
-                port: forms::Snippet::try_from("0").unwrap_or_default(),
-            }));
-        }
-        let server = ServerAddr {
-            host: Host::parse(host).map_err(DecodeError::Invalid)?,
-            port,
-            transport: if flags & FLAG_UDP != 0 {
-                Transport::Udp
-            } else {
-                Transport::Tcp
-            },
+        let transport = if flags & FLAG_UDP != 0 {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
+        let server = if flags & FLAG_DISCOVER != 0 {
+            if port != 0 {
+                return Err(DecodeError::Malformed("a discovery record has a port"));
+            }
+            let instance = (!host.is_empty()).then_some(host);
+            Server::Discover(Discover::new(instance, transport).map_err(DecodeError::Invalid)?)
+        } else {
+            if port == 0 {
+                return Err(DecodeError::Invalid(InputError::Port {
+                    port: forms::Snippet::try_from("0").unwrap_or_default(),
+                }));
+            }
+            Server::Addr(ServerAddr {
+                host: Host::parse(host).map_err(DecodeError::Invalid)?,
+                port,
+                transport,
+            })
         };
         DeviceConfig::new(wifi, server, name).map_err(DecodeError::Invalid)
     }
@@ -501,6 +533,34 @@ mod tests {
             DeviceConfig::decode(&b),
             Err(DecodeError::Invalid(InputError::PasswordCharset { .. }))
         ));
+    }
+
+    #[test]
+    fn discovery_records() {
+        let wifi = WifiCredentials::parse("WalnutPi:12345678").unwrap();
+        let any = DeviceConfig::new(wifi.clone(), Server::parse("auto").unwrap(), None).unwrap();
+        let bytes = any.to_bytes();
+        assert_eq!(bytes[5], FLAG_DISCOVER);
+        // SSID, password, an empty instance and port 0.
+        assert_eq!(&bytes[28..31], b"\x00\x00\x00");
+        assert_eq!(DeviceConfig::decode(&bytes).unwrap(), any);
+        let b =
+            DeviceConfig::new(wifi, Server::parse("udp://auto:b").unwrap(), Some("desk")).unwrap();
+        let bytes = b.to_bytes();
+        assert_eq!(bytes[5], FLAG_DISCOVER | FLAG_UDP | FLAG_NAME);
+        assert_eq!(&bytes[28..30], b"\x01b");
+        assert_eq!(DeviceConfig::decode(&bytes).unwrap(), b);
+        assert_eq!(b.server().to_string(), "udp://auto:b");
+        // A port in a discovery record is refused, CRC or not.
+        let mut bad = bytes.clone();
+        bad[30] = 1;
+        let end = bad.len() - 4;
+        let crc = crc32(&bad[..end]);
+        bad[end..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            DeviceConfig::decode(&bad),
+            Err(DecodeError::Malformed("a discovery record has a port"))
+        );
     }
 
     #[test]

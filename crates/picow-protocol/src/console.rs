@@ -230,6 +230,34 @@ pub enum Event<'a> {
         /// 1 for the first try.
         attempt: u32,
     },
+    /// Looking for the server on the LAN by DNS-SD (`--server auto`).
+    ServerBrowsing {
+        /// The service type, e.g. `_picow._tcp`.
+        service: Text<'a>,
+        /// The instance asked for (`auto:NAME`); absent: the first one.
+        instance: Option<Text<'a>>,
+        /// 1 for the first try.
+        attempt: u32,
+    },
+    /// The server was found by multicast DNS: a DNS-SD instance, or a
+    /// `.local` host name resolved.
+    ServerDiscovered {
+        /// The DNS-SD instance; absent for a `.local` host name.
+        instance: Option<Text<'a>>,
+        /// The server's host name, e.g. `picow.local`.
+        host: Text<'a>,
+        /// Where the board connects, canonical form (`tcp://ip:port`).
+        server: Text<'a>,
+        /// Milliseconds from the start of the search.
+        after_ms: u32,
+    },
+    /// The board answers on multicast DNS.
+    MdnsUp {
+        /// Its host name, e.g. `desk.local`.
+        host: Text<'a>,
+        /// The name of the DNS-SD instance it advertises.
+        instance: Text<'a>,
+    },
     /// Connected and greeted.
     ServerConnected {
         /// Server, canonical form.
@@ -301,6 +329,9 @@ impl<'a> Event<'a> {
             Event::WifiTimeout { .. } => "wifi-timeout",
             Event::WifiLost => "wifi-lost",
             Event::ServerConnecting { .. } => "server-connecting",
+            Event::ServerBrowsing { .. } => "server-browsing",
+            Event::ServerDiscovered { .. } => "server-discovered",
+            Event::MdnsUp { .. } => "mdns-up",
             Event::ServerConnected { .. } => "server-connected",
             Event::ServerClosed { .. } => "server-closed",
             Event::Received { .. } => "rx",
@@ -372,6 +403,34 @@ impl<'a> Event<'a> {
             Event::ServerConnecting { server, attempt } => {
                 f.text("server", server)?;
                 f.num("attempt", *attempt)
+            }
+            Event::ServerBrowsing {
+                service,
+                instance,
+                attempt,
+            } => {
+                f.text("service", service)?;
+                if let Some(i) = instance {
+                    f.text("instance", i)?;
+                }
+                f.num("attempt", *attempt)
+            }
+            Event::ServerDiscovered {
+                instance,
+                host,
+                server,
+                after_ms,
+            } => {
+                if let Some(i) = instance {
+                    f.text("instance", i)?;
+                }
+                f.text("host", host)?;
+                f.text("server", server)?;
+                f.num("after_ms", *after_ms)
+            }
+            Event::MdnsUp { host, instance } => {
+                f.text("host", host)?;
+                f.text("instance", instance)
             }
             Event::ServerConnected { server } => f.text("server", server),
             Event::ServerClosed {
@@ -447,6 +506,21 @@ impl<'a> Event<'a> {
             "server-connecting" => Event::ServerConnecting {
                 server: f.text("server")?,
                 attempt: f.num("attempt")?,
+            },
+            "server-browsing" => Event::ServerBrowsing {
+                service: f.text("service")?,
+                instance: f.opt_text("instance")?,
+                attempt: f.num("attempt")?,
+            },
+            "server-discovered" => Event::ServerDiscovered {
+                instance: f.opt_text("instance")?,
+                host: f.text("host")?,
+                server: f.text("server")?,
+                after_ms: f.num("after_ms")?,
+            },
+            "mdns-up" => Event::MdnsUp {
+                host: f.text("host")?,
+                instance: f.text("instance")?,
             },
             "server-connected" => Event::ServerConnected {
                 server: f.text("server")?,

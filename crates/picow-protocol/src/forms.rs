@@ -11,7 +11,11 @@
 //!   SSID that contains `:` cannot be written in this form: front ends offer
 //!   separate `--ssid` and `--password` flags for it.
 //! - `--server HOST:PORT`, `[IPv6]:PORT`, optionally behind `tcp://` or
-//!   `udp://` (TCP when no scheme is given).
+//!   `udp://` (TCP when no scheme is given). A host name ending in `.local`
+//!   is resolved by multicast DNS on the board.
+//! - `--server auto` finds the server by DNS-SD (the first `_picow._tcp`
+//!   instance on the LAN), `--server auto:NAME` the instance called NAME;
+//!   also behind `tcp://` or `udp://`. See [`Server`].
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -28,6 +32,8 @@ pub const PASSWORD_MAX: usize = 64;
 pub const HOST_MAX: usize = 253;
 /// Longest board name, in bytes.
 pub const NAME_MAX: usize = 32;
+/// Longest DNS-SD instance name (one DNS label), in bytes.
+pub const INSTANCE_MAX: usize = 63;
 
 /// The part of the input an [`InputError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +52,8 @@ pub enum Field {
     Server,
     /// The optional board name.
     Name,
+    /// The instance name of `--server auto:NAME`.
+    Instance,
 }
 
 impl Field {
@@ -59,6 +67,7 @@ impl Field {
             Field::Port => "server port",
             Field::Server => "server",
             Field::Name => "board name",
+            Field::Instance => "server instance",
         }
     }
 }
@@ -198,6 +207,30 @@ pub enum InputError {
         /// Character position (1-based).
         pos: usize,
     },
+    /// Instance name length out of range.
+    #[error(
+        "server instance: the NAME of auto:NAME must be 1 to 63 bytes (the --name that \
+         `picow serve` advertises), got {len}"
+    )]
+    InstanceLength {
+        /// Length in bytes.
+        len: usize,
+    },
+    /// Instance name with a control character or surrounding spaces.
+    #[error(
+        "server instance: the NAME of auto:NAME must not contain control characters nor \
+         start or end with a space"
+    )]
+    InstanceChar,
+    /// `auto:` followed by digits: a port where none belongs.
+    #[error(
+        "server: auto finds the server and its port by itself; write --server auto, or \
+         auto:NAME to pick the server that `picow serve --name NAME` advertises (got auto:{port})"
+    )]
+    AutoPort {
+        /// The digits as given (shortened).
+        port: Snippet,
+    },
 }
 
 impl InputError {
@@ -216,6 +249,8 @@ impl InputError {
             Port { .. } => Field::Port,
             Ipv6NeedsBrackets | MissingPort { .. } | Scheme { .. } => Field::Server,
             NameLength { .. } | NameChar { .. } => Field::Name,
+            InstanceLength { .. } | InstanceChar => Field::Instance,
+            AutoPort { .. } => Field::Server,
         }
     }
 }
@@ -329,6 +364,19 @@ impl Host {
     pub fn needs_dns(&self) -> bool {
         matches!(self, Host::Name(_))
     }
+
+    /// The name, when it is one that multicast DNS resolves (it ends in
+    /// `.local`, any case), without a trailing dot.
+    pub fn mdns_name(&self) -> Option<&str> {
+        match self {
+            Host::Name(n) => {
+                let n = n.as_str();
+                let tail = n.len().checked_sub(6)?;
+                (n.get(tail..)?.eq_ignore_ascii_case(".local") && tail > 0).then_some(n)
+            }
+            Host::Ip(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Host {
@@ -355,22 +403,7 @@ pub struct ServerAddr {
 impl ServerAddr {
     /// Parses `HOST:PORT`, `[IPv6]:PORT`, `tcp://…` or `udp://…`.
     pub fn parse(input: &str) -> Result<ServerAddr, InputError> {
-        let (transport, rest) = match input.find("://") {
-            Some(i) => {
-                let scheme = &input[..i];
-                let t = if scheme.eq_ignore_ascii_case("tcp") {
-                    Transport::Tcp
-                } else if scheme.eq_ignore_ascii_case("udp") {
-                    Transport::Udp
-                } else {
-                    return Err(InputError::Scheme {
-                        scheme: snippet(scheme),
-                    });
-                };
-                (t, &input[i + 3..])
-            }
-            None => (Transport::Tcp, input),
-        };
+        let (transport, rest) = split_scheme(input)?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = if let Some(after) = rest.strip_prefix('[') {
             let Some(close) = after.find(']') else {
@@ -411,6 +444,170 @@ impl ServerAddr {
             port,
             transport,
         })
+    }
+}
+
+/// Splits off a `tcp://` or `udp://` scheme (TCP without one).
+fn split_scheme(input: &str) -> Result<(Transport, &str), InputError> {
+    Ok(match input.find("://") {
+        Some(i) => {
+            let scheme = &input[..i];
+            let t = if scheme.eq_ignore_ascii_case("tcp") {
+                Transport::Tcp
+            } else if scheme.eq_ignore_ascii_case("udp") {
+                Transport::Udp
+            } else {
+                return Err(InputError::Scheme {
+                    scheme: snippet(scheme),
+                });
+            };
+            (t, &input[i + 3..])
+        }
+        None => (Transport::Tcp, input),
+    })
+}
+
+/// Checks a DNS-SD instance name as `auto:NAME` takes it: 1 to 63 bytes,
+/// no control characters, no space at either end.
+pub fn validate_instance(name: &str) -> Result<(), InputError> {
+    if name.is_empty() || name.len() > INSTANCE_MAX {
+        return Err(InputError::InstanceLength { len: name.len() });
+    }
+    if name.chars().any(char::is_control) || name.starts_with(' ') || name.ends_with(' ') {
+        return Err(InputError::InstanceChar);
+    }
+    Ok(())
+}
+
+/// A server found on the LAN by DNS-SD (`--server auto`, `auto:NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Discover {
+    /// The instance to connect to; `None`: the first one that answers.
+    pub instance: Option<String<INSTANCE_MAX>>,
+    /// TCP (`_picow._tcp`) or UDP (`_picow._udp`).
+    pub transport: Transport,
+}
+
+impl Discover {
+    /// Discovery of `instance` (any when `None`), which must be valid.
+    pub fn new(instance: Option<&str>, transport: Transport) -> Result<Discover, InputError> {
+        let instance = match instance {
+            Some(n) => {
+                validate_instance(n)?;
+                let mut s = String::new();
+                // Cannot fail: the length was checked above.
+                let _ = s.push_str(n);
+                Some(s)
+            }
+            None => None,
+        };
+        Ok(Discover {
+            instance,
+            transport,
+        })
+    }
+
+    /// The DNS-SD service type browsed for, e.g. `_picow._tcp`.
+    pub fn service(&self) -> &'static str {
+        crate::discovery::service_type(self.transport)
+    }
+}
+
+/// Where the board's server is: a fixed address, or found on the LAN.
+// No allocator on the board: the name is stored inline, so the variants differ in size.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Server {
+    /// `HOST:PORT`: an address, or a name resolved by DNS (by multicast
+    /// DNS when it ends in `.local`).
+    Addr(ServerAddr),
+    /// `auto` or `auto:NAME`: browsed for by DNS-SD.
+    Discover(Discover),
+}
+
+impl From<ServerAddr> for Server {
+    fn from(a: ServerAddr) -> Server {
+        Server::Addr(a)
+    }
+}
+
+impl From<Discover> for Server {
+    fn from(d: Discover) -> Server {
+        Server::Discover(d)
+    }
+}
+
+impl Server {
+    /// Parses what `--server` takes: `auto`, `auto:NAME`, or any form of
+    /// [`ServerAddr::parse`]; each optionally behind `tcp://` or `udp://`.
+    /// `auto` is a keyword, not a host name.
+    pub fn parse(input: &str) -> Result<Server, InputError> {
+        let (transport, rest) = split_scheme(input)?;
+        let keyword = rest.get(..4).filter(|k| k.eq_ignore_ascii_case("auto"));
+        if keyword.is_some() {
+            let after = &rest[4..];
+            if after.is_empty() || after == "/" {
+                return Ok(Server::Discover(Discover::new(None, transport)?));
+            }
+            if let Some(name) = after.strip_prefix(':') {
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(InputError::AutoPort {
+                        port: snippet(name),
+                    });
+                }
+                return Ok(Server::Discover(Discover::new(Some(name), transport)?));
+            }
+        }
+        ServerAddr::parse(input).map(Server::Addr)
+    }
+
+    /// TCP or UDP.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Server::Addr(a) => a.transport,
+            Server::Discover(d) => d.transport,
+        }
+    }
+
+    /// Switches to `transport` (what `--udp` does).
+    pub fn set_transport(&mut self, transport: Transport) {
+        match self {
+            Server::Addr(a) => a.transport = transport,
+            Server::Discover(d) => d.transport = transport,
+        }
+    }
+
+    /// The fixed address, unless the server is discovered.
+    pub fn addr(&self) -> Option<&ServerAddr> {
+        match self {
+            Server::Addr(a) => Some(a),
+            Server::Discover(_) => None,
+        }
+    }
+
+    /// Whether the board needs multicast DNS for this server: discovery,
+    /// or a `.local` host name.
+    pub fn needs_mdns(&self) -> bool {
+        match self {
+            Server::Addr(a) => a.host.mdns_name().is_some(),
+            Server::Discover(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Server {
+    /// The canonical form: `tcp://host:port`, `tcp://auto` or `tcp://auto:NAME`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Server::Addr(a) => a.fmt(f),
+            Server::Discover(d) => {
+                write!(f, "{}://auto", d.transport.as_str())?;
+                match &d.instance {
+                    Some(n) => write!(f, ":{n}"),
+                    None => Ok(()),
+                }
+            }
+        }
     }
 }
 
@@ -609,6 +806,70 @@ mod tests {
             ServerAddr::parse(&long).unwrap_err(),
             InputError::HostTooLong { len: 264 }
         );
+    }
+
+    #[test]
+    fn auto_forms() {
+        let any = Server::parse("auto").unwrap();
+        assert_eq!(
+            any,
+            Server::Discover(Discover::new(None, Transport::Tcp).unwrap())
+        );
+        assert_eq!(any.to_string(), "tcp://auto");
+        assert!(any.needs_mdns() && any.addr().is_none());
+        let b = Server::parse("AUTO:b").unwrap();
+        assert_eq!(b.to_string(), "tcp://auto:b");
+        let Server::Discover(d) = &b else {
+            panic!("discovery")
+        };
+        assert_eq!(d.instance.as_deref(), Some("b"));
+        assert_eq!(d.service(), "_picow._tcp");
+        let u = Server::parse("udp://auto:Tom's PC").unwrap();
+        assert_eq!(u.transport(), Transport::Udp);
+        assert_eq!(u.to_string(), "udp://auto:Tom's PC");
+        assert_eq!(Server::parse("tcp://auto/").unwrap(), any);
+        // Names that only start with "auto" are host names.
+        let h = Server::parse("auto.example.com:10000").unwrap();
+        assert!(h.addr().is_some() && !h.needs_mdns());
+        let l = Server::parse("my-pc.LOCAL:10000").unwrap();
+        assert!(l.needs_mdns());
+        assert_eq!(l.addr().unwrap().host.mdns_name(), Some("my-pc.LOCAL"));
+        assert_eq!(Host::parse("local").unwrap().mdns_name(), None);
+        let mut s = Server::parse("auto").unwrap();
+        s.set_transport(Transport::Udp);
+        assert_eq!(s.to_string(), "udp://auto");
+        assert_eq!(
+            Server::parse("1.2.3.4:5").unwrap(),
+            Server::Addr(ServerAddr::parse("1.2.3.4:5").unwrap())
+        );
+    }
+
+    #[test]
+    fn auto_errors_name_the_part() {
+        let cases: &[(&str, Field)] = &[
+            ("auto:", Field::Instance),
+            ("auto:10000", Field::Server),
+            ("auto: b", Field::Instance),
+            ("auto:a\tb", Field::Instance),
+            ("ftp://auto", Field::Server),
+        ];
+        for (input, field) in cases {
+            let err = Server::parse(input).unwrap_err();
+            assert_eq!(err.field(), *field, "{input:?}: {err}");
+            assert!(
+                err.to_string().starts_with(field.as_str()),
+                "{input:?}: message should start with the field: {err}"
+            );
+        }
+        let long = format!("auto:{}", "x".repeat(64));
+        assert_eq!(
+            Server::parse(&long).unwrap_err(),
+            InputError::InstanceLength { len: 64 }
+        );
+        assert!(Server::parse("auto:10000")
+            .unwrap_err()
+            .to_string()
+            .contains("--server auto"));
     }
 
     #[test]

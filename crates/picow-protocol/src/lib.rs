@@ -7,7 +7,10 @@
 //! - [`config`]: the device configuration record that `picow flash` writes
 //!   into the config partition and the firmware reads at boot;
 //! - [`forms`]: parsing of the command-line forms `--wifi SSID:PASS` and
-//!   `--server HOST:PORT`, with errors that name the part and the rule;
+//!   `--server HOST:PORT` / `auto` / `auto:NAME`, with errors that name the
+//!   part and the rule;
+//! - [`discovery`]: the DNS-SD service types, TXT keys and names by which
+//!   the server and the boards find each other on the LAN;
 //! - [`layout`]: the flash layout (partition tables for 8 MB and 4 MB flash);
 //! - [`session`]: the TCP/UDP session with the PC (greeting, echo prefix,
 //!   feed-style line decoder);
@@ -23,6 +26,7 @@
 
 pub mod config;
 pub mod console;
+pub mod discovery;
 pub mod forms;
 pub mod layout;
 pub mod session;

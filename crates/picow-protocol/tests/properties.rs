@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use picow_protocol::config::{DecodeError, DeviceConfig, RECORD_MAX};
 use picow_protocol::console::{Event, Text};
-use picow_protocol::forms::{Host, ServerAddr, WifiCredentials};
+use picow_protocol::forms::{Discover, Host, Server, ServerAddr, WifiCredentials};
 use picow_protocol::layout::PartitionTable;
 use picow_protocol::session::{GreetingMatcher, Line, LineDecoder, PeerKind};
 use picow_protocol::Transport;
@@ -25,6 +25,8 @@ fn dns_name() -> impl Strategy<Value = String> {
         .prop_filter("not all digits", |s| {
             !s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         })
+        // `auto` is the keyword of --server auto, not a host name.
+        .prop_filter("not auto", |s| !s.eq_ignore_ascii_case("auto"))
 }
 
 fn host() -> impl Strategy<Value = Host> {
@@ -43,11 +45,29 @@ fn server() -> impl Strategy<Value = ServerAddr> {
     })
 }
 
+fn instance() -> impl Strategy<Value = String> {
+    // 1-63 bytes, no control characters, no space at either end; not all
+    // digits (that would read as a port).
+    "[a-zA-Z0-9_.:/你-]([a-zA-Z0-9 _.:/'你-]{0,18}[a-zA-Z0-9_.:/你-])?"
+        .prop_filter("1 to 63 bytes", |s| (1..=63).contains(&s.len()))
+        .prop_filter("not all digits", |s| !s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn any_server() -> impl Strategy<Value = Server> {
+    prop_oneof![
+        server().prop_map(Server::Addr),
+        (prop::option::of(instance()), any::<bool>()).prop_map(|(i, udp)| {
+            let t = if udp { Transport::Udp } else { Transport::Tcp };
+            Server::Discover(Discover::new(i.as_deref(), t).unwrap())
+        }),
+    ]
+}
+
 fn config() -> impl Strategy<Value = DeviceConfig> {
     (
         ssid(),
         password(),
-        server(),
+        any_server(),
         prop::option::of("[a-zA-Z0-9._-]{1,32}"),
     )
         .prop_map(|(s, p, server, name)| {
@@ -130,6 +150,7 @@ proptest! {
         if let Ok(s) = std::str::from_utf8(&bytes) {
             let _ = Event::parse(s);
             let _ = ServerAddr::parse(s);
+            let _ = Server::parse(s);
             let _ = WifiCredentials::parse(s);
         }
     }
@@ -137,6 +158,11 @@ proptest! {
     #[test]
     fn server_display_parses_back(s in server()) {
         prop_assert_eq!(ServerAddr::parse(&s.to_string()).unwrap(), s);
+    }
+
+    #[test]
+    fn any_server_display_parses_back(s in any_server()) {
+        prop_assert_eq!(Server::parse(&s.to_string()).unwrap(), s);
     }
 
     #[test]
@@ -179,6 +205,21 @@ proptest! {
             Event::WifiLost,
             Event::ServerConnecting { server: Text::str(&a), attempt: n },
             Event::ServerConnected { server: Text::str(&b) },
+            Event::ServerBrowsing { service: Text::str(&a), instance: None, attempt: n },
+            Event::ServerBrowsing { service: Text::str(&a), instance: Some(Text::str(&b)), attempt: n },
+            Event::ServerDiscovered {
+                instance: Some(Text::str(&a)),
+                host: Text::str(&b),
+                server: Text::str(&a),
+                after_ms: n,
+            },
+            Event::ServerDiscovered {
+                instance: None,
+                host: Text::str(&b),
+                server: Text::str(&a),
+                after_ms: n,
+            },
+            Event::MdnsUp { host: Text::str(&a), instance: Text::str(&b) },
             Event::ServerClosed { reason: Text::str(&a), retry_in_ms: n },
             Event::Status {
                 wifi: Text::str(&a),

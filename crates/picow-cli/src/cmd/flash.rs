@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use color_eyre::eyre::WrapErr;
 use espflash::target::XtalFrequency;
-use picow_protocol::forms::{mask, ServerAddr, WifiCredentials};
+use picow_protocol::forms::{mask, Server, WifiCredentials};
 use picow_protocol::{DeviceConfig, Transport};
 use serde_json::json;
 
@@ -39,8 +39,10 @@ pub struct FlashArgs {
     /// The server address.
     #[arg(
         long,
-        value_name = "HOST:PORT",
-        help = "The server: HOST:PORT, [IPv6]:PORT, tcp://… or udp://…"
+        value_name = "HOST:PORT|auto",
+        help = "The server: HOST:PORT, [IPv6]:PORT, NAME.local:PORT (found by mDNS), \
+                auto (the first `picow serve` on the LAN), auto:NAME (the one named NAME); \
+                tcp://… or udp://…"
     )]
     pub server: Option<String>,
     /// Use UDP instead of TCP (same as a udp:// server).
@@ -116,13 +118,14 @@ impl FlashArgs {
         };
         let Some(server) = &self.server else {
             return Err(UsageError(
-                "--server is required: give --server HOST:PORT, e.g. the address `picow serve` prints"
+                "--server is required: give --server auto (the board finds `picow serve` on the \
+                 LAN by itself), or --server HOST:PORT, e.g. the address `picow serve` prints"
                     .into(),
             ));
         };
-        let mut server = ServerAddr::parse(server).map_err(|e| flag("--server", e))?;
+        let mut server = Server::parse(server).map_err(|e| flag("--server", e))?;
         if self.udp {
-            server.transport = Transport::Udp;
+            server.set_transport(Transport::Udp);
         }
         DeviceConfig::new(wifi, server, self.name.as_deref()).map_err(|e| flag("--name", e))
     }

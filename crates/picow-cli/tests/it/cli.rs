@@ -115,6 +115,15 @@ fn flash_input_errors_name_the_flag_and_hide_the_password() {
             "--name: board name",
         ),
         (&["--wifi", "Home:secret123"], "--server is required"),
+        (&["--wifi", "Home:secret123"], "give --server auto"),
+        (
+            &["--wifi", "Home:secret123", "--server", "auto:10000"],
+            "invalid --server: server: auto finds the server and its port by itself",
+        ),
+        (
+            &["--wifi", "Home:secret123", "--server", "auto:"],
+            "server instance",
+        ),
         (&["--server", "h:1"], "--wifi is required"),
     ];
     for (args, expected) in cases {

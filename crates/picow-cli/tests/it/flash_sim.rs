@@ -218,7 +218,7 @@ fn full_flash_unchanged_reflash_and_config_only() {
     assert_eq!(before[..cfg_off], after[..cfg_off]);
     assert_eq!(before[cfg_off + 0x1000..], after[cfg_off + 0x1000..]);
     let cfg = DeviceConfig::decode(&after[cfg_off..cfg_off + 0x1000]).unwrap();
-    assert_eq!(cfg.server().port, 10001);
+    assert_eq!(cfg.server().addr().unwrap().port, 10001);
     assert_eq!(cfg.ssid(), "PicoLab");
 
     // probe: the board was reset into the app, which answers the console's
