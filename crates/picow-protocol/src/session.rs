@@ -206,6 +206,22 @@ impl<const N: usize> LineDecoder<N> {
     pub fn pending(&self) -> &[u8] {
         &self.buf
     }
+
+    /// The stream ends (or breaks off) without a newline: hands the
+    /// unfinished line, if there is one, to `on_line` (`Truncated` when it
+    /// was longer than `N`) and starts afresh.
+    pub fn end(&mut self, mut on_line: impl FnMut(Line<'_>)) {
+        if self.buf.is_empty() && !self.overflowed {
+            return;
+        }
+        if self.overflowed {
+            on_line(Line::Truncated(&self.buf));
+        } else {
+            on_line(Line::Complete(strip_cr(&self.buf)));
+        }
+        self.buf.clear();
+        self.overflowed = false;
+    }
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -245,6 +261,25 @@ mod tests {
             ["TRUNC:abcd", "xy"]
         );
         assert_eq!(lines::<4>(&[b"\n\r\n"]), ["", ""]);
+    }
+
+    #[test]
+    fn an_unfinished_line_is_handed_over_at_the_end() {
+        let mut d = LineDecoder::<4>::new();
+        let mut got = std::vec::Vec::new();
+        let mut push = |l: Line<'_>| {
+            got.push(match l {
+                Line::Complete(b) => (b.to_vec(), true),
+                Line::Truncated(b) => (b.to_vec(), false),
+            })
+        };
+        d.end(&mut push);
+        d.feed(b"ab\r", |_| {});
+        d.end(&mut push);
+        d.feed(b"abcdef", |_| {});
+        d.end(&mut push);
+        d.end(&mut push);
+        assert_eq!(got, [(b"ab".to_vec(), true), (b"abcd".to_vec(), false)]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod flash_fw;
 mod flash_sim;
 mod monitor_backtrace;
 mod monitor_fw_elf;
+mod monitor_hostile;
 mod monitor_interactive;
 mod monitor_reconnect;
 mod monitor_stream;

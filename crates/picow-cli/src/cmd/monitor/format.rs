@@ -6,6 +6,11 @@
 //! a line that may be a picow console line (`@picow ...`): those are held
 //! until the line ends (so that it can be coloured as a whole) or until
 //! [`Printer::idle`] says no more bytes are coming for now.
+//!
+//! In the pretty mode every byte passes through [`Inert`] first: colour
+//! sequences pass, every other control or escape sequence is shown as
+//! `\xNN`. In the JSON mode control characters are JSON escapes (C1 ones
+//! too, which serde_json would write as they are).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -18,6 +23,7 @@ use picow_protocol::console::{Event, Level, PREFIX};
 use picow_protocol::session::{Line, LineDecoder};
 use serde_json::json;
 
+use super::inert::{inert_str, Inert};
 use super::symbols::{self, Symbols};
 
 /// The longest line kept whole for parsing and decoding; longer lines are
@@ -81,6 +87,9 @@ pub struct Printer<W: Write> {
     hex_offset: u64,
     hex_row: Vec<u8>,
     scratch: String,
+    /// The escape filter of the pretty mode, and its output buffer.
+    inert: Inert,
+    shown: Vec<u8>,
 }
 
 impl<W: Write> std::fmt::Debug for Printer<W> {
@@ -157,6 +166,8 @@ impl<W: Write> Printer<W> {
             hex_offset: 0,
             hex_row: Vec::with_capacity(16),
             scratch: String::new(),
+            inert: Inert::new(),
+            shown: Vec::new(),
         }
     }
 
@@ -199,8 +210,53 @@ impl<W: Write> Printer<W> {
 
     /// No bytes came for a while: show what is held back.
     pub fn idle(&mut self) -> io::Result<()> {
-        if self.opts.mode == Mode::Pretty && matches!(self.state, State::Maybe | State::Picow) {
-            self.release_held()?;
+        if self.opts.mode == Mode::Pretty {
+            self.flush_inert()?;
+            if matches!(self.state, State::Maybe | State::Picow) {
+                self.release_held()?;
+            }
+        }
+        self.out.flush()
+    }
+
+    /// Shows what the escape filter holds (visibly: it will not be completed).
+    fn flush_inert(&mut self) -> io::Result<()> {
+        if !self.inert.is_holding() {
+            return Ok(());
+        }
+        let mut shown = std::mem::take(&mut self.shown);
+        shown.clear();
+        self.inert.flush(&mut shown);
+        let r = self.show_segment(&shown, false);
+        self.shown = shown;
+        r
+    }
+
+    /// The line being shown will not go on (the port vanished, the run is
+    /// over): show what is held, and in JSON mode the line so far, as
+    /// `"partial": true`, so that it comes before the event that ends it.
+    pub fn end_line(&mut self) -> io::Result<()> {
+        match self.opts.mode {
+            Mode::Pretty => {
+                self.flush_inert()?;
+                if matches!(self.state, State::Maybe | State::Picow) {
+                    self.release_held()?;
+                }
+            }
+            Mode::Json => {
+                let mut last = None;
+                self.lines.end(|l| {
+                    last = Some(match l {
+                        Line::Complete(b) => (b.to_vec(), true),
+                        Line::Truncated(b) => (b.to_vec(), false),
+                    })
+                });
+                if let Some((line, complete)) = last {
+                    let now = (self.clock)();
+                    self.json_line(&line, complete, now, true)?;
+                }
+            }
+            Mode::Hex | Mode::Raw => {}
         }
         self.out.flush()
     }
@@ -208,22 +264,9 @@ impl<W: Write> Printer<W> {
     /// The end: show everything still held (a last line without a newline,
     /// a partial hex row) and flush.
     pub fn finish(&mut self) -> io::Result<()> {
-        match self.opts.mode {
-            Mode::Pretty => {
-                if matches!(self.state, State::Maybe | State::Picow) {
-                    self.release_held()?;
-                }
-            }
-            Mode::Json => {
-                let pending = self.lines.pending().to_vec();
-                if !pending.is_empty() {
-                    self.lines = LineDecoder::new();
-                    let now = (self.clock)();
-                    self.json_line(&pending, false, now, true)?;
-                }
-            }
-            Mode::Hex => self.hex_end_row()?,
-            Mode::Raw => {}
+        self.end_line()?;
+        if self.opts.mode == Mode::Hex {
+            self.hex_end_row()?;
         }
         self.out.flush()
     }
@@ -239,7 +282,7 @@ impl<W: Write> Printer<W> {
         if let (Some(o), serde_json::Value::Object(f)) = (obj.as_object_mut(), fields) {
             o.extend(f);
         }
-        writeln!(self.out, "{obj}")?;
+        write_json_line(&mut self.out, &obj)?;
         self.out.flush()
     }
 
@@ -255,7 +298,17 @@ impl<W: Write> Printer<W> {
                         None => (rest, false, &[][..]),
                     };
                     if self.opts.mode == Mode::Pretty {
-                        self.show_segment(seg, nl)?;
+                        // What the terminal gets: the bytes made inert (an
+                        // escape sequence does not run across a line end).
+                        let mut shown = std::mem::take(&mut self.shown);
+                        shown.clear();
+                        self.inert.push(seg, &mut shown);
+                        if nl {
+                            self.inert.flush(&mut shown);
+                        }
+                        let r = self.show_segment(&shown, nl);
+                        self.shown = shown;
+                        r?;
                     }
                     // The same bytes into the line decoder, for parsing and
                     // decoding the whole line.
@@ -450,7 +503,7 @@ impl<W: Write> Printer<W> {
         if partial {
             o.insert("partial".into(), true.into());
         }
-        writeln!(self.out, "{obj}")
+        write_json_line(&mut self.out, &obj)
     }
 
     fn decode_addresses(&mut self, text: &str) -> io::Result<()> {
@@ -474,7 +527,7 @@ impl<W: Write> Printer<W> {
                         "file": frame.file,
                         "line": frame.line,
                     });
-                    writeln!(self.out, "{obj}")?;
+                    write_json_line(&mut self.out, &obj)?;
                 } else {
                     let yellow =
                         Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
@@ -535,6 +588,32 @@ impl<W: Write> Printer<W> {
         self.hex_row.clear();
         self.out.write_all(s.as_bytes())
     }
+}
+
+/// One JSON value and a newline, with C1 control characters (U+0080 to
+/// U+009F, which serde_json leaves as they are) written as `\u00XX`, so that
+/// JSON shown on a terminal is as inert as the pretty mode.
+pub fn write_json_line(out: &mut impl Write, v: &serde_json::Value) -> io::Result<()> {
+    let s = v.to_string();
+    if s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        let mut t = String::with_capacity(s.len() + 16);
+        for c in s.chars() {
+            if ('\u{80}'..='\u{9f}').contains(&c) {
+                let _ = write!(t, "\\u{:04x}", c as u32);
+            } else {
+                t.push(c);
+            }
+        }
+        writeln!(out, "{t}")
+    } else {
+        writeln!(out, "{s}")
+    }
+}
+
+/// Text from the board quoted in a message of the monitor's own (a matched
+/// `--fail` line), made inert like the pretty output.
+pub fn quote(line: &str) -> String {
+    inert_str(line)
 }
 
 fn push_gutter(s: &mut String, row: &[u8]) {
@@ -784,6 +863,60 @@ mod tests {
         q.write_all(b"@picow boot version=\"1\" chip=\"../esp32c3\"\n")
             .unwrap();
         assert!(q.symbols().is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// The whole pretty printer, with colours and timestamps, in any
+        /// chunking and with the board going quiet between chunks: what it
+        /// writes never holds an escape sequence other than a colour.
+        #[test]
+        fn fuzz_pretty_output_is_inert(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(0x1bu8), proptest::strategy::Just(b'['),
+                proptest::strategy::Just(b']'), proptest::strategy::Just(b'm'),
+                proptest::strategy::Just(b'\n'), proptest::strategy::Just(0x9b),
+                proptest::strategy::Just(0xc2), proptest::strategy::Just(b'@'),
+                proptest::prelude::any::<u8>(),
+            ], 0..400),
+            picow_prefix in proptest::prelude::any::<bool>(),
+            cuts in proptest::collection::vec((0usize..400, proptest::prelude::any::<bool>()), 0..6),
+        ) {
+            let mut input = input;
+            if picow_prefix {
+                input.splice(0..0, b"@picow boot version=\"1\" ".iter().copied());
+            }
+            let mut p = printer(Mode::Pretty, true, true);
+            let mut cuts: Vec<(usize, bool)> = cuts.into_iter().map(|(c, i)| (c.min(input.len()), i)).collect();
+            cuts.sort_unstable();
+            let mut at = 0;
+            for (c, idle) in cuts.into_iter().chain([(input.len(), false)]) {
+                p.write_all(&input[at..c]).unwrap();
+                if idle {
+                    p.idle().unwrap();
+                }
+                at = c;
+            }
+            p.finish().unwrap();
+            if let Err(e) = crate::cmd::monitor::inert::tests::check_inert(&p.out) {
+                return Err(proptest::test_runner::TestCaseError::fail(e));
+            }
+        }
+    }
+
+    #[test]
+    fn escape_sequences_are_shown_and_colours_pass() {
+        let mut p = printer(Mode::Pretty, false, false);
+        p.write_all(b"\x1b]0;t\x07 \x1b[1;32mok\x1b[0m\n\x1b[2")
+            .unwrap();
+        assert_eq!(out(&p), "\\x1b]0;t\\x07 \x1b[1;32mok\x1b[0m\n");
+        p.idle().unwrap();
+        assert_eq!(out(&p), "\\x1b]0;t\\x07 \x1b[1;32mok\x1b[0m\n\\x1b[2");
+        // A console line with an escape inside is shown inert too.
+        let mut p = printer(Mode::Pretty, true, false);
+        p.write_all(b"@picow wifi-lost \x1b]0;x\x07\n").unwrap();
+        assert!(!out(&p).contains("\x1b]"), "{:?}", out(&p));
     }
 
     #[test]

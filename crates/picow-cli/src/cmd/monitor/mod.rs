@@ -10,6 +10,7 @@
 
 pub mod expect;
 pub mod format;
+pub mod inert;
 pub mod reset;
 pub mod symbols;
 pub mod term;
@@ -238,6 +239,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
 
     let result: io::Result<Exit> = (|| loop {
         if STOP.load(Ordering::SeqCst) {
+            printer.end_line()?;
             return Ok(if ci.pending() {
                 notes.say(
                     &mut printer,
@@ -320,7 +322,19 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
                     if let Some(log) = log.as_mut() {
                         log.flush()?;
                     }
-                    printer.idle()?;
+                    // A line cannot go on across a reset or a replug: what
+                    // there is of it is shown and matched now.
+                    printer.end_line()?;
+                    let mut decided = None;
+                    lines.end(|line| {
+                        let bytes = match line {
+                            Line::Complete(b) | Line::Truncated(b) => b,
+                        };
+                        decided = ci.on_line(&String::from_utf8_lossy(bytes)).1;
+                    });
+                    if let Some(outcome) = decided {
+                        return finish_ci(&notes, &mut printer, &ci, &outcome, start);
+                    }
                     if args.no_reconnect {
                         notes.say(
                             &mut printer,
@@ -455,6 +469,8 @@ fn finish_ci<W: Write>(
     outcome: &Outcome,
     start: Instant,
 ) -> io::Result<Exit> {
+    // The last line so far comes before the result.
+    printer.end_line()?;
     let secs = start.elapsed().as_secs_f64();
     let n = ci.expects().len();
     let (text, fields) = match outcome {
@@ -463,7 +479,10 @@ fn finish_ci<W: Write>(
             json!({ "outcome": "met", "met": n }),
         ),
         Outcome::Failed { pattern, line } => (
-            format!("fail pattern `{pattern}` matched after {secs:.1} s: {line}"),
+            format!(
+                "fail pattern `{pattern}` matched after {secs:.1} s: {}",
+                format::quote(line)
+            ),
             json!({ "outcome": "failed", "pattern": pattern, "line": line, "met": ci.met() }),
         ),
         Outcome::TimedOut { next: Some(i) } => (
