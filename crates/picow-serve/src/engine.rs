@@ -16,8 +16,9 @@ use tokio::time::Instant;
 use crate::conn::Ctx;
 use crate::control::{Config, Control, Listener, Outcome, Target};
 use crate::event::Observer;
-use crate::event::{Event, Summary};
+use crate::event::{Event, Summary, SCHEMA_VERSION};
 use crate::hub::{auto_tick, tick, Hub};
+use crate::listen::flash_hints;
 use crate::script::Script;
 use crate::tcp::accept_loop;
 use crate::udp::udp_loop;
@@ -60,17 +61,20 @@ pub async fn run(
         summary: Summary::default(),
         auto: None,
     };
-    let (transport, local) = match &listener {
+    let (transport, local): (Transport, Vec<std::net::SocketAddr>) = match &listener {
         Listener::Tcp(ls) => (
             Transport::Tcp,
             ls.iter().filter_map(|l| l.local_addr().ok()).collect(),
         ),
         Listener::Udp(s) => (Transport::Udp, s.local_addr().into_iter().collect()),
     };
+    let lan = hub.cfg.lan.clone();
     hub.emit(&Event::Listening {
+        version: SCHEMA_VERSION,
         transport,
+        hints: flash_hints(transport, &local, &lan),
         local,
-        lan: hub.cfg.lan.clone(),
+        lan,
     })?;
     hub.flush()?;
     let mut acceptors = Vec::new();

@@ -9,13 +9,21 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use picow_protocol::Transport;
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+use crate::text;
+
+/// The version of the event schema, in the `listening` event: it grows
+/// when events or fields are added; a field is never removed or renamed.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// A client's short id: `#1`, `#2`, ...
 pub type ClientId = u64;
 
 /// A non-loopback address of this host, printed so the user knows what to
 /// give the board.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LanAddr {
     /// The interface name.
     pub iface: String,
@@ -23,7 +31,9 @@ pub struct LanAddr {
     pub ip: IpAddr,
 }
 
-/// What a client is, as far as serve knows.
+/// What a client is, as far as serve knows. In JSON it is two fields:
+/// `"kind": "unknown" | "other" | "picow"` and `"name"` (the board's name or
+/// `null`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// Nothing or too little received to tell.
@@ -34,16 +44,46 @@ pub enum Kind {
     Picow(Option<String>),
 }
 
+impl Kind {
+    /// The word in JSON: `unknown`, `other` or `picow`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Unknown => "unknown",
+            Kind::Other => "other",
+            Kind::Picow(_) => "picow",
+        }
+    }
+
+    /// The board's name, when it is a PicoW that sent one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Kind::Picow(Some(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("kind", self.as_str())?;
+        m.serialize_entry("name", &self.name())?;
+        m.end()
+    }
+}
+
 /// A connected client, as listed by [`Event::Clients`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientInfo {
     /// Its id.
     pub id: ClientId,
     /// Its address.
     pub peer: SocketAddr,
-    /// When it connected.
+    /// When it connected (RFC 3339, UTC, milliseconds).
+    #[serde(serialize_with = "ser_rfc3339")]
     pub since: SystemTime,
-    /// PicoW or not.
+    /// PicoW or not (`kind` and `name` in JSON).
+    #[serde(flatten)]
     pub kind: Kind,
     /// Bytes received from it.
     pub bytes_in: u64,
@@ -52,7 +92,7 @@ pub struct ClientInfo {
 }
 
 /// Totals at the end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Clients that connected.
     pub clients: u64,
@@ -62,21 +102,41 @@ pub struct Summary {
     pub bytes_in: u64,
     /// Bytes sent in all.
     pub bytes_out: u64,
-    /// How long serve ran.
+    /// How long serve ran (`seconds` in JSON).
+    #[serde(rename = "seconds", serialize_with = "ser_seconds")]
     pub elapsed: Duration,
 }
 
-/// Everything that happens, in order.
-#[derive(Debug, Clone)]
+/// The last text received from a client, in the timeout report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    /// The client.
+    pub id: ClientId,
+    /// The tail of its text.
+    pub text: String,
+}
+
+/// Everything that happens, in order. Every front end renders these same
+/// values; [`Stamped`] is the JSON form (`docs/spec-events.md`): the
+/// event's [`name`](Event::name) as `"event"`, the time as `"t"`, then the
+/// variant's fields in the order they are declared here.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
 pub enum Event {
-    /// Listening on these addresses.
+    /// Listening on these addresses (always the first event).
     Listening {
+        /// The version of this schema ([`SCHEMA_VERSION`]).
+        version: u32,
         /// TCP or UDP.
+        #[serde(serialize_with = "ser_transport")]
         transport: Transport,
-        /// The bound addresses.
+        /// The bound addresses (with the port actually bound, also for
+        /// `--port 0`).
         local: Vec<SocketAddr>,
         /// The host's LAN addresses.
         lan: Vec<LanAddr>,
+        /// The `picow flash --server …` values that reach this server.
+        hints: Vec<String>,
     },
     /// A client connected (for UDP: a new peer address sent a datagram).
     Connected {
@@ -99,7 +159,9 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// Bytes from a client.
+    /// Bytes from a client. JSON: `id`, `len`, `text`, `hex` (the exact
+    /// bytes).
+    #[serde(serialize_with = "ser_data")]
     Data {
         /// From whom.
         id: ClientId,
@@ -110,7 +172,8 @@ pub enum Event {
         /// ([`Observer::wants_text`]) nor an `--expect` needs it.
         text: Arc<str>,
     },
-    /// Bytes written to a client.
+    /// Bytes written to a client; the same fields as `Data`.
+    #[serde(serialize_with = "ser_data")]
     Sent {
         /// To whom.
         id: ClientId,
@@ -143,12 +206,21 @@ pub enum Event {
         /// The matched text.
         matched: String,
     },
-    /// The connected clients (answer to [`Control::List`]).
-    Clients(Vec<ClientInfo>),
+    /// The connected clients (answer to [`Control::List`](crate::Control::List)).
+    Clients {
+        /// By id.
+        clients: Vec<ClientInfo>,
+    },
     /// A message for the user.
-    Notice(String),
+    Notice {
+        /// The message.
+        message: String,
+    },
     /// Something failed; serve goes on.
-    Error(String),
+    Error {
+        /// What failed.
+        message: String,
+    },
     /// `--timeout` elapsed before the expectations were met.
     Timeout {
         /// The patterns not seen, in order.
@@ -156,10 +228,104 @@ pub enum Event {
         /// The clients that were required but not connected, if any.
         clients_missing: Option<u64>,
         /// The last text received from each client (its tail).
-        seen: Vec<(ClientId, String)>,
+        seen: Vec<Seen>,
     },
     /// The end.
     Summary(Summary),
+}
+
+impl Event {
+    /// The event's name: the `"event"` field of its JSON form.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Listening { .. } => "listening",
+            Event::Connected { .. } => "connected",
+            Event::Picow { .. } => "picow",
+            Event::Refused { .. } => "refused",
+            Event::Data { .. } => "data",
+            Event::Sent { .. } => "sent",
+            Event::Disconnected { .. } => "disconnected",
+            Event::Expect { .. } => "expect",
+            Event::Clients { .. } => "clients",
+            Event::Notice { .. } => "notice",
+            Event::Error { .. } => "error",
+            Event::Timeout { .. } => "timeout",
+            Event::Summary(_) => "summary",
+        }
+    }
+
+    /// A notice for the user.
+    pub fn notice(message: impl Into<String>) -> Event {
+        Event::Notice {
+            message: message.into(),
+        }
+    }
+
+    /// An error report (serve goes on).
+    pub fn error(message: impl Into<String>) -> Event {
+        Event::Error {
+            message: message.into(),
+        }
+    }
+}
+
+/// An event with the time it happened: the JSON form of every event
+/// (`{"event":"connected","t":"2026-11-26T09:12:01.123Z","id":1,…}`).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamped<'a> {
+    /// When.
+    pub at: SystemTime,
+    /// What.
+    pub event: &'a Event,
+}
+
+impl Serialize for Stamped<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            event: &'static str,
+            #[serde(serialize_with = "ser_rfc3339")]
+            t: SystemTime,
+            #[serde(flatten)]
+            body: &'a Event,
+        }
+        Line {
+            event: self.event.name(),
+            t: self.at,
+            body: self.event,
+        }
+        .serialize(s)
+    }
+}
+
+fn ser_rfc3339<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&picow_values::time::rfc3339_millis(*at))
+}
+
+fn ser_seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn ser_transport<S: Serializer>(t: &Transport, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match t {
+        Transport::Tcp => "tcp",
+        Transport::Udp => "udp",
+    })
+}
+
+/// `Data` and `Sent`: `id`, `len`, `text`, then `hex` (the exact bytes).
+fn ser_data<S: Serializer>(
+    id: &ClientId,
+    bytes: &Bytes,
+    text: &Arc<str>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut st = s.serialize_struct("Data", 4)?;
+    st.serialize_field("id", id)?;
+    st.serialize_field("len", &bytes.len())?;
+    st.serialize_field("text", &**text)?;
+    st.serialize_field("hex", &text::hex(bytes))?;
+    st.end()
 }
 
 /// Something that is told about every event: a printer, the log, a view.

@@ -73,7 +73,7 @@ impl Hub {
                 Some(c) => {
                     c.shared.enqueue(bytes.clone(), self.cfg.max_queue);
                 }
-                None => self.emit(&Event::Error(format!("no client #{id}: see /list")))?,
+                None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,
             },
         }
         Ok(())
@@ -206,7 +206,7 @@ impl Hub {
                 self.summary.refused += 1;
                 self.emit(&Event::Refused { peer, reason })?;
             }
-            Msg::Error(e) => self.emit(&Event::Error(e))?,
+            Msg::Error(e) => self.emit(&Event::error(e))?,
         }
         Ok(())
     }
@@ -217,7 +217,7 @@ impl Hub {
             Control::Send(target, bytes) => self.send(target, &bytes)?,
             Control::Disconnect(id) => match self.clients.get(&id) {
                 Some(c) => c.shared.close("disconnected by the user"),
-                None => self.emit(&Event::Error(format!("no client #{id}: see /list")))?,
+                None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,
             },
             Control::List => {
                 let mut list: Vec<ClientInfo> = self
@@ -233,23 +233,23 @@ impl Hub {
                     })
                     .collect();
                 list.sort_by_key(|c| c.id);
-                self.emit(&Event::Clients(list))?;
+                self.emit(&Event::Clients { clients: list })?;
             }
             Control::Auto(None) => {
                 if self.auto.take().is_some() {
-                    self.emit(&Event::Notice("auto-send stopped".into()))?;
+                    self.emit(&Event::notice("auto-send stopped"))?;
                 }
             }
             Control::Auto(Some((every, target, bytes))) => {
                 let mut iv = tokio::time::interval_at(Instant::now() + every, every);
                 iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 self.auto = Some((iv, target, bytes));
-                self.emit(&Event::Notice(format!(
+                self.emit(&Event::notice(format!(
                     "auto-send every {}",
-                    humantime::format_duration(every)
+                    picow_values::duration::format(every)
                 )))?;
             }
-            Control::Notice(n) => self.emit(&Event::Notice(n))?,
+            Control::Notice(n) => self.emit(&Event::notice(n))?,
             Control::Quit => return Ok(true),
         }
         Ok(false)

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use picow_protocol::Transport;
+
 use crate::control::Listener;
 use crate::event::LanAddr;
 
@@ -120,4 +122,70 @@ pub fn lan_addresses() -> Vec<LanAddr> {
     out.sort_by_key(|l| (l.ip.is_ipv6(), l.ip));
     out.dedup();
     out
+}
+
+/// The `picow flash --server ...` values that reach this server, one per
+/// LAN address (or the bound address when it is not a wildcard).
+pub fn flash_hints(transport: Transport, local: &[SocketAddr], lan: &[LanAddr]) -> Vec<String> {
+    let Some(port) = local.first().map(SocketAddr::port) else {
+        return Vec::new();
+    };
+    let scheme = match transport {
+        Transport::Tcp => "",
+        Transport::Udp => "udp://",
+    };
+    let form = |ip: IpAddr| match ip {
+        IpAddr::V4(a) => format!("picow flash --server {scheme}{a}:{port}"),
+        IpAddr::V6(a) => format!("picow flash --server {scheme}[{a}]:{port}"),
+    };
+    let specific: Vec<IpAddr> = local
+        .iter()
+        .map(SocketAddr::ip)
+        .filter(|ip| !ip.is_unspecified())
+        .collect();
+    if !specific.is_empty() {
+        return specific.into_iter().map(form).collect();
+    }
+    let v4_only = local.iter().all(SocketAddr::is_ipv4);
+    lan.iter()
+        .filter(|l| !(v4_only && l.ip.is_ipv6()))
+        .map(|l| form(l.ip))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_the_bound_address_and_transport() {
+        let lan = vec![
+            LanAddr {
+                iface: "eth0".into(),
+                ip: "192.168.2.118".parse().unwrap(),
+            },
+            LanAddr {
+                iface: "eth0".into(),
+                ip: "fd00::2".parse().unwrap(),
+            },
+        ];
+        let any6: Vec<SocketAddr> = vec!["[::]:10000".parse().unwrap()];
+        assert_eq!(
+            flash_hints(Transport::Tcp, &any6, &lan),
+            [
+                "picow flash --server 192.168.2.118:10000",
+                "picow flash --server [fd00::2]:10000"
+            ]
+        );
+        let any4: Vec<SocketAddr> = vec!["0.0.0.0:10000".parse().unwrap()];
+        assert_eq!(
+            flash_hints(Transport::Udp, &any4, &lan),
+            ["picow flash --server udp://192.168.2.118:10000"]
+        );
+        let one: Vec<SocketAddr> = vec!["192.168.2.118:9000".parse().unwrap()];
+        assert_eq!(
+            flash_hints(Transport::Tcp, &one, &lan),
+            ["picow flash --server 192.168.2.118:9000"]
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use regex::Regex;
 
-use crate::event::ClientId;
+use crate::event::{ClientId, Seen};
 
 /// Text kept per client for matching; older text is dropped.
 const MATCH_WINDOW: usize = 64 * 1024;
@@ -89,7 +89,7 @@ impl Script {
 
     /// For the timeout: the patterns not seen, how many clients were
     /// missing, and the last text from each client.
-    pub fn report(&self, connected: u64) -> (Vec<String>, Option<u64>, Vec<(ClientId, String)>) {
+    pub fn report(&self, connected: u64) -> (Vec<String>, Option<u64>, Vec<Seen>) {
         let unmet = self.expects[self.next.min(self.expects.len())..]
             .iter()
             .map(|r| r.as_str().to_owned())
@@ -98,8 +98,15 @@ impl Script {
             .need_clients
             .filter(|&n| self.peak < n)
             .map(|n| n - connected.min(n));
-        let mut seen: Vec<_> = self.seen.iter().map(|(&id, s)| (id, s.clone())).collect();
-        seen.sort_by_key(|(id, _)| *id);
+        let mut seen: Vec<Seen> = self
+            .seen
+            .iter()
+            .map(|(&id, s)| Seen {
+                id,
+                text: s.clone(),
+            })
+            .collect();
+        seen.sort_by_key(|s| s.id);
         (unmet, missing, seen)
     }
 }
@@ -164,7 +171,13 @@ mod tests {
         let (unmet, missing, seen) = s.report(1);
         assert_eq!(unmet, ["never"]);
         assert_eq!(missing, Some(1));
-        assert_eq!(seen, vec![(1, "something else".to_owned())]);
+        assert_eq!(
+            seen,
+            vec![Seen {
+                id: 1,
+                text: "something else".to_owned()
+            }]
+        );
         let mut s = Script::new(vec![], None, Some(2));
         s.connected(2);
         assert!(s.done());

@@ -260,7 +260,8 @@ fn json_pieces<E>(bytes: &[u8], mut emit: impl FnMut(&[u8]) -> Result<(), E>) ->
 }
 
 /// How a byte is written inside a JSON string: `None` as it is, an empty
-/// escape as `\uXXXX`.
+/// escape as `\uXXXX` (the same escapes as `serde_json`, so the hand-written
+/// hot paths write exactly what the typed events serialize to).
 fn escape(b: u8) -> Option<&'static [u8]> {
     match b {
         b'"' => Some(b"\\\""),
@@ -268,6 +269,8 @@ fn escape(b: u8) -> Option<&'static [u8]> {
         b'\n' => Some(b"\\n"),
         b'\r' => Some(b"\\r"),
         b'\t' => Some(b"\\t"),
+        0x08 => Some(b"\\b"),
+        0x0c => Some(b"\\f"),
         0..=0x1f => Some(b""),
         _ => None,
     }

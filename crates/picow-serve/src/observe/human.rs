@@ -3,49 +3,13 @@
 //! lines, the `picow flash --server` hints).
 
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
 use picow_protocol::Transport;
+use picow_values::time::{clock, Zone};
 
-use crate::event::{Event, Kind, LanAddr, Observer};
+use crate::event::{Event, Kind, Observer};
 use crate::text;
-
-/// The `picow flash --server ...` values that reach this server, one per
-/// LAN address (or the bound address when it is not a wildcard).
-pub fn flash_hints(transport: Transport, local: &[SocketAddr], lan: &[LanAddr]) -> Vec<String> {
-    let Some(port) = local.first().map(SocketAddr::port) else {
-        return Vec::new();
-    };
-    let scheme = match transport {
-        Transport::Tcp => "",
-        Transport::Udp => "udp://",
-    };
-    let form = |ip: IpAddr| match ip {
-        IpAddr::V4(a) => format!("picow flash --server {scheme}{a}:{port}"),
-        IpAddr::V6(a) => format!("picow flash --server {scheme}[{a}]:{port}"),
-    };
-    let specific: Vec<IpAddr> = local
-        .iter()
-        .map(SocketAddr::ip)
-        .filter(|ip| !ip.is_unspecified())
-        .collect();
-    if !specific.is_empty() {
-        return specific.into_iter().map(form).collect();
-    }
-    let v4_only = local.iter().all(SocketAddr::is_ipv4);
-    lan.iter()
-        .filter(|l| !(v4_only && l.ip.is_ipv6()))
-        .map(|l| form(l.ip))
-        .collect()
-}
-
-/// The time of day for people: `09:12:01.123` (UTC).
-pub fn clock(at: SystemTime) -> String {
-    // 2026-11-26T09:12:01.123Z -> 09:12:01.123 (UTC).
-    let s = humantime::format_rfc3339_millis(at).to_string();
-    s.get(11..23).unwrap_or(&s).to_owned()
-}
 
 fn kind_str(kind: &Kind) -> String {
     match kind {
@@ -61,12 +25,23 @@ fn kind_str(kind: &Kind) -> String {
 pub struct Human<W> {
     out: W,
     hex: bool,
+    zone: Zone,
 }
 
 impl<W: Write> Human<W> {
-    /// Writes to `out`; data as hex bytes when `hex`.
+    /// Writes to `out`; data as hex bytes when `hex`; times in local time.
     pub fn new(out: W, hex: bool) -> Self {
-        Human { out, hex }
+        Human {
+            out,
+            hex,
+            zone: Zone::Local,
+        }
+    }
+
+    /// Times in `zone` (`--utc`).
+    pub fn with_zone(mut self, zone: Zone) -> Self {
+        self.zone = zone;
+        self
     }
 
     fn data(
@@ -78,7 +53,7 @@ impl<W: Write> Human<W> {
         txt: &str,
     ) -> io::Result<()> {
         let out = &mut self.out;
-        data_lines(at, id, arrow, bytes, txt, self.hex, |line| {
+        data_lines(at, self.zone, id, arrow, bytes, txt, self.hex, |line| {
             writeln!(out, "{line}")
         })
     }
@@ -88,8 +63,11 @@ impl<W: Write> Human<W> {
 /// one: `HH:MM:SS.mmm #ID ARROW text` for each line of the text (a final
 /// newline ends the last one; `\r` before a newline is dropped; control
 /// characters shown as `\xNN`), or one line of spaced hex bytes with `hex`.
+/// The time is in `zone`.
+#[allow(clippy::too_many_arguments)] // one line's parts, each used once
 pub fn data_lines<E>(
     at: SystemTime,
+    zone: Zone,
     id: u64,
     arrow: &str,
     bytes: &[u8],
@@ -97,7 +75,7 @@ pub fn data_lines<E>(
     hex: bool,
     mut f: impl FnMut(&str) -> Result<(), E>,
 ) -> Result<(), E> {
-    let t = clock(at);
+    let t = clock(at, zone);
     if hex {
         return f(&format!("{t} #{id} {arrow} {}", text::hex_spaced(bytes)));
     }
@@ -119,13 +97,15 @@ impl<W: Write + Send> Observer for Human<W> {
     }
 
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
-        let t = clock(at);
+        let t = clock(at, self.zone);
         let o = &mut self.out;
         match event {
             Event::Listening {
                 transport,
                 local,
                 lan,
+                hints,
+                ..
             } => {
                 let proto = match transport {
                     Transport::Tcp => "TCP",
@@ -140,7 +120,6 @@ impl<W: Write + Send> Observer for Human<W> {
                         .collect();
                     writeln!(o, "LAN addresses: {}", ips.join(", "))?;
                 }
-                let hints = flash_hints(*transport, local, lan);
                 if hints.is_empty() {
                     writeln!(
                         o,
@@ -174,7 +153,7 @@ impl<W: Write + Send> Observer for Human<W> {
             Event::Expect {
                 index, pattern, id, ..
             } => writeln!(o, "{t} expect {} /{pattern}/ seen from #{id}", index + 1)?,
-            Event::Clients(list) => {
+            Event::Clients { clients: list } => {
                 if list.is_empty() {
                     writeln!(o, "no clients connected")?;
                 }
@@ -184,15 +163,15 @@ impl<W: Write + Send> Observer for Human<W> {
                         "#{:<4} {:<40} since {}  {:<16} in {} B, out {} B",
                         c.id,
                         c.peer.to_string(),
-                        clock(c.since),
+                        clock(c.since, self.zone),
                         kind_str(&c.kind),
                         c.bytes_in,
                         c.bytes_out
                     )?;
                 }
             }
-            Event::Notice(n) => writeln!(o, "{n}")?,
-            Event::Error(e) => writeln!(o, "{t} error: {e}")?,
+            Event::Notice { message } => writeln!(o, "{message}")?,
+            Event::Error { message } => writeln!(o, "{t} error: {message}")?,
             Event::Timeout {
                 unmet,
                 clients_missing,
@@ -208,7 +187,7 @@ impl<W: Write + Send> Observer for Human<W> {
                 if seen.is_empty() {
                     writeln!(o, "  no text was received")?;
                 }
-                for (id, s) in seen {
+                for crate::event::Seen { id, text: s } in seen {
                     let mut l = String::new();
                     text::display_line(s, &mut l);
                     writeln!(o, "  last text from #{id}: {l}")?;
@@ -248,7 +227,7 @@ mod tests {
     #[test]
     fn human_lines_split_text_and_show_hex() {
         let mut out = Vec::new();
-        let mut h = Human::new(&mut out, false);
+        let mut h = Human::new(&mut out, false).with_zone(Zone::Utc);
         let at = SystemTime::UNIX_EPOCH;
         h.event(at, &data(b"", "line one\r\nline\u{1b}two\n"))
             .unwrap();
@@ -258,43 +237,11 @@ mod tests {
             "00:00:00.000 #7 < line one\n00:00:00.000 #7 < line\\x1btwo\n"
         );
         let mut out = Vec::new();
-        let mut h = Human::new(&mut out, true);
+        let mut h = Human::new(&mut out, true).with_zone(Zone::Utc);
         h.event(at, &data(b"Hi\n", "Hi\n")).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "00:00:00.000 #7 < 48 69 0a\n"
-        );
-    }
-
-    #[test]
-    fn hints_follow_the_bound_address_and_transport() {
-        let lan = vec![
-            LanAddr {
-                iface: "eth0".into(),
-                ip: "192.168.2.118".parse().unwrap(),
-            },
-            LanAddr {
-                iface: "eth0".into(),
-                ip: "fd00::2".parse().unwrap(),
-            },
-        ];
-        let any6: Vec<SocketAddr> = vec!["[::]:10000".parse().unwrap()];
-        assert_eq!(
-            flash_hints(Transport::Tcp, &any6, &lan),
-            [
-                "picow flash --server 192.168.2.118:10000",
-                "picow flash --server [fd00::2]:10000"
-            ]
-        );
-        let any4: Vec<SocketAddr> = vec!["0.0.0.0:10000".parse().unwrap()];
-        assert_eq!(
-            flash_hints(Transport::Udp, &any4, &lan),
-            ["picow flash --server udp://192.168.2.118:10000"]
-        );
-        let one: Vec<SocketAddr> = vec!["192.168.2.118:9000".parse().unwrap()];
-        assert_eq!(
-            flash_hints(Transport::Tcp, &one, &lan),
-            ["picow flash --server 192.168.2.118:9000"]
         );
     }
 }

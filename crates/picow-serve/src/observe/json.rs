@@ -1,13 +1,10 @@
-//! `--json`: one JSON object per line for every event.
+//! `--json`: one JSON object per line for every event, the [`Stamped`] form
+//! of the typed events (`docs/spec-events.md`).
 
 use std::io::{self, Write};
 use std::time::SystemTime;
 
-use picow_protocol::Transport;
-use serde::Serialize;
-
-use super::human::flash_hints;
-use crate::event::{Event, Kind, Observer};
+use crate::event::{Event, Observer, Stamped};
 use crate::text;
 
 /// One JSON object per line for every event (`--json`).
@@ -23,185 +20,38 @@ impl<W: Write> Json<W> {
     }
 }
 
-#[derive(Serialize)]
-struct Line<'a, T: Serialize> {
-    event: &'a str,
-    t: String,
-    #[serde(flatten)]
-    body: T,
-}
-
-#[derive(Serialize)]
-struct ClientJson {
+/// Writes the JSON form of `Data` and `Sent` without building strings: the
+/// hot path when a board floods serve. The bytes are exactly what
+/// `serde_json` writes for [`Stamped`] (a test compares them).
+fn write_payload(
+    o: &mut impl Write,
+    at: SystemTime,
+    name: &str,
     id: u64,
-    peer: String,
-    since: String,
-    kind: &'static str,
-    name: Option<String>,
-    bytes_in: u64,
-    bytes_out: u64,
-}
-
-fn kind_parts(kind: &Kind) -> (&'static str, Option<String>) {
-    match kind {
-        Kind::Unknown => ("unknown", None),
-        Kind::Other => ("other", None),
-        Kind::Picow(n) => ("picow", n.clone()),
-    }
+    bytes: &[u8],
+    txt: &str,
+) -> io::Result<()> {
+    write!(
+        o,
+        "{{\"event\":\"{name}\",\"t\":\"{}\",\"id\":{id},\"len\":{},\"text\":\"",
+        picow_values::time::rfc3339_millis(at),
+        bytes.len()
+    )?;
+    text::write_json_str(txt, o)?;
+    o.write_all(b"\",\"hex\":\"")?;
+    text::write_hex(bytes, o)?;
+    o.write_all(b"\"}")
 }
 
 impl<W: Write + Send> Observer for Json<W> {
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
-        let t = humantime::format_rfc3339_millis(at).to_string();
         let o = &mut self.out;
-        let r = match event {
-            Event::Listening {
-                transport,
-                local,
-                lan,
-            } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "listening",
-                    t,
-                    body: serde_json::json!({
-                        "transport": match transport { Transport::Tcp => "tcp", Transport::Udp => "udp" },
-                        "local": local.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "lan": lan.iter().map(|l| serde_json::json!({"iface": l.iface, "ip": l.ip.to_string()})).collect::<Vec<_>>(),
-                        "hints": flash_hints(*transport, local, lan),
-                    }),
-                },
-            ),
-            Event::Connected { id, peer } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "connected",
-                    t,
-                    body: serde_json::json!({"id": id, "peer": peer.to_string()}),
-                },
-            ),
-            Event::Picow { id, name } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "picow",
-                    t,
-                    body: serde_json::json!({"id": id, "name": name}),
-                },
-            ),
-            Event::Refused { peer, reason } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "refused",
-                    t,
-                    body: serde_json::json!({"peer": peer.to_string(), "reason": reason}),
-                },
-            ),
+        match event {
             Event::Data { id, bytes, text } | Event::Sent { id, bytes, text } => {
-                // The hot path, written by hand: no intermediate strings.
-                let event = if matches!(event, Event::Data { .. }) {
-                    "data"
-                } else {
-                    "sent"
-                };
-                write!(
-                    o,
-                    "{{\"event\":\"{event}\",\"t\":\"{t}\",\"id\":{id},\"len\":{},\"text\":\"",
-                    bytes.len()
-                )?;
-                text::write_json_str(text, o)?;
-                o.write_all(b"\",\"hex\":\"")?;
-                text::write_hex(bytes, o)?;
-                o.write_all(b"\"}")?;
-                Ok(())
+                write_payload(o, at, event.name(), *id, bytes, text)?
             }
-            Event::Disconnected {
-                id,
-                peer,
-                reason,
-                bytes_in,
-                bytes_out,
-            } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "disconnected",
-                    t,
-                    body: serde_json::json!({"id": id, "peer": peer.to_string(), "reason": reason,
-                        "bytes_in": bytes_in, "bytes_out": bytes_out}),
-                },
-            ),
-            Event::Expect {
-                index,
-                pattern,
-                id,
-                matched,
-            } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "expect",
-                    t,
-                    body: serde_json::json!({"index": index, "pattern": pattern, "id": id, "matched": matched}),
-                },
-            ),
-            Event::Clients(list) => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "clients",
-                    t,
-                    body: serde_json::json!({"clients": list.iter().map(|c| {
-                        let (kind, name) = kind_parts(&c.kind);
-                        ClientJson {
-                            id: c.id,
-                            peer: c.peer.to_string(),
-                            since: humantime::format_rfc3339_millis(c.since).to_string(),
-                            kind,
-                            name,
-                            bytes_in: c.bytes_in,
-                            bytes_out: c.bytes_out,
-                        }
-                    }).collect::<Vec<_>>()}),
-                },
-            ),
-            Event::Notice(n) => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "notice",
-                    t,
-                    body: serde_json::json!({"message": n}),
-                },
-            ),
-            Event::Error(e) => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "error",
-                    t,
-                    body: serde_json::json!({"message": e}),
-                },
-            ),
-            Event::Timeout {
-                unmet,
-                clients_missing,
-                seen,
-            } => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "timeout",
-                    t,
-                    body: serde_json::json!({"unmet": unmet, "clients_missing": clients_missing,
-                        "seen": seen.iter().map(|(id, s)| serde_json::json!({"id": id, "text": s})).collect::<Vec<_>>()}),
-                },
-            ),
-            Event::Summary(s) => serde_json::to_writer(
-                &mut *o,
-                &Line {
-                    event: "summary",
-                    t,
-                    body: serde_json::json!({"clients": s.clients, "refused": s.refused,
-                        "bytes_in": s.bytes_in, "bytes_out": s.bytes_out,
-                        "seconds": s.elapsed.as_secs_f64()}),
-                },
-            ),
-        };
-        r.map_err(io::Error::from)?;
+            _ => serde_json::to_writer(&mut *o, &Stamped { at, event }).map_err(io::Error::from)?,
+        }
         o.write_all(b"\n")
     }
 
@@ -214,32 +64,28 @@ impl<W: Write + Send> Observer for Json<W> {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use proptest::prelude::*;
 
-    fn data(bytes: &'static [u8], text: &str) -> Event {
-        Event::Data {
-            id: 7,
-            bytes: Bytes::from_static(bytes),
-            text: text.into(),
-        }
+    fn line(at: SystemTime, event: &Event) -> String {
+        let mut out = Vec::new();
+        Json::new(&mut out).event(at, event).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn json_data_lines_are_valid_json_with_exact_hex() {
-        let mut out = Vec::new();
-        let mut j = Json::new(&mut out);
-        let nasty = "q\"uote \\\\ tab\t nl\n cr\r ctl\u{1} 你好 \\xff";
-        j.event(SystemTime::UNIX_EPOCH, &data(b"raw\xff", nasty))
-            .unwrap();
-        j.event(
-            SystemTime::UNIX_EPOCH,
-            &Event::Sent {
-                id: 7,
-                bytes: Bytes::from_static(b"ping"),
-                text: "ping".into(),
-            },
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let nasty = "q\"uote \\\\ tab\t nl\n cr\r ctl\u{1} bs\u{8} ff\u{c} 你好 \\xff";
+        let data = Event::Data {
+            id: 7,
+            bytes: Bytes::from_static(b"raw\xff"),
+            text: nasty.into(),
+        };
+        let sent = Event::Sent {
+            id: 7,
+            bytes: Bytes::from_static(b"ping"),
+            text: "ping".into(),
+        };
+        let text = line(SystemTime::UNIX_EPOCH, &data) + &line(SystemTime::UNIX_EPOCH, &sent);
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -252,5 +98,28 @@ mod tests {
         assert_eq!(lines[0]["hex"], "726177ff");
         assert_eq!(lines[1]["event"], "sent");
         assert_eq!(lines[1]["hex"], "70696e67");
+    }
+
+    proptest! {
+        /// The hand-written hot path is byte for byte what serde writes for
+        /// the typed event, for any text (every escape) and any bytes.
+        #[test]
+        fn payload_lines_equal_the_typed_serialization(
+            text in "\\PC*|[\\x00-\\x7f]{0,64}",
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            id in any::<u64>(),
+            ms in 0u64..4_000_000_000_000,
+            sent in any::<bool>(),
+        ) {
+            let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+            let (bytes, text) = (Bytes::from(bytes), text.as_str().into());
+            let event = if sent {
+                Event::Sent { id, bytes, text }
+            } else {
+                Event::Data { id, bytes, text }
+            };
+            let typed = serde_json::to_string(&Stamped { at, event: &event }).unwrap() + "\n";
+            prop_assert_eq!(line(at, &event), typed);
+        }
     }
 }

@@ -3,6 +3,8 @@
 use std::io::{self, Write};
 use std::time::SystemTime;
 
+use serde::Serialize;
+
 use crate::event::{Event, Observer};
 use crate::text;
 
@@ -15,6 +17,18 @@ pub struct Log<W: Write> {
     out: W,
     /// Lines not yet written to `out`.
     buf: Vec<u8>,
+}
+
+/// A connect or disconnect line of the log.
+#[derive(Serialize)]
+struct Line<'a> {
+    t: String,
+    id: u64,
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<&'a std::net::SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// The log is written to its file in pieces of about this size.
@@ -53,7 +67,7 @@ impl<W: Write + Send> Observer for Log<W> {
     }
 
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
-        let t = || humantime::format_rfc3339_micros(at).to_string();
+        let t = || picow_values::time::rfc3339_micros(at);
         let o = &mut self.buf;
         match event {
             Event::Data { id, bytes, .. } | Event::Sent { id, bytes, .. } => {
@@ -81,11 +95,23 @@ impl<W: Write + Send> Observer for Log<W> {
             }
             Event::Connected { id, peer } => serde_json::to_writer(
                 &mut *o,
-                &serde_json::json!({"t": t(), "id": id, "event": "connected", "peer": peer.to_string()}),
+                &Line {
+                    t: t(),
+                    id: *id,
+                    event: "connected",
+                    peer: Some(peer),
+                    reason: None,
+                },
             )?,
             Event::Disconnected { id, reason, .. } => serde_json::to_writer(
                 &mut *o,
-                &serde_json::json!({"t": t(), "id": id, "event": "disconnected", "reason": reason}),
+                &Line {
+                    t: t(),
+                    id: *id,
+                    event: "disconnected",
+                    peer: None,
+                    reason: Some(reason),
+                },
             )?,
             _ => return Ok(()),
         }
@@ -131,7 +157,7 @@ mod tests {
         log.event(at, &data(b"\x00\n", "\\x00\n")).unwrap();
         log.event(at, &data(b"q\"\\\xe4\xbd\xa0\r", "")).unwrap();
         log.event(at, &data(b"\xff\x00", "")).unwrap();
-        log.event(at, &Event::Notice("not logged".into())).unwrap();
+        log.event(at, &Event::notice("not logged")).unwrap();
         // Dropped without a flush: the buffered lines are still written.
         drop(log);
         let text = String::from_utf8(out).unwrap();

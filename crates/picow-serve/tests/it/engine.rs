@@ -117,7 +117,10 @@ async fn timeout_exits_with_what_was_seen() {
     assert_eq!(timeout.1, Some(1));
     assert_eq!(
         timeout.2,
-        vec![(1, "Hello WalnutPi! (desk)I got:ping".to_owned())]
+        vec![picow_serve::event::Seen {
+            id: 1,
+            text: "Hello WalnutPi! (desk)I got:ping".to_owned()
+        }]
     );
 }
 
@@ -264,7 +267,7 @@ async fn controls_send_list_and_disconnect() {
     ctl.send(Control::List).await.unwrap();
     let list = server
         .wait_for(|e| match e {
-            Event::Clients(l) => Some(l.clone()),
+            Event::Clients { clients } => Some(clients.clone()),
             _ => None,
         })
         .await;

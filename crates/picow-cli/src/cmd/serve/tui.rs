@@ -23,8 +23,9 @@ use tokio::sync::mpsc;
 use super::interactive::Session;
 use super::{exit_code, ServeArgs};
 use crate::exit::Exit;
-use picow_serve::observe::{clock, data_lines, flash_hints};
+use picow_serve::observe::data_lines;
 use picow_serve::{self as engine, Config, Control, Event, Kind, Listener, Observer, Target};
+use picow_values::time::{clock, Zone};
 
 /// Lines of received data kept for the view.
 const KEEP_LINES: usize = 5000;
@@ -59,6 +60,8 @@ pub struct ViewState {
     pub bytes_out: u64,
     /// Show data as hex.
     pub hex: bool,
+    /// The time zone of timestamps.
+    pub zone: Zone,
 }
 
 impl ViewState {
@@ -78,8 +81,8 @@ impl ViewState {
         txt: &str,
         style: Style,
     ) {
-        let hex = self.hex;
-        let _ = data_lines(at, id, arrow, bytes, txt, hex, |line| {
+        let (hex, zone) = (self.hex, self.zone);
+        let _ = data_lines(at, zone, id, arrow, bytes, txt, hex, |line| {
             self.push(style, line.to_owned());
             Ok::<(), std::convert::Infallible>(())
         });
@@ -89,12 +92,8 @@ impl ViewState {
     pub fn apply(&mut self, at: SystemTime, event: &Event) {
         let dim = Style::default().fg(Color::DarkGray);
         match event {
-            Event::Listening {
-                transport,
-                local,
-                lan,
-            } => {
-                self.hints = flash_hints(*transport, local, lan);
+            Event::Listening { local, hints, .. } => {
+                self.hints = hints.clone();
                 let addrs: Vec<String> = local.iter().map(ToString::to_string).collect();
                 self.push(dim, format!("listening on {}", addrs.join(", ")));
             }
@@ -109,7 +108,10 @@ impl ViewState {
                         connected: true,
                     },
                 );
-                self.push(dim, format!("{} #{id} connected from {peer}", clock(at)));
+                self.push(
+                    dim,
+                    format!("{} #{id} connected from {peer}", clock(at, self.zone)),
+                );
             }
             Event::Picow { id, name } => {
                 if let Some(c) = self.clients.get_mut(id) {
@@ -139,7 +141,10 @@ impl ViewState {
                 if let Some(c) = self.clients.get_mut(id) {
                     c.connected = false;
                 }
-                self.push(dim, format!("{} #{id} disconnected: {reason}", clock(at)));
+                self.push(
+                    dim,
+                    format!("{} #{id} disconnected: {reason}", clock(at, self.zone)),
+                );
                 // Keep the last 200 gone clients in the list.
                 let gone: Vec<u64> = self
                     .clients
@@ -158,7 +163,7 @@ impl ViewState {
                 dim,
                 format!("expect {} /{pattern}/ seen from #{id}", index + 1),
             ),
-            Event::Clients(list) => {
+            Event::Clients { clients: list } => {
                 for c in list {
                     self.push(
                         dim,
@@ -173,8 +178,12 @@ impl ViewState {
                     );
                 }
             }
-            Event::Notice(n) => self.push(Style::default().fg(Color::Yellow), n.clone()),
-            Event::Error(e) => self.push(Style::default().fg(Color::Red), format!("error: {e}")),
+            Event::Notice { message } => {
+                self.push(Style::default().fg(Color::Yellow), message.clone())
+            }
+            Event::Error { message } => {
+                self.push(Style::default().fg(Color::Red), format!("error: {message}"))
+            }
             Event::Timeout { .. } => self.push(dim, "timed out".into()),
             Event::Summary(s) => self.push(
                 dim,
@@ -448,12 +457,14 @@ mod tests {
         st.apply(
             now,
             &Event::Listening {
+                version: picow_serve::event::SCHEMA_VERSION,
                 transport: Transport::Tcp,
                 local: vec!["[::]:10000".parse().unwrap()],
                 lan: vec![engine::LanAddr {
                     iface: "eth0".into(),
                     ip: "192.0.2.2".parse().unwrap(),
                 }],
+                hints: vec!["picow flash --server 192.0.2.2:10000".into()],
             },
         );
         st.apply(now, &Event::Connected { id: 1, peer });
