@@ -34,11 +34,11 @@ pub enum Control {
     Send(Target, Bytes),
     /// Close a client.
     Disconnect(ClientId),
-    /// Report the connected clients (an [`Event::Clients`]).
+    /// Report the connected clients (an [`Event::Clients`](crate::Event::Clients)).
     List,
     /// Start (`Some`) or stop (`None`) sending bytes periodically.
     Auto(Option<(Duration, Target, Bytes)>),
-    /// A message for the user (an [`Event::Notice`]).
+    /// A message for the user (an [`Event::Notice`](crate::Event::Notice)).
     Notice(String),
     /// Close everything and stop.
     Quit,
