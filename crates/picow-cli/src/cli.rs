@@ -38,6 +38,10 @@ pub struct GlobalArgs {
     /// Print data as JSON (one object per line for event streams).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Timestamps for people in UTC instead of local time (JSON and logs
+    /// are always RFC 3339 in UTC).
+    #[arg(long, global = true)]
+    pub utc: bool,
 }
 
 /// `--color`.

@@ -9,6 +9,7 @@ pub mod exit;
 pub mod output;
 pub mod port;
 pub mod serial_os;
+pub mod values;
 
 use cli::{Cli, Command};
 use exit::Exit;

@@ -37,8 +37,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub flash: Option<PathBuf>,
     /// Flash size: 1MB, 2MB, 4MB, 8MB or 16MB [default: 8MB, or the size of an existing --flash FILE].
-    #[arg(long, value_name = "SIZE")]
-    pub flash_size: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = crate::values::flash_size)]
+    pub flash_size: Option<u32>,
     /// The board's base MAC (what read-mac shows).
     #[arg(long, value_name = "MAC", default_value = "7c:df:a1:51:00:01")]
     pub mac: String,
@@ -58,25 +58,6 @@ pub struct SimArgs {
     /// Pace bytes at the current baud rate, so that transfer times are those of a real UART.
     #[arg(long)]
     pub baud_pacing: bool,
-}
-
-/// Parses `--flash-size`: `8MB`, `8M`, `8MiB`, `4mb`, … in 1 to 16 MB powers of two.
-pub fn parse_flash_size(s: &str) -> Result<u32, UsageError> {
-    let t = s.trim().to_ascii_lowercase();
-    let digits = t.trim_end_matches(['b', 'i', 'm']);
-    let rule = || {
-        UsageError(format!(
-            "invalid --flash-size `{s}`: give 1MB, 2MB, 4MB, 8MB or 16MB"
-        ))
-    };
-    if digits.len() == t.len() || !t.ends_with(['m', 'b']) {
-        return Err(rule());
-    }
-    let mb: u32 = digits.parse().map_err(|_| rule())?;
-    if ![1, 2, 4, 8, 16].contains(&mb) {
-        return Err(rule());
-    }
-    Ok(mb << 20)
 }
 
 /// Runs `picow sim`.
@@ -129,11 +110,7 @@ mod unix {
             .mac
             .parse()
             .map_err(|e| UsageError(format!("invalid --mac: {e}")))?;
-        let size = args
-            .flash_size
-            .as_deref()
-            .map(parse_flash_size)
-            .transpose()?;
+        let size = args.flash_size;
         let mut networks = Vec::new();
         let mut wifi_text = Vec::new();
         for w in &args.wifi {
@@ -306,22 +283,6 @@ mod unix {
                     running: false,
                 } => format!("booted: {app} (halted)"),
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flash_sizes() {
-        assert_eq!(parse_flash_size("8MB").unwrap(), 8 << 20);
-        assert_eq!(parse_flash_size("4m").unwrap(), 4 << 20);
-        assert_eq!(parse_flash_size("16MiB").unwrap(), 16 << 20);
-        for bad in ["3MB", "8", "8GB", "MB", "", "0MB", "8 KB"] {
-            let e = parse_flash_size(bad).unwrap_err().to_string();
-            assert!(e.contains("--flash-size"), "{bad}: {e}");
         }
     }
 }

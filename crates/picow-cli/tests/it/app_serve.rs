@@ -13,15 +13,15 @@ use picow_protocol::layout::LAYOUT_4MB;
 use picow_protocol::DeviceConfig;
 use tokio::task::LocalSet;
 
-use common::free_port;
+use common::listening_port;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 const SSID: &str = "WalnutPi";
 const PASSWORD: &str = "12345678";
 
 async fn app_against_serve(expect: &str, timeout: &str) -> (Option<i32>, String) {
-    let port = free_port();
-    let serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_picow"))
-        .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_picow"))
+        .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
         .args(["--send", "ping", "--expect", "Hello WalnutPi!"])
         .args(["--expect", expect, "--timeout", timeout])
         .env("NO_COLOR", "1")
@@ -31,6 +31,11 @@ async fn app_against_serve(expect: &str, timeout: &str) -> (Option<i32>, String)
         .kill_on_drop(true)
         .spawn()
         .expect("start picow serve");
+    // The port serve chose, from its first line; the rest of stdout after.
+    let mut stdout = tokio::io::BufReader::new(serve.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).await.unwrap();
+    let port = listening_port(first.trim_end());
     let cfg = DeviceConfig::new(
         WifiCredentials::new(SSID, PASSWORD).unwrap(),
         ServerAddr::parse(&format!("127.0.0.1:{port}")).unwrap(),
@@ -50,17 +55,22 @@ async fn app_against_serve(expect: &str, timeout: &str) -> (Option<i32>, String)
     let out = LocalSet::new()
         .run_until(async move {
             let app = tokio::task::spawn_local(async move { run(&board, info).await });
-            let out = tokio::time::timeout(Duration::from_secs(60), serve.wait_with_output())
-                .await
-                .expect("picow serve did not end within 60 s")
-                .expect("wait for picow serve");
+            let mut rest = Vec::new();
+            let (read, out) = tokio::time::timeout(Duration::from_secs(60), async {
+                tokio::join!(stdout.read_to_end(&mut rest), serve.wait_with_output())
+            })
+            .await
+            .expect("picow serve did not end within 60 s");
+            read.unwrap();
             app.abort();
-            out
+            let out = out.expect("wait for picow serve");
+            (out, rest)
         })
         .await;
+    let (out, rest) = out;
     let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{first}{}{}",
+        String::from_utf8_lossy(&rest),
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code(), text)

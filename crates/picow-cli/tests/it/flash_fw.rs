@@ -16,21 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{control, free_port, output as run, picow, text, wait_exit, Kill};
+use common::{control, output as run, picow, text, wait_exit, Kill};
 
 const WIFI: &str = "PicoLab:correct-horse";
 
-fn serve(port: u16) -> Kill {
-    Kill(
-        picow()
-            .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--expect", "Hello WalnutPi!", "--timeout", "90s", "--plain"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    )
+/// `picow serve --expect 'Hello WalnutPi!'` on a loopback port of its own.
+fn serve() -> common::Serve {
+    common::serve(&["--expect", "Hello WalnutPi!", "--timeout", "90s", "--plain"])
 }
 
 /// `picow --json probe --port LINK --reset`, which must succeed: its report,
@@ -96,8 +88,8 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
         assert!(Instant::now() < deadline, "picow sim did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let port = free_port();
-    let mut server = serve(port);
+    let mut server = serve();
+    let port = server.port;
     let server_addr = format!("127.0.0.1:{port}");
     let out = run(&[
         "flash",
@@ -112,7 +104,7 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // The board boots, joins the virtual Wi-Fi, connects and greets.
-    let code = wait_exit(&mut server, 90);
+    let code = wait_exit(&mut server.child, 90);
     assert_eq!(
         code,
         Some(0),
@@ -131,8 +123,8 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     assert!(!stdout.contains("correct-horse"));
 
     // --config-only with another port: the board reconnects there.
-    let port2 = free_port();
-    let mut server2 = serve(port2);
+    let mut server2 = serve();
+    let port2 = server2.port;
     let out = run(&[
         "--json",
         "flash",
@@ -147,7 +139,7 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(r#""event":"written""#));
     assert_eq!(
-        wait_exit(&mut server2, 90),
+        wait_exit(&mut server2.child, 90),
         Some(0),
         "serve on the new port did not see the greeting"
     );
@@ -206,8 +198,8 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
 
     // flash --monitor: the board's console follows the write on the same
     // port, showing it connect to the server just configured.
-    let port3 = free_port();
-    let mut server3 = serve(port3);
+    let mut server3 = serve();
+    let port3 = server3.port;
     let mut flash = Kill(
         picow()
             .args(["flash", "--port", link.to_str().unwrap(), "--config-only"])
@@ -233,5 +225,5 @@ fn ci_firmware_on_a_virtual_c3_boots_and_greets_picow_serve() {
     }
     // The monitor is still running: it is the one that saw the board.
     assert_eq!(flash.try_wait().unwrap(), None);
-    assert_eq!(wait_exit(&mut server3, 90), Some(0));
+    assert_eq!(wait_exit(&mut server3.child, 90), Some(0));
 }

@@ -53,6 +53,7 @@ fn addresses_decode_to_function_and_line() {
             mode: Mode::Pretty,
             color: false,
             timestamps: false,
+            zone: picow_values::time::Zone::Utc,
         },
     );
     p.set_symbols(symbols);

@@ -4,11 +4,11 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
-use common::{free_port, picow};
+use common::{listening_port, picow};
 use std::time::{Duration, Instant};
 
 fn run(args: &[&str]) -> Output {
@@ -20,20 +20,55 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Starts `picow GLOBAL serve --bind 127.0.0.1 --port PORT ARGS` with its
-/// stdout and stderr piped, and the guard that kills it if the test fails.
-fn spawn_serve(global: &[&str], port: u16, args: &[&str], stdin: Stdio) -> (Child, KillOnDrop) {
-    let child = picow()
+/// A running `picow serve` on a port it chose itself (`--port 0`).
+struct Serve {
+    child: Child,
+    _guard: KillOnDrop,
+    /// The port serve bound, read from its first line.
+    port: u16,
+    /// Its first line (the listening line or event).
+    first: String,
+    /// The rest of its stdout.
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Serve {
+    /// Waits for the end; the exit code and all of stdout.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let mut out = self.first.clone();
+        for l in self.lines.by_ref() {
+            out.push('\n');
+            out.push_str(&l.unwrap());
+        }
+        (self.child.wait().unwrap().code(), out)
+    }
+}
+
+/// Starts `picow GLOBAL serve --bind 127.0.0.1 --port 0 ARGS` with its
+/// stdout and stderr piped, and the guard that kills it if the test fails;
+/// the port comes from the first line, as a script would read it (no race
+/// with another program taking a port found free a moment before).
+fn spawn_serve(global: &[&str], args: &[&str], stdin: Stdio) -> Serve {
+    let mut child = picow()
         .args(global)
-        .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
         .args(args)
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let guard = KillOnDrop(child.id());
-    (child, guard)
+    let _guard = KillOnDrop(child.id());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    let port = listening_port(&first);
+    Serve {
+        child,
+        _guard,
+        port,
+        first,
+        lines,
+    }
 }
 
 /// Kills a spawned serve if a test fails before it exits by itself, so no
@@ -68,8 +103,7 @@ fn connect(port: u16) -> TcpStream {
 #[test]
 fn invalid_flag_values_exit_2_naming_the_flag() {
     for (args, flag) in [
-        (&["--port", "0"][..], "--port"),
-        (&["--port", "70000"], "--port"),
+        (&["--port", "70000"][..], "--port"),
         (&["--expect", "a(b"], "--expect"),
         (&["--timeout", "20 parsecs"], "--timeout"),
         (&["--encoding", "ebcdic-martian"], "--encoding"),
@@ -99,12 +133,11 @@ fn a_port_in_use_exits_2_with_what_to_do() {
 
 #[test]
 fn an_unwritable_log_exits_2_naming_the_flag() {
-    let port = free_port().to_string();
     let out = run(&[
         "--bind",
         "127.0.0.1",
         "--port",
-        &port,
+        "0",
         "--log",
         "/nonexistent-dir/x.jsonl",
     ]);
@@ -115,18 +148,16 @@ fn an_unwritable_log_exits_2_naming_the_flag() {
 
 #[test]
 fn timeout_exits_124_and_prints_what_it_saw() {
-    let port = free_port();
-    let (child, _guard) = spawn_serve(
+    let serve = spawn_serve(
         &[],
-        port,
         &["--expect", "I got:pong", "--timeout", "3s"],
         Stdio::null(),
     );
+    let port = serve.port;
     let mut c = connect(port);
     c.write_all(b"Hello WalnutPi!I got:ping").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(124), "{stdout}");
+    let (code, stdout) = serve.finish();
+    assert_eq!(code, Some(124), "{stdout}");
     assert!(stdout.contains("not seen: /I got:pong/"), "{stdout}");
     assert!(
         stdout.contains("last text from #1: Hello WalnutPi!I got:ping"),
@@ -159,14 +190,12 @@ fn board(port: u16) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn ci_script_with_json_and_log() {
-    let port = free_port();
     let dir = std::env::temp_dir().join(format!("picow-serve-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("serve.jsonl");
     let _ = std::fs::remove_file(&log);
-    let (child, _guard) = spawn_serve(
+    let serve = spawn_serve(
         &["--json"],
-        port,
         &[
             "--send",
             "ping",
@@ -181,12 +210,12 @@ fn ci_script_with_json_and_log() {
         ],
         Stdio::null(),
     );
+    let port = serve.port;
     let b = board(port);
-    let out = child.wait_with_output().unwrap();
+    let (code, stdout) = serve.finish();
     b.join().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    assert_eq!(code, Some(0));
+    let events: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
@@ -234,19 +263,22 @@ fn ci_script_with_json_and_log() {
 #[cfg(unix)]
 #[test]
 fn sigterm_closes_flushes_the_log_and_exits_0() {
-    let port = free_port();
     let dir = std::env::temp_dir().join(format!("picow-serve-term-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("serve.jsonl");
-    let (mut child, _guard) = spawn_serve(
-        &["--json"],
+    let Serve {
+        mut child,
+        _guard,
         port,
+        mut lines,
+        ..
+    } = spawn_serve(
+        &["--json"],
         &["--log", log.to_str().unwrap()],
         Stdio::null(),
     );
     let mut c = connect(port);
     c.write_all(b"before the signal").unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Wait until serve has shown the data, then SIGTERM.
     for line in lines.by_ref() {
         if line.unwrap().contains("\"event\":\"data\"") {
@@ -282,10 +314,14 @@ fn sigterm_closes_flushes_the_log_and_exits_0() {
 
 #[test]
 fn piped_stdin_commands_reach_the_clients() {
-    let port = free_port();
-    let (mut child, _guard) = spawn_serve(&[], port, &[], Stdio::piped());
+    let Serve {
+        mut child,
+        _guard,
+        port,
+        lines: mut stdout,
+        ..
+    } = spawn_serve(&[], &[], Stdio::piped());
     let mut c = connect(port);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in stdout.by_ref() {
         if line.unwrap().contains("#1 connected from") {
             break;

@@ -21,6 +21,7 @@ use anstyle::{AnsiColor, Style};
 use jiff::tz::TimeZone;
 use picow_protocol::console::{Event, Level, PREFIX};
 use picow_protocol::session::{Line, LineDecoder};
+use picow_values::time::{clock_in, Zone};
 use serde_json::json;
 
 use super::inert::{inert_str, Inert};
@@ -52,6 +53,8 @@ pub struct Options {
     pub color: bool,
     /// Host time at the start of each line.
     pub timestamps: bool,
+    /// The time zone of those timestamps (local unless `--utc`).
+    pub zone: Zone,
 }
 
 type Clock = Box<dyn FnMut() -> SystemTime + Send>;
@@ -125,28 +128,16 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// `HH:MM:SS.mmm` in the time zone `tz`.
-pub fn clock_time(tz: &TimeZone, t: SystemTime) -> String {
-    let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let dt = tz.to_datetime(ts);
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        dt.hour(),
-        dt.minute(),
-        dt.second(),
-        dt.subsec_nanosecond() / 1_000_000
-    )
-}
-
 fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 impl<W: Write> Printer<W> {
-    /// A printer writing to `out`, with the system clock and time zone for
-    /// timestamps.
+    /// A printer writing to `out`, with the system clock and the time zone
+    /// of `opts` for timestamps.
     pub fn new(out: W, opts: Options) -> Self {
-        Self::with_clock(out, opts, Box::new(SystemTime::now), TimeZone::system())
+        let tz = opts.zone.tz().clone();
+        Self::with_clock(out, opts, Box::new(SystemTime::now), tz)
     }
 
     /// A printer with its own clock and time zone (tests).
@@ -334,7 +325,7 @@ impl<W: Write> Printer<W> {
 
     fn write_timestamp(&mut self) -> io::Result<()> {
         if self.opts.timestamps {
-            let t = clock_time(&self.tz, self.line_time);
+            let t = clock_in(&self.tz, self.line_time);
             if self.opts.color {
                 write!(self.out, "{DIM}[{t}]{DIM:#} ")
             } else {
@@ -552,7 +543,7 @@ impl<W: Write> Printer<W> {
         for &b in input {
             if self.hex_row.is_empty() {
                 if self.opts.timestamps {
-                    let _ = write!(s, "[{}] ", clock_time(&self.tz, (self.clock)()));
+                    let _ = write!(s, "[{}] ", clock_in(&self.tz, (self.clock)()));
                 }
                 let _ = write!(s, "{:08x}  ", self.hex_offset);
             }
@@ -665,6 +656,7 @@ mod tests {
                 mode,
                 color,
                 timestamps,
+                zone: Zone::Utc,
             },
             Box::new(move || {
                 let now = t;
@@ -922,8 +914,8 @@ mod tests {
     #[test]
     fn clock_format() {
         let t = UNIX_EPOCH + Duration::from_millis(86_400_000 + 45_296_789);
-        assert_eq!(clock_time(&TimeZone::UTC, t), "12:34:56.789");
+        assert_eq!(clock_in(&TimeZone::UTC, t), "12:34:56.789");
         let shanghai = TimeZone::fixed(jiff::tz::offset(8));
-        assert_eq!(clock_time(&shanghai, t), "20:34:56.789");
+        assert_eq!(clock_in(&shanghai, t), "20:34:56.789");
     }
 }

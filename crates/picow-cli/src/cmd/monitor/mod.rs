@@ -96,7 +96,7 @@ pub struct MonitorArgs {
     pub fail: Vec<String>,
     /// Stop after DUR (e.g. 30s, 500ms, 2m): exit 124 if expectations are
     /// still unmet, else 0.
-    #[arg(long, value_name = "DUR", value_parser = expect::parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = crate::values::positive_duration)]
     pub timeout: Option<Duration>,
     /// Never prompt and never take over the terminal: no raw mode, no keys
     /// (Ctrl-C still stops the monitor). Implied when stdin is not a terminal.
@@ -183,6 +183,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             mode,
             color,
             timestamps: args.timestamps,
+            zone: picow_values::time::Zone::from_utc_flag(global.utc),
         },
     );
     if let Some(s) = symbols {

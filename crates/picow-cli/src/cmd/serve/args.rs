@@ -15,9 +15,9 @@ use picow_serve::text::{self, Charset};
 #[derive(Debug, Clone, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct ServeArgs {
-    /// TCP (or UDP) port to listen on, 1 to 65535.
-    #[arg(long, default_value_t = picow_protocol::session::DEFAULT_PORT,
-          value_parser = clap::value_parser!(u16).range(1..))]
+    /// TCP (or UDP) port to listen on, 1 to 65535; 0 picks a free one (the
+    /// first line and the `listening` event say which).
+    #[arg(long, default_value_t = picow_protocol::session::DEFAULT_PORT)]
     pub port: u16,
     /// Address to listen on (default: every IPv4 and IPv6 address).
     #[arg(long, value_name = "ADDR")]
@@ -36,7 +36,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TEXT", value_parser = parse_send)]
     pub send: Vec<Bytes>,
     /// Repeat the --send texts to every client this often (e.g. 1s, 500ms).
-    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, requires = "send")]
+    #[arg(long, value_name = "DUR", value_parser = crate::values::positive_duration, requires = "send")]
     pub every: Option<Duration>,
     /// Wait for text matching REGEX (repeatable, matched in order); exit 0
     /// when all have been seen.
@@ -50,7 +50,7 @@ pub struct ServeArgs {
     pub clients: Option<u64>,
     /// Give up after DUR (e.g. 20s): exit 124 if --expect/--clients are not
     /// met, exit 0 after DUR otherwise.
-    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DUR", value_parser = crate::values::positive_duration)]
     pub timeout: Option<Duration>,
     /// Append every byte received and sent to FILE as JSON lines.
     #[arg(long, value_name = "FILE")]
@@ -59,9 +59,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_clients: u64,
-    /// Drop a client whose unsent data exceeds BYTES (it stopped reading).
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
-          value_parser = clap::value_parser!(u64).range(1..=(1 << 30)))]
+    /// Drop a client whose unsent data exceeds SIZE (it stopped reading):
+    /// 1B to 1GiB, e.g. 1MiB, 64KiB, 1048576.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB",
+          value_parser = crate::values::size_within(1, 1 << 30))]
     pub max_queue: u64,
     /// Line ending added to lines typed interactively.
     #[arg(long, value_enum, value_name = "END", default_value_t = LineEnding::None)]
@@ -122,16 +123,6 @@ fn parse_send(s: &str) -> Result<Bytes, String> {
     text::unescape(s).map(Bytes::from)
 }
 
-/// Parses a duration such as `20s`, `500ms` or `1m 30s`; zero is refused.
-pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}): write e.g. 20s, 500ms, 2m"))?;
-    if d.is_zero() {
-        return Err("the duration must be more than 0".into());
-    }
-    Ok(d)
-}
-
 fn parse_regex(s: &str) -> Result<Regex, String> {
     Regex::new(s).map_err(|e| format!("not a valid regular expression: {e}"))
 }
@@ -168,11 +159,11 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_flag() {
-        assert!(err(&["--port", "0"]).contains("--port"));
         assert!(err(&["--port", "70000"]).contains("--port"));
         assert!(err(&["--expect", "(unclosed"]).contains("--expect"));
         assert!(err(&["--timeout", "soon"]).contains("--timeout"));
-        assert!(err(&["--timeout", "0s"]).contains("more than 0"));
+        assert!(err(&["--timeout", "0s"]).contains("too short"));
+        assert!(err(&["--max-queue", "2GiB"]).contains("--max-queue"));
         assert!(err(&["--send", "x", "--every=-1s"]).contains("--every"));
         assert!(err(&["--encoding", "klingon"]).contains("--encoding"));
         assert!(err(&["--from", "#x"]).contains("--from"));
@@ -199,6 +190,8 @@ mod tests {
             "1m 30s",
             "--encoding",
             "GBK",
+            "--max-queue",
+            "64KiB",
         ])
         .unwrap();
         assert_eq!(
@@ -211,6 +204,7 @@ mod tests {
         assert_eq!(t.a.encoding.name(), "GBK");
         assert_eq!(t.a.port, 10000);
         assert_eq!(t.a.max_clients, 1024);
+        assert_eq!(t.a.max_queue, 64 << 10);
         assert_eq!(LineEnding::parse("CRLF"), Some(LineEnding::Crlf));
     }
 }

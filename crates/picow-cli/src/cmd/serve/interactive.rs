@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::args::{parse_client_id, parse_positive_duration, LineEnding};
+use super::args::{parse_client_id, LineEnding};
 use picow_serve::text;
 use picow_serve::{Control, Target};
 
@@ -86,7 +86,7 @@ impl Session {
                 }
                 let (dur, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
                 let every: Duration =
-                    parse_positive_duration(dur).map_err(|e| format!("/auto: {e}"))?;
+                    crate::values::positive_duration(dur).map_err(|e| format!("/auto: {e}"))?;
                 if text.is_empty() {
                     return Err("/auto needs a duration and a text, e.g. /auto 1s ping".into());
                 }

@@ -81,7 +81,8 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         && io::stdin().is_terminal()
         && io::stdout().is_terminal();
     if use_tui {
-        return tui::run(listener, cfg, observers, ctl_tx, ctl_rx, &args).await;
+        let zone = picow_values::time::Zone::from_utc_flag(global.utc);
+        return tui::run(listener, cfg, observers, ctl_tx, ctl_rx, &args, zone).await;
     }
     let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout());
     if global.json {
@@ -90,7 +91,8 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         ))));
     } else if !global.quiet {
         observers.push(Box::new(output::Threaded::new(Box::new(
-            output::Human::new(stdout, args.hex),
+            output::Human::new(stdout, args.hex)
+                .with_zone(picow_values::time::Zone::from_utc_flag(global.utc)),
         ))));
     }
     tokio::spawn(read_commands(

@@ -343,9 +343,11 @@ pub async fn run(
     ctl_tx: mpsc::Sender<Control>,
     ctl_rx: mpsc::Receiver<Control>,
     args: &ServeArgs,
+    zone: Zone,
 ) -> color_eyre::Result<Exit> {
     let state = Arc::new(Mutex::new(ViewState {
         hex: args.hex,
+        zone,
         ..ViewState::default()
     }));
     observers.push(Box::new(ViewObserver(state.clone())));

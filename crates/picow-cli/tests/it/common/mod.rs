@@ -4,9 +4,8 @@
 #![allow(dead_code)] // each test binary uses a part
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::ops::{Deref, DerefMut};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -56,13 +55,56 @@ impl DerefMut for Kill {
     }
 }
 
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port in serve's first line: `picow serve: listening on TCP
+/// 127.0.0.1:PORT`, or the `local` of the JSON `listening` event.
+pub fn listening_port(first: &str) -> u16 {
+    let addr = if first.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(first).unwrap();
+        assert_eq!(v["event"], "listening", "{first}");
+        v["local"][0].as_str().unwrap().to_owned()
+    } else {
+        first.rsplit(' ').next().unwrap().to_owned()
+    };
+    let addr: std::net::SocketAddr = addr.parse().unwrap_or_else(|_| panic!("{first}"));
+    assert_ne!(addr.port(), 0, "{first}");
+    addr.port()
+}
+
+/// A `picow serve --bind 127.0.0.1 --port 0` running in the background, on
+/// the port it chose (no race with another program taking a port that was
+/// found free a moment before). Its stdout lines after the first are on
+/// `lines`; keep the value alive while serve runs, or its output pipe closes.
+#[derive(Debug)]
+pub struct Serve {
+    /// The process.
+    pub child: Kill,
+    /// The port it bound.
+    pub port: u16,
+    /// Its stdout lines after the first.
+    pub lines: mpsc::Receiver<String>,
+}
+
+/// Starts `picow serve --bind 127.0.0.1 --port 0 ARGS` and reads its port.
+pub fn serve(args: &[&str]) -> Serve {
+    let mut child = Kill(
+        picow()
+            .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = lines(&mut child);
+    let first = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("picow serve printed no first line");
+    Serve {
+        port: listening_port(&first),
+        child,
+        lines,
+    }
 }
 
 /// The child's stdout lines on a channel (read on a thread), so that every
