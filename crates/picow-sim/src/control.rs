@@ -163,8 +163,33 @@ pub mod client {
             && UnixStream::connect(p).is_ok()
     }
 
+    /// The environment variable that names a virtual board's control
+    /// socket outright (for a board whose pty was passed on without its
+    /// link).
+    pub const CONTROL_ENV: &str = "PICOW_SIM_CONTROL";
+
     /// The control socket of the virtual board behind `port` (a pty path or
     /// a `--link` to one), or `None` when `port` is not a virtual board.
+    ///
+    /// The one rule, used by `picow flash`, `picow monitor` and `picow
+    /// probe`: the first of these that is a socket a board answers on:
+    /// 1. `explicit` (`picow monitor --sim-control`), else the
+    ///    [`CONTROL_ENV`] variable;
+    /// 2. `PORT.control`, next to the port (where `picow sim --link PORT`
+    ///    puts it);
+    /// 3. the registry entry of the pty behind `port` (see [`registry_dir`]).
+    pub fn find_control_socket(explicit: Option<&Path>, port: &Path) -> Option<PathBuf> {
+        let named = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONTROL_ENV).map(PathBuf::from));
+        if let Some(p) = named.filter(|p| is_socket(p)) {
+            return Some(p);
+        }
+        control_socket_for(port)
+    }
+
+    /// Steps 2 and 3 of [`find_control_socket`]: `PORT.control`, then the
+    /// registry.
     pub fn control_socket_for(port: &Path) -> Option<PathBuf> {
         let mut next_to = port.as_os_str().to_owned();
         next_to.push(".control");
@@ -176,6 +201,20 @@ pub mod client {
         let entry = registry_dir().join(entry_name(&pty));
         let socket = std::fs::read_link(entry).ok()?;
         is_socket(&socket).then_some(socket)
+    }
+
+    /// Sends one command and returns the reply line when it is `ok …`; an
+    /// `error …` reply is an error of kind `Other` with the board's words.
+    pub fn command(socket: &Path, command: &str, timeout: Duration) -> io::Result<String> {
+        let reply = request(socket, command, timeout)?;
+        if reply.starts_with("ok") {
+            Ok(reply)
+        } else {
+            Err(io::Error::other(format!(
+                "the virtual board answered `{}` with: {reply}",
+                command.trim()
+            )))
+        }
     }
 
     /// Sends one command and returns the reply line (`ok …` or `error …`).

@@ -8,10 +8,6 @@
 //! several steps and the board is reset once at the end; reads use the stub
 //! with one block in flight.
 
-#[cfg(unix)]
-use std::io::{BufRead, BufReader, Write};
-#[cfg(unix)]
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -107,8 +103,7 @@ pub struct Target {
 
 impl Target {
     /// A target for `port`; finds the USB ids in `ports` and a virtual
-    /// board's control socket next to the port (`PORT.control`, the
-    /// convention of `picow sim`) or in `PICOW_SIM_CONTROL`.
+    /// board's control socket ([`control_socket`]).
     pub fn new(port: &str, ports: &[serialport::SerialPortInfo]) -> Target {
         let id = port::Identity::of(port, ports);
         Target {
@@ -125,24 +120,11 @@ pub fn control_socket(_port: &str) -> Option<PathBuf> {
     None
 }
 
-/// The control socket of a virtual board at `port`, if there is one.
+/// The control socket of a virtual board at `port`, if there is one, by
+/// the one rule of [`picow_sim::control::client::find_control_socket`].
 #[cfg(unix)]
 pub fn control_socket(port: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::FileTypeExt;
-    let is_socket = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.file_type().is_socket())
-            .unwrap_or(false)
-    };
-    if let Some(p) = std::env::var_os("PICOW_SIM_CONTROL").map(PathBuf::from) {
-        if is_socket(&p) {
-            return Some(p);
-        }
-    }
-    let mut s = std::ffi::OsString::from(port);
-    s.push(".control");
-    let p = PathBuf::from(s);
-    is_socket(&p).then_some(p)
+    picow_sim::control::client::find_control_socket(None, Path::new(port))
 }
 
 /// Sends one line to a virtual board's control socket (Unix only).
@@ -154,27 +136,16 @@ pub fn control(path: &Path, _cmd: &str) -> Result<String, DeviceError> {
     })
 }
 
-/// Sends one line to a virtual board's control socket and returns the reply.
+/// Sends one line to a virtual board's control socket and returns the
+/// reply, which must be `ok …`.
 #[cfg(unix)]
 pub fn control(path: &Path, cmd: &str) -> Result<String, DeviceError> {
-    let err = |detail: String| DeviceError::Control {
-        path: path.display().to_string(),
-        detail,
-    };
-    let mut s = UnixStream::connect(path).map_err(|e| err(format!("connect: {e}")))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| err(e.to_string()))?;
-    writeln!(s, "{cmd}").map_err(|e| err(format!("send `{cmd}`: {e}")))?;
-    let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .map_err(|e| err(format!("reply to `{cmd}`: {e}")))?;
-    let line = line.trim_end().to_string();
-    if line.starts_with("ok") {
-        Ok(line)
-    } else {
-        Err(err(format!("`{cmd}` answered `{line}`")))
-    }
+    picow_sim::control::client::command(path, cmd, Duration::from_secs(10)).map_err(|e| {
+        DeviceError::Control {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        }
+    })
 }
 
 /// Whether an open port has modem-control lines (a pty has none: `ENOTTY`).

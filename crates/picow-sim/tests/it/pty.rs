@@ -270,3 +270,35 @@ fn a_dead_control_socket_is_not_a_board() {
     assert!(dead.exists());
     assert_eq!(control_socket_for(&dir.path().join("port")), None);
 }
+
+#[test]
+fn an_explicit_control_socket_comes_first_and_a_dead_one_is_skipped() {
+    use picow_sim::control::client::{command, find_control_socket};
+    let board = Board::start(Chip::Esp32s3, Flash::in_memory(8 << 20), false, None);
+    let nowhere = std::path::Path::new("/dev/null");
+    // Named outright (monitor --sim-control): found for any port name.
+    assert_eq!(
+        find_control_socket(Some(&board.control), nowhere).as_deref(),
+        Some(board.control.as_path())
+    );
+    // A dead explicit socket falls back to the port's own rule.
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.control");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    assert_eq!(
+        find_control_socket(Some(&dead), &board.link).as_deref(),
+        Some(board.control.as_path())
+    );
+    assert_eq!(find_control_socket(Some(&dead), nowhere), None);
+    // `command` returns only `ok` replies; an error reply is an error.
+    assert_eq!(
+        command(&board.control, "reset download", Duration::from_secs(10)).unwrap(),
+        "ok mode=download"
+    );
+    let e = command(&board.control, "bogus", Duration::from_secs(10)).unwrap_err();
+    assert!(
+        e.to_string().contains("answered `bogus` with: error"),
+        "{e}"
+    );
+    board.stop();
+}

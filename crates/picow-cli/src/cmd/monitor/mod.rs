@@ -81,7 +81,8 @@ pub struct MonitorArgs {
     #[arg(long)]
     pub reset: bool,
     /// Control socket of a virtual board (`picow sim`), used for resets
-    /// (default: PORT.control when it exists, as `picow sim --link PORT` makes).
+    /// (default: PICOW_SIM_CONTROL, then PORT.control, then the board
+    /// registry; see docs/sim.md).
     #[arg(long, value_name = "SOCKET")]
     pub sim_control: Option<PathBuf>,
     /// Exit (code 1) when the port vanishes instead of waiting for it.
@@ -421,11 +422,10 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
 /// socket when there is one, else DTR/RTS.
 fn resetter_for(args: &MonitorArgs, identity: &Identity) -> Box<dyn Reset> {
     #[cfg(unix)]
-    if let Some(socket) = args
-        .sim_control
-        .clone()
-        .or_else(|| reset::sim_control_for(&identity.path))
-    {
+    if let Some(socket) = picow_sim::control::client::find_control_socket(
+        args.sim_control.as_deref(),
+        Path::new(&identity.path),
+    ) {
         return Box::new(reset::SimControl { socket });
     }
     let _ = args;

@@ -35,14 +35,11 @@ impl Reset for ModemLines {
 }
 
 #[cfg(unix)]
-pub use sim::{sim_control_for, SimControl};
+pub use sim::SimControl;
 
 #[cfg(unix)]
 mod sim {
-    use std::io::{BufRead, BufReader, Write};
-    use std::os::unix::fs::FileTypeExt;
-    use std::os::unix::net::UnixStream;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::time::Duration;
 
     use serialport::SerialPort;
@@ -59,35 +56,15 @@ mod sim {
 
     impl Reset for SimControl {
         fn reset(&mut self, _port: &mut dyn SerialPort) -> Result<(), String> {
-            let sock = self.socket.display();
-            let mut s = UnixStream::connect(&self.socket).map_err(|e| {
-                format!("cannot reach the virtual board's control socket {sock}: {e}")
-            })?;
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            s.write_all(b"reset run\n")
-                .map_err(|e| format!("control socket {sock}: {e}"))?;
-            let mut reply = String::new();
-            BufReader::new(s)
-                .read_line(&mut reply)
-                .map_err(|e| format!("control socket {sock} did not answer: {e}"))?;
-            let reply = reply.trim();
-            if reply.starts_with("ok") {
-                Ok(())
-            } else {
-                Err(format!("the virtual board refused the reset: {reply}"))
-            }
+            picow_sim::control::client::command(&self.socket, "reset run", Duration::from_secs(5))
+                .map(drop)
+                .map_err(|e| {
+                    format!(
+                        "cannot reset the virtual board through {}: {e}",
+                        self.socket.display()
+                    )
+                })
         }
-    }
-
-    /// The control socket `picow sim --link PORT` makes next to its link
-    /// (`PORT.control`), if there is one.
-    pub fn sim_control_for(port: &str) -> Option<PathBuf> {
-        let p = PathBuf::from(format!("{port}.control"));
-        is_socket(&p).then_some(p)
-    }
-
-    fn is_socket(p: &Path) -> bool {
-        std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket())
     }
 }
 
@@ -120,11 +97,8 @@ mod tests {
     #[test]
     fn virtual_board_reset_goes_through_the_control_socket() {
         let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("picow");
         let sock = dir.path().join("picow.control");
-        assert_eq!(sim_control_for(link.to_str().unwrap()), None);
         let board = fake_board(&sock, "ok mode=running\n");
-        assert_eq!(sim_control_for(link.to_str().unwrap()), Some(sock.clone()));
         let mut port = any_port();
         SimControl {
             socket: sock.clone(),
@@ -137,7 +111,7 @@ mod tests {
         let board = fake_board(&sock, "error the board stopped\n");
         let err = SimControl { socket: sock }.reset(&mut *port).unwrap_err();
         assert!(
-            err.contains("refused the reset: error the board stopped"),
+            err.contains("answered `reset run` with: error the board stopped"),
             "{err}"
         );
         board.join().unwrap();
