@@ -29,7 +29,12 @@
 //! - [`listen`]: binding the listener and finding the LAN addresses;
 //! - [`observe`]: plain lines, JSON lines, the byte log, a thread per output;
 //! - [`script`]: `--expect` and `--clients`;
-//! - [`text`]: decoding, escaping and hex.
+//! - [`text`]: decoding, escaping and hex; [`encode`]: typed text to bytes
+//!   in the chosen encoding;
+//! - [`addrs`]: which of this computer's addresses to give the board;
+//! - [`clients`]: the client list a person sees (live first, departed ones
+//!   grouped, a selection that follows a board that reconnects), for the
+//!   terminal view and the web page.
 //!
 //! Architecture invariant: an idle client costs no read buffer. Each client
 //! task waits for readiness and reads with `try_read` into one buffer per
@@ -38,8 +43,11 @@
 //! (`max_queue`): a client that stops reading is dropped, never buffered
 //! without limit, and never delays the others.
 
+pub mod addrs;
+pub mod clients;
 mod conn;
 pub mod control;
+pub mod encode;
 mod engine;
 pub mod event;
 mod hub;

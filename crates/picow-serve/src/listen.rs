@@ -125,31 +125,12 @@ pub fn lan_addresses() -> Vec<LanAddr> {
 }
 
 /// The `picow flash --server ...` values that reach this server, one per
-/// LAN address (or the bound address when it is not a wildcard).
+/// LAN address, the most likely first ([`crate::addrs::offers`]), or the
+/// bound address when it is not a wildcard.
 pub fn flash_hints(transport: Transport, local: &[SocketAddr], lan: &[LanAddr]) -> Vec<String> {
-    let Some(port) = local.first().map(SocketAddr::port) else {
-        return Vec::new();
-    };
-    let scheme = match transport {
-        Transport::Tcp => "",
-        Transport::Udp => "udp://",
-    };
-    let form = |ip: IpAddr| match ip {
-        IpAddr::V4(a) => format!("picow flash --server {scheme}{a}:{port}"),
-        IpAddr::V6(a) => format!("picow flash --server {scheme}[{a}]:{port}"),
-    };
-    let specific: Vec<IpAddr> = local
-        .iter()
-        .map(SocketAddr::ip)
-        .filter(|ip| !ip.is_unspecified())
-        .collect();
-    if !specific.is_empty() {
-        return specific.into_iter().map(form).collect();
-    }
-    let v4_only = local.iter().all(SocketAddr::is_ipv4);
-    lan.iter()
-        .filter(|l| !(v4_only && l.ip.is_ipv6()))
-        .map(|l| form(l.ip))
+    crate::addrs::offers(transport, local, lan)
+        .into_iter()
+        .map(|o| format!("picow flash --server {}", o.server))
         .collect()
 }
 

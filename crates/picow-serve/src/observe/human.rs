@@ -116,19 +116,42 @@ impl<W: Write + Send> Observer for Human<W> {
                 if !lan.is_empty() {
                     let ips: Vec<String> = lan
                         .iter()
-                        .map(|l| format!("{} ({})", l.ip, l.iface))
+                        .map(|l| {
+                            let v = if crate::addrs::is_virtual(&l.iface) {
+                                ", virtual"
+                            } else {
+                                ""
+                            };
+                            format!("{} ({}{v})", l.ip, l.iface)
+                        })
                         .collect();
                     writeln!(o, "LAN addresses: {}", ips.join(", "))?;
                 }
-                if hints.is_empty() {
+                if let Some(w) = crate::addrs::loopback_warning(local) {
+                    writeln!(o, "warning: {w}")?;
+                }
+                let offers = crate::addrs::offers(*transport, local, lan);
+                let _ = hints;
+                if offers.is_empty() {
                     writeln!(
                         o,
                         "no LAN address found: connect this computer to the board's Wi-Fi network"
                     )?;
                 } else {
-                    writeln!(o, "give the board this server (one of):")?;
-                    for h in hints {
-                        writeln!(o, "  {h}")?;
+                    let many = offers.len() > 1;
+                    writeln!(
+                        o,
+                        "give the board this server{}:",
+                        if many { " (* = most likely)" } else { "" }
+                    )?;
+                    let w = offers.iter().map(|f| f.server.len()).max().unwrap_or(0);
+                    for f in &offers {
+                        let mark = if f.likely && many { '*' } else { ' ' };
+                        writeln!(
+                            o,
+                            "{mark} picow flash --server {:<w$}   (MicroPython: {})",
+                            f.server, f.micropython
+                        )?;
                     }
                 }
             }

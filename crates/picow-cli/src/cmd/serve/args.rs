@@ -70,6 +70,11 @@ pub struct ServeArgs {
     /// Plain lines on a terminal too (no full-screen view).
     #[arg(long)]
     pub plain: bool,
+    /// Lines the terminal view keeps for scrolling back (its memory is
+    /// bounded by this: at most 4 KiB a line).
+    #[arg(long, value_name = "LINES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub scrollback: u64,
 }
 
 const AFTER_HELP: &str = "\
@@ -79,7 +84,7 @@ Interactive commands (typed on stdin; other lines are sent as text):
   /disconnect ID        close a client
   /hex 48 65 6c         send bytes given in hex
   /file PATH            send a file's bytes
-  /ending none|lf|crlf  line ending added to typed lines
+  /ending none|lf|cr|crlf  line ending added to typed lines
   /auto DUR TEXT        send TEXT every DUR; /auto stop ends it
   /quit                 close everything and exit (also Ctrl-C)
 
@@ -93,6 +98,8 @@ pub enum LineEnding {
     None,
     /// `\n`.
     Lf,
+    /// `\r` (some devices end lines with CR alone).
+    Cr,
     /// `\r\n`.
     Crlf,
 }
@@ -103,11 +110,12 @@ impl LineEnding {
         match self {
             LineEnding::None => b"",
             LineEnding::Lf => b"\n",
+            LineEnding::Cr => b"\r",
             LineEnding::Crlf => b"\r\n",
         }
     }
 
-    /// Parses `none`, `lf` or `crlf`.
+    /// Parses `none`, `lf`, `cr` or `crlf`.
     pub fn parse(s: &str) -> Option<LineEnding> {
         <LineEnding as ValueEnum>::from_str(s, true).ok()
     }
@@ -170,6 +178,7 @@ mod tests {
         assert!(err(&["--send", "\\q"]).contains("--send"));
         assert!(err(&["--clients", "0"]).contains("--clients"));
         assert!(err(&["--max-clients", "0"]).contains("--max-clients"));
+        assert!(err(&["--scrollback", "5"]).contains("--scrollback"));
     }
 
     #[test]
@@ -206,5 +215,7 @@ mod tests {
         assert_eq!(t.a.max_clients, 1024);
         assert_eq!(t.a.max_queue, 64 << 10);
         assert_eq!(LineEnding::parse("CRLF"), Some(LineEnding::Crlf));
+        assert_eq!(LineEnding::parse("cr"), Some(LineEnding::Cr));
+        assert_eq!(t.a.scrollback, 10_000);
     }
 }

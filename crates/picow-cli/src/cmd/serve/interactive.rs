@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::args::{parse_client_id, LineEnding};
-use picow_serve::text;
+use picow_serve::encode::{encode, encode_escaped};
+use picow_serve::text::{self, Charset};
 use picow_serve::{Control, Target};
 
 /// Where typed text goes and how lines end.
@@ -17,19 +18,27 @@ pub struct Session {
     pub target: Target,
     /// Appended to typed lines.
     pub ending: LineEnding,
+    /// How typed text becomes bytes (`--encoding`).
+    pub charset: Charset,
 }
 
 /// The help text of `/help`.
 pub const HELP: &str = "commands: /list, /select ID|all, /disconnect ID, /hex BYTES, /file PATH, \
-/ending none|lf|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent as text \
+/ending none|lf|cr|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent as text \
 (start a line with // to send one beginning with /)";
 
 impl Session {
-    /// A session sending to all clients.
+    /// A session sending to all clients, typed text as UTF-8.
     pub fn new(ending: LineEnding) -> Session {
+        Session::with_charset(ending, Charset::Utf8)
+    }
+
+    /// A session sending to all clients, typed text in `charset`.
+    pub fn with_charset(ending: LineEnding, charset: Charset) -> Session {
         Session {
             target: Target::All,
             ending,
+            charset,
         }
     }
 
@@ -47,7 +56,7 @@ impl Session {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let Some(cmd) = line.strip_prefix('/').filter(|c| !c.starts_with('/')) else {
             let text = line.strip_prefix('/').unwrap_or(line);
-            let mut bytes = text.as_bytes().to_vec();
+            let mut bytes = encode(text, self.charset)?;
             bytes.extend_from_slice(self.ending.bytes());
             return Ok(Control::Send(self.target, Bytes::from(bytes)));
         };
@@ -76,7 +85,7 @@ impl Session {
             }
             "ending" => {
                 self.ending = LineEnding::parse(rest).ok_or_else(|| {
-                    format!("`{rest}` is not a line ending: use none, lf or crlf")
+                    format!("`{rest}` is not a line ending: use none, lf, cr or crlf")
                 })?;
                 Ok(Control::Notice(format!("line ending: {rest}")))
             }
@@ -90,7 +99,7 @@ impl Session {
                 if text.is_empty() {
                     return Err("/auto needs a duration and a text, e.g. /auto 1s ping".into());
                 }
-                let mut bytes = text::unescape(text)?;
+                let mut bytes = encode_escaped(text, self.charset)?;
                 bytes.extend_from_slice(self.ending.bytes());
                 Ok(Control::Auto(Some((
                     every,
@@ -127,7 +136,15 @@ mod tests {
         assert_eq!(send(s.command("ping").unwrap()).1, b"ping\r\n");
         s.command("/ending lf").unwrap();
         assert_eq!(send(s.command("//etc").unwrap()).1, b"/etc\n");
-        assert!(s.command("/ending cr").is_err());
+        assert!(s.command("/ending cr").is_ok());
+        assert!(s.command("/ending lfcr").is_err());
+        // Typed text in the chosen encoding.
+        let mut s = Session::with_charset(LineEnding::None, Charset::from_label("gbk").unwrap());
+        assert_eq!(send(s.command("中文").unwrap()).1, [0xd6, 0xd0, 0xce, 0xc4]);
+        assert!(s
+            .command("😀")
+            .unwrap_err()
+            .contains("cannot be written in GBK"));
     }
 
     #[test]

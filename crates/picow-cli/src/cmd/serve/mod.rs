@@ -97,7 +97,7 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     }
     tokio::spawn(read_commands(
         ctl_tx,
-        interactive::Session::new(args.line_ending),
+        interactive::Session::with_charset(args.line_ending, args.encoding),
     ));
     // The engine runs as a task on the worker threads, not on this one: a
     // worker that reads a client's bytes can then hand them to the hub

@@ -1,0 +1,783 @@
+//! Drawing the view. Wide terminals (100 columns and more) get the client
+//! list beside the data; narrower ones a one-line client bar above it. At
+//! the bottom: the status bar (every toggle), the input line, and a line of
+//! key hints (or the last message).
+
+use std::time::Instant;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::{ending_name, App, Input, Overlay};
+use super::help;
+use super::pane::{client_color, time_prefix, Clock};
+use super::state::ViewState;
+use picow_serve::clients::{Client, Row, Selection};
+
+/// Below this width the client list collapses to one line.
+pub const WIDE: u16 = 100;
+/// The client list's width on wide terminals.
+const LIST_W: u16 = 34;
+
+const DIM: Style = Style::new().fg(Color::DarkGray);
+const BAR: Style = Style::new().fg(Color::White).bg(Color::DarkGray);
+const BAR_HOT: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
+
+/// `1234 B`, `12.3 kB`, `4.5 MB`.
+pub fn size(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
+fn target_label(st: &ViewState) -> (String, bool) {
+    match st.clients.selected() {
+        Selection::All => (format!("all ({})", st.clients.live().len()), false),
+        Selection::One(id) => match st.clients.get(id) {
+            Some(c) if c.gone.is_some() => (format!("{} (gone)", c.label()), true),
+            Some(c) => (c.label(), false),
+            None => (format!("#{id}"), true),
+        },
+    }
+}
+
+/// Draws everything; returns the data pane's size (columns, rows), which
+/// the keys that scroll need.
+pub fn draw(frame: &mut Frame<'_>, app: &App, st: &ViewState) -> (usize, usize) {
+    let area = frame.area();
+    let [main, status, input, hints] = Layout::vertical([
+        Constraint::Min(2),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let data = if area.width >= WIDE && area.height >= 12 {
+        let [list, data] =
+            Layout::horizontal([Constraint::Length(LIST_W), Constraint::Min(20)]).areas(main);
+        client_list(frame, app, st, list);
+        data
+    } else {
+        let [bar, data] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(main);
+        client_bar(frame, st, bar);
+        data
+    };
+    let size = data_pane(frame, app, st, data);
+    status_bar(frame, app, st, status);
+    input_line(frame, app, st, input);
+    hint_line(frame, app, hints);
+    match app.overlay {
+        Overlay::Help(top) => help_overlay(frame, top, area),
+        Overlay::Quit => quit_overlay(frame, st, area),
+        Overlay::None => {}
+    }
+    size
+}
+
+fn client_rows(c: &Client, selected: bool, app: &App, width: usize) -> ListItem<'static> {
+    let mark = if selected { "▶ " } else { "  " };
+    let tag = Style::default().fg(client_color(c.id));
+    if let Some((at, reason)) = &c.gone {
+        let t = time_prefix(
+            if app.clock == Clock::Off {
+                Clock::Local
+            } else {
+                app.clock
+            },
+            &app.tz,
+            *at,
+        );
+        let t = t.get(..8).unwrap_or(&t).to_owned();
+        let style = if selected {
+            DIM.add_modifier(Modifier::BOLD)
+        } else {
+            DIM
+        };
+        let mut lines = vec![Line::styled(format!("{mark}{} gone {t}", c.label()), style)];
+        if selected {
+            lines.push(Line::styled(
+                truncate(&format!("    {reason}; waiting for it"), width),
+                DIM,
+            ));
+        }
+        return ListItem::new(lines);
+    }
+    let head = Line::from(vec![
+        Span::raw(mark),
+        Span::styled(format!("#{}", c.id), tag.add_modifier(Modifier::BOLD)),
+        Span::raw(match &c.name {
+            Some(n) => format!(" {n}"),
+            None if c.picow => " PicoW".into(),
+            None => String::new(),
+        }),
+    ]);
+    let detail = truncate(
+        &format!(
+            "    {}  ↓{} ↑{}",
+            c.peer,
+            size(c.bytes_in),
+            size(c.bytes_out)
+        ),
+        width,
+    );
+    let item = ListItem::new(vec![head, Line::raw(detail)]);
+    if selected {
+        item.style(Style::default().add_modifier(Modifier::BOLD))
+    } else {
+        item
+    }
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.width() + unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) + 1 > width {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+fn client_list(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
+    let c = &st.clients;
+    let title = format!(
+        " Clients: {} live{} ",
+        c.live().len(),
+        if c.gone_count() > 0 {
+            format!(", {} gone", c.gone_count())
+        } else {
+            String::new()
+        }
+    );
+    let block = Block::new()
+        .borders(Borders::TOP | Borders::RIGHT)
+        .border_style(DIM)
+        .title(Span::styled(
+            title,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    let width = area.width.saturating_sub(1) as usize;
+    let sel = c.selected();
+    let mut items: Vec<ListItem> = c
+        .rows()
+        .into_iter()
+        .map(|r| match r {
+            Row::All => {
+                let s = sel == Selection::All;
+                ListItem::new(format!("{}all clients", if s { "▶ " } else { "  " })).style(if s {
+                    Style::default().add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                })
+            }
+            Row::Live(cl) => client_rows(cl, sel == Selection::One(cl.id), app, width),
+            Row::Gone(cl) => client_rows(cl, sel == Selection::One(cl.id), app, width),
+            Row::GoneHeader(n, open) => ListItem::new(Line::styled(
+                format!("{} gone ({n})  Ctrl-G", if open { "▾" } else { "▸" }),
+                DIM,
+            )),
+        })
+        .collect();
+    if c.live().is_empty() {
+        items.insert(1, ListItem::new(""));
+        items.insert(
+            2,
+            ListItem::new(Line::styled("  no board connected yet", DIM)),
+        );
+        if let Some(o) = st.offers.first() {
+            for l in [
+                "  picow-fw: picow flash --server".to_owned(),
+                format!("    {}", o.server),
+                "  MicroPython:".to_owned(),
+                format!("    {}", o.micropython),
+            ] {
+                items.insert(
+                    items.len().min(3 + 4),
+                    ListItem::new(Line::styled(truncate(&l, width), DIM)),
+                );
+            }
+        }
+    }
+    let mut state = ListState::default().with_selected(Some(c.selected_row()));
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(block)
+            .highlight_style(Style::default()),
+        area,
+        &mut state,
+    );
+}
+
+fn client_bar(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
+    let c = &st.clients;
+    let mut spans = vec![Span::styled(
+        format!(
+            "Clients {} live{} ",
+            c.live().len(),
+            if c.gone_count() > 0 {
+                format!(", {} gone", c.gone_count())
+            } else {
+                String::new()
+            }
+        ),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    match c.selected_client() {
+        Some(cl) => {
+            spans.push(Span::raw("│ ▶ "));
+            spans.push(Span::styled(
+                cl.label(),
+                Style::default()
+                    .fg(client_color(cl.id))
+                    .add_modifier(Modifier::BOLD),
+            ));
+            if cl.gone.is_some() {
+                spans.push(Span::styled(" gone, waiting for it", DIM));
+            } else {
+                spans.push(Span::raw(format!(
+                    " {} ↓{} ↑{}",
+                    cl.peer,
+                    size(cl.bytes_in),
+                    size(cl.bytes_out)
+                )));
+            }
+        }
+        None if c.live().is_empty() => {
+            if let Some(o) = st.offers.first() {
+                spans.push(Span::styled(
+                    format!("│ give the board {} or {}", o.server, o.micropython),
+                    DIM,
+                ));
+            }
+        }
+        None => {
+            spans.push(Span::raw("│ ▶ all: "));
+            let ids: Vec<String> = c.live().iter().map(Client::label).collect();
+            spans.push(Span::raw(ids.join(", ")));
+        }
+    }
+    spans.push(Span::styled("  Tab: next", DIM));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn data_pane(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) -> (usize, usize) {
+    let mut title = vec![Span::styled(
+        " Data ",
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    let look = app.look(st);
+    if let Some(id) = look.only {
+        title.push(Span::raw(format!("· only #{id} ")));
+    }
+    let pane = &st.pane;
+    if pane.paused {
+        title.push(Span::styled(
+            format!(" PAUSED, {} new · F7 resumes ", pane.below),
+            BAR_HOT,
+        ));
+    } else if !pane.is_live() {
+        title.push(Span::styled(
+            format!(" scrolled up, {} new · Ctrl-End: live ", pane.below),
+            BAR_HOT,
+        ));
+    }
+    if let Some(f) = &look.find {
+        title.push(Span::styled(
+            format!(" find: {f} "),
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(DIM)
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let (w, h) = (inner.width as usize, inner.height as usize);
+    let look = super::pane::Look { width: w, ..look };
+    let rows = pane.view(&look, h);
+    frame.render_widget(Paragraph::new(rows), inner);
+    (w, h)
+}
+
+fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
+    let (to, gone) = target_label(st);
+    // (text, style, priority: lower stays longer)
+    let mut segs: Vec<(String, Style, u8)> = vec![(
+        format!(" to {to} "),
+        if gone {
+            BAR_HOT
+        } else {
+            BAR.add_modifier(Modifier::BOLD)
+        },
+        0,
+    )];
+    if st.pane.paused {
+        segs.push((" PAUSED ".into(), BAR_HOT, 0));
+    }
+    if let Some(s) = &st.save {
+        let name = s.path.file_name().map_or_else(
+            || s.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        segs.push((format!(" ● save {name} {} ", size(s.written)), BAR_HOT, 1));
+    }
+    if let Some(a) = &app.auto {
+        segs.push((
+            format!(
+                " auto {} → {} ×{} ",
+                picow_values::duration::format(a.every),
+                a.to,
+                a.count(Instant::now())
+            ),
+            BAR_HOT,
+            1,
+        ));
+    }
+    segs.push((
+        format!(" in {} out {} ", size(st.bytes_in), size(st.bytes_out)),
+        BAR,
+        2,
+    ));
+    segs.push((format!(" {} ", app.display.name()), BAR, 3));
+    segs.push((format!(" {} ", app.session.charset.name()), BAR, 3));
+    segs.push((format!(" end {} ", ending_name(app.session.ending)), BAR, 4));
+    if app.input != Input::Text {
+        segs.push((format!(" input {} ", app.input.name()), BAR_HOT, 3));
+    }
+    segs.push((format!(" time {} ", app.clock.name()), BAR, 5));
+    segs.push((
+        if app.wrap {
+            " wrap ".into()
+        } else {
+            format!(" cut +{} ", app.hscroll)
+        },
+        BAR,
+        6,
+    ));
+    if app.keep {
+        segs.push((" keep ".into(), BAR, 6));
+    }
+    let width = area.width as usize;
+    let total = |segs: &[(String, Style, u8)]| -> usize {
+        segs.iter().map(|s| s.0.width() + 1).sum::<usize>()
+    };
+    while total(&segs) > width {
+        let worst = segs.iter().map(|s| s.2).max().unwrap_or(0);
+        if worst == 0 {
+            break;
+        }
+        if let Some(i) = segs.iter().rposition(|s| s.2 == worst) {
+            segs.remove(i);
+        }
+    }
+    let mut spans = Vec::new();
+    for (i, (t, s, _)) in segs.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled("│", BAR));
+        }
+        spans.push(Span::styled(t, s));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(BAR), area);
+}
+
+fn input_line(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
+    let (prompt, style, editor) = match &app.finding {
+        Some(f) => ("find> ".to_owned(), Style::default().fg(Color::Yellow), f),
+        None => {
+            let (to, gone) = target_label(st);
+            (
+                format!("{to}> "),
+                if gone {
+                    Style::default().fg(Color::Yellow)
+                } else {
+                    Style::default().fg(Color::Cyan)
+                },
+                &app.editor,
+            )
+        }
+    };
+    let pw = prompt.width().min(area.width as usize / 2);
+    let prompt = truncate(&prompt, pw);
+    let room = (area.width as usize).saturating_sub(prompt.width());
+    let (text, cursor) = editor.view(room);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(prompt.clone(), style.add_modifier(Modifier::BOLD)),
+            Span::raw(text),
+        ])),
+        area,
+    );
+    if app.overlay == Overlay::None {
+        frame.set_cursor_position((area.x + (prompt.width() + cursor) as u16, area.y));
+    }
+}
+
+/// The key hints, as many whole ones as fit.
+pub const HINTS: &[&str] = &[
+    "F1 help",
+    "Tab client",
+    "F2 hex",
+    "F3 time",
+    "F4 enc",
+    "F5 end",
+    "F6 wrap",
+    "F7 pause",
+    "^F find",
+    "^L clear",
+    "^Q quit",
+];
+
+fn hint_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    if let Some((msg, err)) = &app.message {
+        let style = if *err {
+            Style::default().fg(Color::Red)
+        } else {
+            Style::default().fg(Color::Yellow)
+        };
+        frame.render_widget(
+            Paragraph::new(truncate(msg, area.width as usize)).style(style),
+            area,
+        );
+        return;
+    }
+    let width = area.width as usize;
+    // "F1 help" and "^Q quit" always; the others in order, as they fit.
+    let (first, last) = (HINTS[0], HINTS[HINTS.len() - 1]);
+    let mut chosen = vec![first];
+    let mut used = first.len() + 2 + last.len() + 2;
+    for h in &HINTS[1..HINTS.len() - 1] {
+        if used + h.len() + 2 > width {
+            break;
+        }
+        chosen.push(h);
+        used += h.len() + 2;
+    }
+    chosen.push(last);
+    let mut spans = Vec::new();
+    for h in chosen {
+        let (key, what) = h.split_once(' ').unwrap_or((h, ""));
+        spans.push(Span::styled(
+            key.to_owned(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(format!(" {what}  "), DIM));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn help_overlay(frame: &mut Frame<'_>, top: usize, area: Rect) {
+    let r = centered(area, 80, area.height.saturating_sub(2).max(5));
+    let inner_w = r.width.saturating_sub(2) as usize;
+    let lines = help::lines(inner_w);
+    let h = r.height.saturating_sub(2) as usize;
+    let top = top.min(lines.len().saturating_sub(h));
+    let more = if top + h < lines.len() {
+        format!(" {}/{} ↓ ", top + h, lines.len())
+    } else {
+        format!(" {}/{} ", lines.len(), lines.len())
+    };
+    let block = Block::bordered()
+        .title(Span::styled(
+            " Help · Esc closes · ↑↓ PgUp PgDn scroll ",
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+        .title_bottom(Line::from(more).right_aligned());
+    let body: Vec<Line> = lines
+        .into_iter()
+        .skip(top)
+        .take(h)
+        .map(|l| {
+            if l.starts_with(' ') || l.is_empty() {
+                Line::raw(l)
+            } else {
+                Line::styled(l, Style::default().add_modifier(Modifier::BOLD))
+            }
+        })
+        .collect();
+    frame.render_widget(Clear, r);
+    frame.render_widget(Paragraph::new(body).block(block), r);
+}
+
+fn quit_overlay(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
+    let n = st.clients.live().len();
+    let r = centered(area, 56, 6);
+    let body = vec![
+        Line::raw(format!(
+            "{n} client(s) connected: quitting disconnects them."
+        )),
+        Line::raw("(The tutorial's MicroPython board does not reconnect.)"),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("y", Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw(" quit    "),
+            Span::styled(
+                "any other key",
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" stay"),
+        ]),
+    ];
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(body).block(Block::bordered().title(" Quit picow serve? ")),
+        r,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::serve::tui::app::tests::{app, key};
+    use bytes::Bytes;
+    use crossterm::event::KeyCode;
+    use picow_serve::{Event, LanAddr};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::time::{Duration, SystemTime};
+
+    fn at(s: u64) -> SystemTime {
+        // 2026-12-01 09:12:00 UTC, shown as 17:12 in UTC+8.
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_116_320 + s)
+    }
+
+    fn session() -> ViewState {
+        let mut st = ViewState::default();
+        st.apply(
+            at(0),
+            &Event::Listening {
+                version: picow_serve::event::SCHEMA_VERSION,
+                hints: Vec::new(),
+                transport: picow_protocol::Transport::Tcp,
+                local: vec!["[::]:10000".parse().unwrap()],
+                lan: vec![
+                    LanAddr {
+                        iface: "vboxnet0".into(),
+                        ip: "192.168.56.1".parse().unwrap(),
+                    },
+                    LanAddr {
+                        iface: "wlan0".into(),
+                        ip: "192.168.2.118".parse().unwrap(),
+                    },
+                ],
+            },
+        );
+        let boards = [
+            (1, "192.0.2.50:50123", "desk"),
+            (2, "192.0.2.51:50200", "lab"),
+        ];
+        for (id, peer, name) in boards {
+            st.apply(
+                at(1),
+                &Event::Connected {
+                    id,
+                    peer: peer.parse().unwrap(),
+                },
+            );
+            let hello = format!("Hello WalnutPi! ({name})");
+            st.apply(
+                at(1),
+                &Event::Data {
+                    id,
+                    bytes: Bytes::from(hello.into_bytes()),
+                    text: "".into(),
+                },
+            );
+            st.apply(
+                at(1),
+                &Event::Picow {
+                    id,
+                    name: Some(name.into()),
+                },
+            );
+        }
+        st.apply(
+            at(2),
+            &Event::Connected {
+                id: 3,
+                peer: "192.0.2.77:4000".parse().unwrap(),
+            },
+        );
+        st.apply(
+            at(3),
+            &Event::Disconnected {
+                id: 3,
+                peer: "192.0.2.77:4000".parse().unwrap(),
+                reason: "reset by peer".into(),
+                bytes_in: 0,
+                bytes_out: 0,
+            },
+        );
+        st.apply(
+            at(4),
+            &Event::Sent {
+                id: 1,
+                bytes: Bytes::from_static(b"ping\r\n"),
+                text: "".into(),
+            },
+        );
+        st.apply(
+            at(4),
+            &Event::Data {
+                id: 1,
+                bytes: Bytes::from_static("I got:ping\r\n温度 23.5\r\n".as_bytes()),
+                text: "".into(),
+            },
+        );
+        let long: String = (0..120)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        st.apply(
+            at(5),
+            &Event::Data {
+                id: 2,
+                bytes: Bytes::from(format!("{long}\n").into_bytes()),
+                text: "".into(),
+            },
+        );
+        st.clients.select(super::Selection::One(1));
+        st
+    }
+
+    fn screen(app: &mut App, st: &ViewState, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        // Twice: the first draw tells the app the pane's size.
+        for _ in 0..2 {
+            t.draw(|f| app.pane_size = draw(f, app, st)).unwrap();
+        }
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let mut line = String::new();
+            let mut x = 0;
+            while x < buf.area.width {
+                let sym = buf[(x, y)].symbol();
+                line.push_str(sym);
+                // A wide character covers the next cell too.
+                x += UnicodeWidthStr::width(sym).max(1) as u16;
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn main_screen_80x24() {
+        let mut a = app();
+        let st = session();
+        a.editor.set("hello");
+        insta::assert_snapshot!(screen(&mut a, &st, 80, 24));
+    }
+
+    #[test]
+    fn main_screen_160x45() {
+        let mut a = app();
+        let st = session();
+        a.editor.set("hello");
+        insta::assert_snapshot!(screen(&mut a, &st, 160, 45));
+    }
+
+    #[test]
+    fn hex_text_no_wrap_saving_160x45() {
+        let mut a = app();
+        let mut st = session();
+        a.display = super::super::pane::Display::Both;
+        a.auto = Some(super::super::app::Auto {
+            every: Duration::from_secs(1),
+            to: "#1".into(),
+            since: std::time::Instant::now(),
+        });
+        let dir = std::env::temp_dir().join(format!("picow-render-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        a.command(&format!("/save {}", dir.join("rx.bin").display()), &mut st)
+            .unwrap();
+        // The message names the temporary folder.
+        assert!(a
+            .message
+            .take()
+            .unwrap()
+            .0
+            .contains("saving the bytes received from #1"));
+        insta::assert_snapshot!(screen(&mut a, &st, 160, 45));
+        a.display = super::super::pane::Display::Text;
+        a.key(key(KeyCode::F(6)), &mut st);
+        a.key(key(KeyCode::F(7)), &mut st);
+        let s = screen(&mut a, &st, 160, 45);
+        assert!(s.contains("PAUSED, 0 new"), "{s}");
+        assert!(s.contains("│ cut +0"), "{s}");
+        assert!(s.contains("● save rx.bin 0 B"), "{s}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn help_and_quit_overlays_80x24() {
+        let mut a = app();
+        let mut st = session();
+        a.key(key(KeyCode::F(1)), &mut st);
+        insta::assert_snapshot!("help_80x24", screen(&mut a, &st, 80, 24));
+        a.key(key(KeyCode::Esc), &mut st);
+        a.key(
+            crossterm::event::KeyEvent::new(
+                KeyCode::Char('q'),
+                crossterm::event::KeyModifiers::CONTROL,
+            ),
+            &mut st,
+        );
+        insta::assert_snapshot!("quit_80x24", screen(&mut a, &st, 80, 24));
+    }
+
+    #[test]
+    fn waiting_for_a_board_100x30() {
+        let mut a = app();
+        let mut st = ViewState::default();
+        st.apply(
+            at(0),
+            &Event::Listening {
+                version: picow_serve::event::SCHEMA_VERSION,
+                hints: Vec::new(),
+                transport: picow_protocol::Transport::Tcp,
+                local: vec!["127.0.0.1:10000".parse().unwrap()],
+                lan: vec![],
+            },
+        );
+        insta::assert_snapshot!(screen(&mut a, &st, 100, 30));
+    }
+
+    #[test]
+    fn very_narrow_terminals_keep_input_and_status() {
+        let mut a = app();
+        let st = session();
+        a.editor.set("typed");
+        for (w, h) in [(40, 10), (60, 15), (20, 6)] {
+            let s = screen(&mut a, &st, w, h);
+            let lines: Vec<&str> = s.lines().collect();
+            assert!(lines[h as usize - 2].contains("typed"), "{s}");
+            assert!(lines[h as usize - 3].contains("to #1"), "{s}");
+            assert!(lines[h as usize - 1].contains("F1"), "{s}");
+        }
+    }
+}

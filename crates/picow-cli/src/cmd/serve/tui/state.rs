@@ -1,0 +1,350 @@
+//! What the engine's events change in the view: the client list, the data
+//! pane, the counters, the `/save` file. Fed by [`ViewObserver`] on an
+//! output thread of its own, read by the drawing loop.
+//!
+//! Every event is applied whatever the view shows: pausing, scrolling or
+//! filtering the pane never loses a byte from the counters or the saved
+//! file (and the log and `--expect` are other observers, not affected by
+//! the view at all).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use jiff::tz::TimeZone;
+
+use super::pane::{line_text, time_prefix, Clock, Pane, Source};
+use picow_serve::addrs::{self, Offer};
+use picow_serve::clients::{neighbour_mac, Clients, Selection};
+use picow_serve::text::Charset;
+use picow_serve::{Event, Observer};
+
+/// Writing received data to a file while running (`/save FILE`).
+#[derive(Debug)]
+pub struct Saver {
+    /// The file.
+    pub path: PathBuf,
+    out: io::BufWriter<std::fs::File>,
+    /// Text lines with times (`/save -t`), else the raw bytes received.
+    pub text: bool,
+    /// Whose data: one client, or all.
+    pub from: Selection,
+    /// Bytes written so far.
+    pub written: u64,
+    clock: Clock,
+    tz: TimeZone,
+    charset: Charset,
+}
+
+impl Saver {
+    /// Opens `path` for appending.
+    pub fn open(
+        path: PathBuf,
+        text: bool,
+        from: Selection,
+        clock: Clock,
+        tz: TimeZone,
+        charset: Charset,
+    ) -> Result<Saver, String> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
+        Ok(Saver {
+            path,
+            out: io::BufWriter::new(file),
+            text,
+            from,
+            written: 0,
+            clock,
+            tz,
+            charset,
+        })
+    }
+
+    fn wants(&self, id: u64) -> bool {
+        match self.from {
+            Selection::All => true,
+            Selection::One(s) => s == id,
+        }
+    }
+
+    fn data(&mut self, at: SystemTime, src: Source, bytes: &[u8]) -> io::Result<()> {
+        let (id, arrow) = match src {
+            Source::In(id) => (id, '<'),
+            Source::Out(id) => (id, '>'),
+            _ => return Ok(()),
+        };
+        if !self.wants(id) {
+            return Ok(());
+        }
+        if !self.text {
+            if arrow == '<' {
+                self.out.write_all(bytes)?;
+                self.written += bytes.len() as u64;
+            }
+            return Ok(());
+        }
+        let t = time_prefix(self.clock, &self.tz, at);
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let l = format!("{t}#{id} {arrow} {}\n", line_text(line, self.charset));
+            self.out.write_all(l.as_bytes())?;
+            self.written += l.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// What the view shows that events change.
+#[derive(Debug, Default)]
+pub struct ViewState {
+    /// The clients.
+    pub clients: Clients,
+    /// The data pane.
+    pub pane: Pane,
+    /// Bytes received since the start or the last counter reset.
+    pub bytes_in: u64,
+    /// Bytes sent since the start or the last counter reset.
+    pub bytes_out: u64,
+    /// The addresses to give the board, most likely first.
+    pub offers: Vec<Offer>,
+    /// Said when serve listens on loopback only.
+    pub warning: Option<String>,
+    /// The `/save` file, while saving.
+    pub save: Option<Saver>,
+    /// The summary line, at the end.
+    pub summary: Option<String>,
+    /// Set by every event, cleared by the drawing loop.
+    pub changed: bool,
+}
+
+impl ViewState {
+    /// A state whose pane keeps `lines` lines.
+    pub fn new(lines: usize) -> ViewState {
+        ViewState {
+            pane: Pane::new(lines),
+            ..ViewState::default()
+        }
+    }
+
+    fn save(&mut self, at: SystemTime, src: Source, bytes: &[u8]) {
+        if let Some(s) = &mut self.save {
+            if let Err(e) = s.data(at, src, bytes) {
+                let msg = format!("/save {} stopped: {e}", s.path.display());
+                self.save = None;
+                self.pane.info(at, Source::Error, &msg);
+            }
+        }
+    }
+
+    /// Updates the view for one event.
+    pub fn apply(&mut self, at: SystemTime, event: &Event) {
+        self.changed = true;
+        let pane = &mut self.pane;
+        match event {
+            Event::Listening {
+                transport,
+                local,
+                lan,
+                ..
+            } => {
+                let addrs: Vec<String> = local.iter().map(ToString::to_string).collect();
+                let proto = match transport {
+                    picow_protocol::Transport::Tcp => "TCP",
+                    picow_protocol::Transport::Udp => "UDP",
+                };
+                pane.info(
+                    at,
+                    Source::Event,
+                    &format!("listening on {proto} {}", addrs.join(", ")),
+                );
+                self.offers = addrs::offers(*transport, local, lan);
+                self.warning = addrs::loopback_warning(local);
+                if let Some(w) = &self.warning {
+                    pane.info(at, Source::Error, w);
+                }
+                if self.offers.is_empty() {
+                    pane.info(
+                        at,
+                        Source::Notice,
+                        "no LAN address found: connect this computer to the board's Wi-Fi network",
+                    );
+                } else {
+                    pane.info(
+                        at,
+                        Source::Notice,
+                        "give the board this computer's address (* = most likely):",
+                    );
+                    for o in &self.offers {
+                        let mark = if o.likely { '*' } else { ' ' };
+                        let note = if o.virtual_adapter && !o.ip.is_loopback() {
+                            " (virtual adapter)"
+                        } else {
+                            ""
+                        };
+                        pane.info(
+                            at,
+                            Source::Notice,
+                            &format!(
+                                "{mark} {}{note}: picow flash --server {}",
+                                o.iface, o.server
+                            ),
+                        );
+                        pane.info(
+                            at,
+                            Source::Notice,
+                            &format!("    MicroPython: {}", o.micropython),
+                        );
+                    }
+                }
+            }
+            Event::Connected { id, peer } => {
+                let mac = if peer.ip().is_loopback() {
+                    None
+                } else {
+                    neighbour_mac(peer.ip())
+                };
+                let followed = self.clients.connected(*id, *peer, mac, at);
+                pane.info(at, Source::Event, &format!("#{id} connected from {peer}"));
+                if followed {
+                    pane.info(
+                        at,
+                        Source::Notice,
+                        &format!("#{id} is the selected board back: text goes to #{id} now"),
+                    );
+                }
+            }
+            Event::Picow { id, name } => {
+                let followed = self.clients.named(*id, name.clone());
+                let msg = match name {
+                    Some(n) => format!("#{id} is a PicoW named {n}"),
+                    None => format!("#{id} is a PicoW"),
+                };
+                pane.info(at, Source::Event, &msg);
+                if followed {
+                    pane.info(
+                        at,
+                        Source::Notice,
+                        &format!(
+                            "{} is back as #{id}: the selection follows it",
+                            name.as_deref().unwrap_or("the board")
+                        ),
+                    );
+                }
+            }
+            Event::Data { id, bytes, .. } => {
+                self.bytes_in += bytes.len() as u64;
+                self.clients.received(*id, bytes.len());
+                pane.data(at, Source::In(*id), bytes);
+                self.save(at, Source::In(*id), bytes);
+            }
+            Event::Sent { id, bytes, .. } => {
+                self.bytes_out += bytes.len() as u64;
+                self.clients.sent(*id, bytes.len());
+                pane.data(at, Source::Out(*id), bytes);
+                self.save(at, Source::Out(*id), bytes);
+            }
+            Event::Disconnected { id, reason, .. } => {
+                self.clients.disconnected(*id, reason, at);
+                pane.info(at, Source::Event, &format!("#{id} disconnected: {reason}"));
+            }
+            Event::Refused { peer, reason } => {
+                pane.info(at, Source::Error, &format!("refused {peer}: {reason}"));
+            }
+            Event::Expect {
+                index, pattern, id, ..
+            } => pane.info(
+                at,
+                Source::Notice,
+                &format!("expect {} /{pattern}/ seen from #{id}", index + 1),
+            ),
+            Event::Clients { clients: list } => {
+                if list.is_empty() {
+                    pane.info(at, Source::Notice, "no clients connected");
+                }
+                for c in list {
+                    let name = self
+                        .clients
+                        .get(c.id)
+                        .and_then(|c| c.name.clone())
+                        .unwrap_or_default();
+                    pane.info(
+                        at,
+                        Source::Notice,
+                        &format!(
+                            "#{} {} {name} in {} B out {} B",
+                            c.id, c.peer, c.bytes_in, c.bytes_out
+                        ),
+                    );
+                }
+            }
+            Event::Notice { message } => pane.info(at, Source::Notice, message),
+            Event::Error { message } => pane.info(at, Source::Error, &format!("error: {message}")),
+            Event::Timeout { .. } => pane.info(at, Source::Notice, "timed out (--timeout)"),
+            Event::Summary(s) => {
+                self.summary = Some(format!(
+                    "summary: {} client(s), {} refused, received {} B, sent {} B in {:.1} s",
+                    s.clients,
+                    s.refused,
+                    s.bytes_in,
+                    s.bytes_out,
+                    s.elapsed.as_secs_f64()
+                ));
+            }
+        }
+    }
+}
+
+/// The observer that feeds a shared [`ViewState`] and wakes the drawing
+/// loop after each batch of events.
+#[derive(Debug, Clone)]
+pub struct ViewObserver {
+    /// The state.
+    pub state: Arc<Mutex<ViewState>>,
+    /// Woken on each flush (a batch of events was applied).
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl ViewObserver {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ViewState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Observer for ViewObserver {
+    fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
+        self.lock().apply(at, event);
+        Ok(())
+    }
+
+    fn wants_text(&self) -> bool {
+        // The view decodes what it shows itself (the encoding can change
+        // while running).
+        false
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut st = self.lock();
+        if let Some(s) = &mut st.save {
+            if let Err(e) = s.flush() {
+                let msg = format!("/save {} stopped: {e}", s.path.display());
+                st.save = None;
+                st.pane.info(SystemTime::now(), Source::Error, &msg);
+            }
+        }
+        drop(st);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
