@@ -10,10 +10,10 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `PWCF` |
 //! | 4 | 1 | format version, `1` |
-//! | 5 | 1 | flags: bit 0 UDP (else TCP), bit 1 a board name follows, bit 2 the server is discovered; other bits 0 |
+//! | 5 | 1 | flags: bit 0 UDP (else TCP), bit 1 a board name follows, bit 2 the server is discovered, bit 3 an OTA password follows; other bits 0 |
 //! | 6 | 2 | body length `L`, little-endian |
 //! | 8 | 2 | `!L` (bitwise complement), little-endian: guards the length itself |
-//! | 10 | `L` | body: SSID, password, host, each as `len:u8` + bytes; port `u16` LE; name as `len:u8` + bytes when flag bit 1 is set |
+//! | 10 | `L` | body: SSID, password, host, each as `len:u8` + bytes; port `u16` LE; name as `len:u8` + bytes when flag bit 1 is set; OTA password as `len:u8` + bytes when flag bit 3 is set |
 //! | 10+`L` | 4 | CRC-32 (ISO-HDLC, as zlib) of bytes `0..10+L`, little-endian |
 //!
 //! With flag bit 2 (`--server auto`, `auto:NAME`) the host field holds the
@@ -36,6 +36,7 @@ use crate::forms::{
     self, validate_name, Discover, Host, InputError, Server, ServerAddr, WifiCredentials, HOST_MAX,
     NAME_MAX, PASSWORD_MAX, SSID_MAX,
 };
+use crate::ota::{OtaPassword, OTA_PASSWORD_MAX};
 
 /// The first four bytes of every record.
 pub const MAGIC: [u8; 4] = *b"PWCF";
@@ -44,13 +45,15 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 10;
 /// Longest possible body.
-pub const BODY_MAX: usize = 1 + SSID_MAX + 1 + PASSWORD_MAX + 1 + HOST_MAX + 2 + 1 + NAME_MAX;
+pub const BODY_MAX: usize =
+    1 + SSID_MAX + 1 + PASSWORD_MAX + 1 + HOST_MAX + 2 + 1 + NAME_MAX + 1 + OTA_PASSWORD_MAX;
 /// Longest possible record.
 pub const RECORD_MAX: usize = HEADER_LEN + BODY_MAX + 4;
 
 const FLAG_UDP: u8 = 0x01;
 const FLAG_NAME: u8 = 0x02;
 const FLAG_DISCOVER: u8 = 0x04;
+const FLAG_OTA_PASSWORD: u8 = 0x08;
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -82,12 +85,13 @@ impl Transport {
 /// Everything the board needs to know: where to connect and how.
 ///
 /// Values of this type are always valid: they are built from validated
-/// parts. `Debug` masks the password.
+/// parts. `Debug` masks the passwords.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceConfig {
     wifi: WifiCredentials,
     server: Server,
     name: Option<String<NAME_MAX>>,
+    ota_password: Option<OtaPassword>,
 }
 
 impl fmt::Debug for DeviceConfig {
@@ -96,6 +100,7 @@ impl fmt::Debug for DeviceConfig {
             .field("wifi", &self.wifi)
             .field("server", &self.server)
             .field("name", &self.name)
+            .field("ota_password", &self.ota_password)
             .finish()
     }
 }
@@ -138,6 +143,9 @@ pub enum DecodeError {
     /// The CRC matches but a value breaks a rule.
     #[error("config record holds an invalid value: {0}")]
     Invalid(InputError),
+    /// The CRC matches but the OTA password breaks a rule.
+    #[error("config record holds an invalid value: {0}")]
+    OtaPassword(crate::ota::PasswordError),
 }
 
 impl DecodeError {
@@ -151,7 +159,7 @@ impl DecodeError {
             DecodeError::BadLength(_) => "length",
             DecodeError::BadCrc { .. } => "crc",
             DecodeError::Malformed(_) => "malformed",
-            DecodeError::Invalid(_) => "invalid",
+            DecodeError::Invalid(_) | DecodeError::OtaPassword(_) => "invalid",
         }
     }
 }
@@ -184,7 +192,24 @@ impl DeviceConfig {
             }
             None => None,
         };
-        Ok(DeviceConfig { wifi, server, name })
+        Ok(DeviceConfig {
+            wifi,
+            server,
+            name,
+            ota_password: None,
+        })
+    }
+
+    /// The same config with an OTA password (or none: the board then
+    /// refuses every update over Wi-Fi).
+    pub fn with_ota_password(mut self, password: Option<OtaPassword>) -> DeviceConfig {
+        self.ota_password = password;
+        self
+    }
+
+    /// The OTA password, when one is set. Never print it.
+    pub fn ota_password(&self) -> Option<&OtaPassword> {
+        self.ota_password.as_ref()
     }
 
     /// The Wi-Fi network name.
@@ -230,6 +255,10 @@ impl DeviceConfig {
             + host_len
             + 2
             + self.name.as_ref().map_or(0, |n| 1 + n.len())
+            + self
+                .ota_password
+                .as_ref()
+                .map_or(0, |p| 1 + p.expose().len())
     }
 
     /// Writes the record into `out` and returns its length.
@@ -251,6 +280,9 @@ impl DeviceConfig {
         }
         if self.name.is_some() {
             flags |= FLAG_NAME;
+        }
+        if self.ota_password.is_some() {
+            flags |= FLAG_OTA_PASSWORD;
         }
         out[..4].copy_from_slice(&MAGIC);
         out[4] = FORMAT_VERSION;
@@ -278,6 +310,9 @@ impl DeviceConfig {
         }
         if let Some(n) = &self.name {
             w.field(n.as_bytes());
+        }
+        if let Some(p) = &self.ota_password {
+            w.field(p.expose().as_bytes());
         }
         let end = w.pos;
         debug_assert_eq!(end, HEADER_LEN + body_len);
@@ -340,7 +375,7 @@ impl DeviceConfig {
             return Err(DecodeError::BadCrc { stored, computed });
         }
         let flags = bytes[5];
-        if flags & !(FLAG_UDP | FLAG_NAME | FLAG_DISCOVER) != 0 {
+        if flags & !(FLAG_UDP | FLAG_NAME | FLAG_DISCOVER | FLAG_OTA_PASSWORD) != 0 {
             return Err(DecodeError::Malformed("unknown flag bits"));
         }
         let mut r = Reader {
@@ -353,6 +388,12 @@ impl DeviceConfig {
         let port = u16::from_le_bytes([port[0], port[1]]);
         let name = if flags & FLAG_NAME != 0 {
             Some(r.text(NAME_MAX, "name")?)
+        } else {
+            None
+        };
+        let ota_password = if flags & FLAG_OTA_PASSWORD != 0 {
+            let text = r.text(OTA_PASSWORD_MAX, "OTA password")?;
+            Some(OtaPassword::new(text).map_err(DecodeError::OtaPassword)?)
         } else {
             None
         };
@@ -383,7 +424,9 @@ impl DeviceConfig {
                 transport,
             })
         };
-        DeviceConfig::new(wifi, server, name).map_err(DecodeError::Invalid)
+        DeviceConfig::new(wifi, server, name)
+            .map(|c| c.with_ota_password(ota_password))
+            .map_err(DecodeError::Invalid)
     }
 }
 
@@ -440,6 +483,7 @@ impl<'a> Reader<'a> {
                 "SSID" => "SSID longer than 32 bytes",
                 "password" => "password longer than 64 bytes",
                 "host" => "host longer than 253 bytes",
+                "OTA password" => "OTA password longer than 64 bytes",
                 _ => "name longer than 32 bytes",
             }));
         }
@@ -565,7 +609,36 @@ mod tests {
 
     #[test]
     fn debug_never_shows_password() {
-        let s = format!("{:?}", sample(None));
+        let cfg = sample(None).with_ota_password(Some(OtaPassword::new("ota-secret-1").unwrap()));
+        let s = format!("{cfg:?}");
         assert!(!s.contains("12345678"), "{s}");
+        assert!(!s.contains("ota-secret-1"), "{s}");
+    }
+
+    #[test]
+    fn ota_password_round_trips_after_the_name() {
+        let pw = OtaPassword::new("ota-secret-1").unwrap();
+        let cfg = sample(Some("desk")).with_ota_password(Some(pw.clone()));
+        let bytes = cfg.to_bytes();
+        assert_eq!(bytes[5], 0x0A, "name and OTA password flags");
+        let end = bytes.len() - 4;
+        assert_eq!(&bytes[end - 13..end], b"\x0cota-secret-1");
+        let back = DeviceConfig::decode(&bytes).unwrap();
+        assert_eq!(back.ota_password(), Some(&pw));
+        assert_eq!(back, cfg);
+        // Without one, the record is exactly what older picow wrote.
+        assert_eq!(
+            sample(None).with_ota_password(None).to_bytes(),
+            sample(None).to_bytes()
+        );
+        assert_eq!(sample(None).to_bytes()[5], 0);
+        // A CRC-valid record whose OTA password breaks the rules is invalid.
+        let mut b = bytes.clone();
+        b[end - 12] = b'\n';
+        let crc = crc32(&b[..end]);
+        b[end..].copy_from_slice(&crc.to_le_bytes());
+        let e = DeviceConfig::decode(&b).unwrap_err();
+        assert_eq!(e.reason(), "invalid");
+        assert!(e.to_string().contains("OTA password"), "{e}");
     }
 }

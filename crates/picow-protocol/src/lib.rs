@@ -12,6 +12,8 @@
 //! - [`discovery`]: the DNS-SD service types, TXT keys and names by which
 //!   the server and the boards find each other on the LAN;
 //! - [`layout`]: the flash layout (partition tables for 8 MB and 4 MB flash);
+//! - [`otadata`]: ESP-IDF's record of which app slot boots, and its trial state;
+//! - [`ota`]: updates over Wi-Fi (ESPHome's OTA protocol, image checks);
 //! - [`session`]: the TCP/UDP session with the PC (greeting, echo prefix,
 //!   feed-style line decoder);
 //! - [`console`]: the line format the firmware prints on its serial console
@@ -29,6 +31,8 @@ pub mod console;
 pub mod discovery;
 pub mod forms;
 pub mod layout;
+pub mod ota;
+pub mod otadata;
 pub mod session;
 
 pub use config::{DeviceConfig, Transport};

@@ -6,6 +6,9 @@ use picow_protocol::config::{DecodeError, DeviceConfig, RECORD_MAX};
 use picow_protocol::console::{Event, Text};
 use picow_protocol::forms::{Discover, Host, Server, ServerAddr, WifiCredentials};
 use picow_protocol::layout::PartitionTable;
+use picow_protocol::ota::image::{build_app_desc, build_image, ImageCheck, Status};
+use picow_protocol::ota::OtaPassword;
+use picow_protocol::otadata::{Entry, ImageState, OtaData, Write as OtaWrite, SECTOR_LEN};
 use picow_protocol::session::{GreetingMatcher, Line, LineDecoder, PeerKind};
 use picow_protocol::Transport;
 use proptest::prelude::*;
@@ -69,15 +72,75 @@ fn config() -> impl Strategy<Value = DeviceConfig> {
         password(),
         any_server(),
         prop::option::of("[a-zA-Z0-9._-]{1,32}"),
+        prop::option::of("[ -~]{8,64}"),
     )
-        .prop_map(|(s, p, server, name)| {
+        .prop_map(|(s, p, server, name, ota)| {
             DeviceConfig::new(
                 WifiCredentials::new(&s, &p).unwrap(),
                 server,
                 name.as_deref(),
             )
             .unwrap()
+            .with_ota_password(ota.map(|o| OtaPassword::new(&o).unwrap()))
         })
+}
+
+fn image_state() -> impl Strategy<Value = ImageState> {
+    prop_oneof![
+        Just(ImageState::New),
+        Just(ImageState::PendingVerify),
+        Just(ImageState::Valid),
+        Just(ImageState::Invalid),
+        Just(ImageState::Aborted),
+        Just(ImageState::Undefined),
+    ]
+}
+
+/// Otadata as it can be found: erased, well-formed, or any bytes.
+fn otadata() -> impl Strategy<Value = OtaData> {
+    let entry = prop_oneof![
+        Just(OtaData::ERASED.entries[0]),
+        (0u32..40, image_state()).prop_map(|(seq, st)| Entry::new(seq, st)),
+        prop::array::uniform32(any::<u8>()).prop_map(|b| Entry::read(&b).unwrap()),
+    ];
+    (entry.clone(), entry).prop_map(|(a, b)| OtaData { entries: [a, b] })
+}
+
+/// The otadata partition's bytes after `writes`, each one erasing its
+/// sector and programming the entry; `cut` stops the last write half-way
+/// (its sector erased, nothing programmed), as a power cut would.
+fn otadata_bytes(start: &OtaData, writes: &[OtaWrite], cut: bool) -> Vec<u8> {
+    let mut part = vec![0xFF; 2 * SECTOR_LEN as usize];
+    part[..32].copy_from_slice(&start.entries[0].to_bytes());
+    part[SECTOR_LEN as usize..SECTOR_LEN as usize + 32]
+        .copy_from_slice(&start.entries[1].to_bytes());
+    for (i, w) in writes.iter().enumerate() {
+        let at = w.offset() as usize;
+        part[at..at + SECTOR_LEN as usize].fill(0xFF);
+        if !(cut && i + 1 == writes.len()) {
+            part[at..at + 32].copy_from_slice(&w.entry.to_bytes());
+        }
+    }
+    part
+}
+
+fn app_image(segments: &[Vec<u8>]) -> Vec<u8> {
+    let desc = build_app_desc("picow-fw", "0.9.9");
+    let mut segs: Vec<(u32, &[u8])> = vec![(0x3c00_0020, &desc)];
+    for (i, s) in segments.iter().enumerate() {
+        segs.push((0x4200_0000 + i as u32 * 0x1000, s));
+    }
+    build_image(5, 0x4200_0000, &segs)
+}
+
+fn check_image(chunks: &[&[u8]], limit: u32) -> Result<(), String> {
+    let mut c = ImageCheck::new(limit);
+    for piece in chunks {
+        if let Err(e) = c.feed(piece) {
+            return Err(e.to_string());
+        }
+    }
+    c.finish().map(|_| ()).map_err(|e| e.to_string())
 }
 
 fn chunked<'a>(data: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
@@ -282,5 +345,71 @@ proptest! {
             }
             other => prop_assert!(false, "not recognised: {:?}", other),
         }
+    }
+
+    #[test]
+    fn otadata_parsing_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..0x2100)) {
+        let d = OtaData::parse(&bytes);
+        let _ = d.selected_slot(2);
+        let _ = d.select(1, 2, ImageState::New);
+        let _ = d.with_state(ImageState::Valid);
+    }
+
+    #[test]
+    fn selecting_a_slot_makes_it_boot_and_a_cut_keeps_the_old_one(
+        start in otadata(),
+        slot in 0u8..2,
+        state in prop_oneof![Just(ImageState::New), Just(ImageState::Valid), Just(ImageState::PendingVerify)],
+    ) {
+        let w = start.select(slot, 2, state);
+        if let Some(a) = start.active() {
+            prop_assert_ne!(w.sector, a, "the active entry is never overwritten");
+        }
+        let after = OtaData::parse(&otadata_bytes(&start, &[w], false));
+        prop_assert_eq!(after.selected_slot(2), Some(slot));
+        prop_assert_eq!(after.active_entry().and_then(Entry::image_state), Some(state));
+        // A power cut half-way through the write changes nothing that counts.
+        let cut = OtaData::parse(&otadata_bytes(&start, &[w], true));
+        prop_assert_eq!(cut.selected_slot(2), start.selected_slot(2));
+    }
+
+    #[test]
+    fn aborting_the_active_entry_falls_back(start in otadata()) {
+        let Some(w) = start.with_state(ImageState::Aborted) else {
+            prop_assert_eq!(start.active(), None);
+            return Ok(());
+        };
+        let after = OtaData::parse(&otadata_bytes(&start, &[w], false));
+        prop_assert_ne!(after.active(), start.active());
+        // A cut while aborting either aborts (sector erased) or nothing.
+        let cut = OtaData::parse(&otadata_bytes(&start, &[w], true));
+        prop_assert_ne!(cut.active(), start.active());
+    }
+
+    #[test]
+    fn image_check_is_chunking_independent_and_catches_every_flip(
+        segments in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..4),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let img = app_image(&segments);
+        prop_assert_eq!(check_image(&[&img], 1 << 20), Ok(()));
+        prop_assert_eq!(check_image(&chunked(&img, &cuts), 1 << 20), Ok(()));
+        let mut bad = img.clone();
+        bad[flip.index(img.len())] ^= 1 << bit;
+        prop_assert!(check_image(&chunked(&bad, &cuts), 1 << 20).is_err());
+        let trunc = flip.index(img.len());
+        prop_assert!(check_image(&[&img[..trunc]], 1 << 20).is_err());
+        prop_assert!(check_image(&[&img], img.len() as u32 - 1).is_err());
+    }
+
+    #[test]
+    fn image_check_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let mut c = ImageCheck::new(1500);
+        if let Ok(Status::Done { used, .. }) = c.feed(&bytes) {
+            prop_assert!(used <= bytes.len());
+        }
+        let _ = c.finish();
     }
 }

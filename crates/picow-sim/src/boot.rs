@@ -2,7 +2,7 @@
 //!
 //! The ROM loads the second-stage bootloader image at `0x0`; the bootloader
 //! reads the partition table at `0x8000`, then loads and verifies the
-//! factory app. No code is executed: the checks and the console text are
+//! app that otadata selects (falling back to the other slots). No code is executed: the checks and the console text are
 //! emulated, and a verified picow-fw app hands over to the
 //! [`Firmware`](crate::firmware::Firmware) behaviour.
 
@@ -12,6 +12,7 @@ use picow_protocol::config::DecodeError;
 use picow_protocol::layout::{
     PartitionTable, TableEntry, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
 };
+use picow_protocol::otadata::{Entry, ImageState, OtaData, SECTOR_LEN};
 use picow_protocol::DeviceConfig;
 
 use crate::chip::Chip;
@@ -64,6 +65,10 @@ pub enum ConfigState {
 /// A verified app, ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootedApp {
+    /// The partition it was loaded from.
+    pub partition: TableEntry,
+    /// Its OTA slot (`ota_N` → `N`), or `None` for a factory app.
+    pub slot: Option<u8>,
     /// The app image.
     pub image: Image,
     /// Its descriptor, when it has one.
@@ -102,8 +107,11 @@ impl Log {
     }
 }
 
-/// Boots from `flash`: returns the console text and the outcome.
-pub fn boot(flash: &Flash, chip: Chip, reason: ResetReason) -> (String, BootOutcome) {
+/// Boots from `flash`: returns the console text and the outcome. Like
+/// ESP-IDF's bootloader, it may write otadata (recording the slot it booted
+/// when otadata was erased).
+pub fn boot(flash: &mut Flash, chip: Chip, reason: ResetReason) -> (String, BootOutcome) {
+    let mut first_error: Option<String> = None;
     let i = chip.info();
     let mut log = Log {
         text: String::new(),
@@ -209,50 +217,59 @@ pub fn boot(flash: &Flash, chip: Chip, reason: ResetReason) -> (String, BootOutc
     }
     log.line('I', "boot", "End of partition table");
 
-    // The factory (or first) app.
-    let Some(app) = table.first_app().copied() else {
-        log.line(
-            'E',
-            "boot",
-            "No bootable app partitions in the partition table",
-        );
-        return (log.text, BootOutcome::Failed("no app partition".into()));
-    };
-    let image = match Image::load(flash, app.offset) {
-        Ok(img) => img,
-        Err(e) => {
-            log.line('E', "esp_image", &e.to_string());
-            log.line('E', "boot", "Factory app partition is not bootable");
-            log.line(
-                'E',
-                "boot",
-                "No bootable app partitions in the partition table",
-            );
-            return (log.text, BootOutcome::Failed(e.to_string()));
+    // The app: the slot otadata selects, then the others, as ESP-IDF's
+    // bootloader (without app rollback) tries them.
+    let (start, initial) = selected_index(&table, flash, &mut log);
+    let mut loaded = None;
+    for index in boot_order(start, table.ota_slot_count()) {
+        let Some(part) = partition_for(&table, index) else {
+            continue;
+        };
+        match try_load(flash, &part, i) {
+            Ok(image) => {
+                loaded = Some((index, part, image));
+                break;
+            }
+            Err(msg) => {
+                log.line('E', "esp_image", &msg);
+                if index < 0 {
+                    log.line('E', "boot", "Factory app partition is not bootable");
+                } else {
+                    log.line(
+                        'E',
+                        "boot",
+                        &format!("OTA app partition slot {index} is not bootable"),
+                    );
+                }
+                first_error.get_or_insert(msg);
+            }
         }
-    };
-    if image.chip_id != i.image_chip_id {
-        let msg = format!(
-            "mismatch chip ID, expected {}, found {}",
-            i.image_chip_id, image.chip_id
-        );
-        log.line('E', "esp_image", &msg);
-        log.line('E', "boot", "Factory app partition is not bootable");
+    }
+    let Some((index, app, image)) = loaded else {
         log.line(
             'E',
             "boot",
             "No bootable app partitions in the partition table",
         );
-        return (log.text, BootOutcome::Failed(msg));
-    }
-    if image.len > app.size {
-        let msg = format!(
-            "image at {:#x} is {:#x} bytes, larger than its partition ({:#x})",
-            app.offset, image.len, app.size
-        );
-        log.line('E', "esp_image", &msg);
-        log.line('E', "boot", "Factory app partition is not bootable");
-        return (log.text, BootOutcome::Failed(msg));
+        let why = first_error.unwrap_or_else(|| "no app partition".into());
+        return (log.text, BootOutcome::Failed(why));
+    };
+    if index >= 0 && initial {
+        // ESP-IDF's set_actual_ota_seq: with no factory app and no usable
+        // otadata, the bootloader records the slot it booted.
+        if let Some(ota) = table.otadata() {
+            let entry = Entry::new(index as u32 + 1, ImageState::Valid);
+            let written = flash
+                .erase(ota.offset, SECTOR_LEN)
+                .and_then(|()| flash.program(ota.offset, &entry.to_bytes()));
+            if written.is_ok() {
+                log.line(
+                    'I',
+                    "boot",
+                    &format!("Set actual ota_seq={} in otadata[0]", entry.seq),
+                );
+            }
+        }
     }
     for (n, s) in image.segments.iter().enumerate() {
         log.line(
@@ -283,8 +300,97 @@ pub fn boot(flash: &Flash, chip: Chip, reason: ResetReason) -> (String, BootOutc
             image,
             desc,
             config,
+            slot: app.ota_slot(),
+            partition: app,
         })),
     )
+}
+
+/// Index of the factory app in ESP-IDF's bootloader; OTA slots are 0..
+const FACTORY_INDEX: i32 = -1;
+
+/// ESP-IDF's `bootloader_utility_get_selected_boot_partition` with app
+/// rollback off: the index to try first, and whether otadata holds only
+/// "initial contents" (erased or corrupt), which makes the bootloader record
+/// the slot it boots.
+fn selected_index(table: &PartitionTable, flash: &Flash, log: &mut Log) -> (i32, bool) {
+    let Some(ota) = table.otadata() else {
+        return (FACTORY_INDEX, false);
+    };
+    let bytes = flash
+        .read(ota.offset, ota.size.min(2 * SECTOR_LEN))
+        .unwrap_or(&[]);
+    let data = OtaData::parse(bytes);
+    let app_count = table.ota_slot_count();
+    if data.none_usable() || app_count == 0 {
+        if table.factory().is_some() {
+            log.line('I', "boot", "Defaulting to factory image");
+            return (FACTORY_INDEX, false);
+        }
+        log.line('I', "boot", "No factory image, trying OTA 0");
+        let initial = data.entries.iter().all(Entry::is_initial);
+        return (0, initial);
+    }
+    match data.active_entry() {
+        Some(e) => (i32::from(e.slot(app_count)), false),
+        None => {
+            if table.factory().is_some() {
+                log.line(
+                    'E',
+                    "boot",
+                    "ota data partition invalid, falling back to factory",
+                );
+            } else {
+                log.line(
+                    'E',
+                    "boot",
+                    "ota data partition invalid and no factory, will try all partitions",
+                );
+            }
+            (FACTORY_INDEX, false)
+        }
+    }
+}
+
+/// ESP-IDF's `bootloader_utility_load_boot_image`: from `start` down to the
+/// factory app, then the slots above `start`.
+fn boot_order(start: i32, app_count: u8) -> impl Iterator<Item = i32> {
+    (FACTORY_INDEX..=start)
+        .rev()
+        .chain(start + 1..i32::from(app_count))
+}
+
+fn partition_for(table: &PartitionTable, index: i32) -> Option<TableEntry> {
+    if index == FACTORY_INDEX {
+        // Without otadata the first app partition is the one booted.
+        return table
+            .factory()
+            .or_else(|| table.otadata().map_or(table.first_app(), |_| None))
+            .copied();
+    }
+    table.ota_slot(index as u8).copied()
+}
+
+/// Loads and verifies the image in `part`, as the bootloader does.
+fn try_load(
+    flash: &Flash,
+    part: &TableEntry,
+    chip: &crate::chip::ChipInfo,
+) -> Result<Image, String> {
+    let image = Image::load(flash, part.offset).map_err(|e| e.to_string())?;
+    if image.chip_id != chip.image_chip_id {
+        return Err(format!(
+            "mismatch chip ID, expected {}, found {}",
+            chip.image_chip_id, image.chip_id
+        ));
+    }
+    if image.len > part.size {
+        return Err(format!(
+            "image at {:#x} is {:#x} bytes, larger than its partition ({:#x})",
+            part.offset, image.len, part.size
+        ));
+    }
+    Ok(image)
 }
 
 fn chip_name(id: u16) -> &'static str {

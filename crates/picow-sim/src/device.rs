@@ -240,7 +240,7 @@ impl Board {
     }
 
     fn boot(&mut self, reason: ResetReason) -> Vec<u8> {
-        let (mut text, outcome) = boot::boot(&self.flash, self.chip, reason);
+        let (mut text, outcome) = boot::boot(&mut self.flash, self.chip, reason);
         match outcome {
             BootOutcome::Failed(why) => {
                 let _ = self.events.send(SimEvent::BootFailed {

@@ -198,46 +198,9 @@ impl Image {
 }
 
 /// Builds a valid image (for tests and for users' fixtures): the given
-/// segments, checksum and SHA-256.
-pub fn build_image(chip_id: u16, entry: u32, segments: &[(u32, &[u8])]) -> Vec<u8> {
-    let mut v = vec![IMAGE_MAGIC, segments.len() as u8, 0x02, 0x2F];
-    v.extend_from_slice(&entry.to_le_bytes());
-    // Extended header: wp pin, drive strengths, chip id, revisions, hash flag.
-    v.extend_from_slice(&[0xEE, 0, 0, 0]);
-    v.extend_from_slice(&chip_id.to_le_bytes());
-    v.extend_from_slice(&[0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0, 1]);
-    let mut check = 0xEFu8;
-    for (addr, data) in segments {
-        v.extend_from_slice(&addr.to_le_bytes());
-        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        v.extend_from_slice(data);
-        check = data.iter().fold(check, |c, b| c ^ b);
-    }
-    while v.len() % 16 != 15 {
-        v.push(0);
-    }
-    v.push(check);
-    let hash = Sha256::digest(&v);
-    v.extend_from_slice(&hash);
-    v
-}
-
-/// An app descriptor as esp-hal's `esp_app_desc!()` lays it out (256 bytes).
-pub fn build_app_desc(project_name: &str, version: &str) -> Vec<u8> {
-    let mut d = vec![0u8; 256];
-    d[0..4].copy_from_slice(&APP_DESC_MAGIC.to_le_bytes());
-    let put = |d: &mut Vec<u8>, at: usize, max: usize, s: &str| {
-        let b = s.as_bytes();
-        let n = b.len().min(max - 1);
-        d[at..at + n].copy_from_slice(&b[..n]);
-    };
-    put(&mut d, 16, 32, version);
-    put(&mut d, 48, 32, project_name);
-    put(&mut d, 80, 16, "00:00:00");
-    put(&mut d, 96, 16, "Jan  1 2026");
-    put(&mut d, 112, 32, "esp-hal");
-    d
-}
+/// segments, checksum and SHA-256; and an app descriptor as esp-hal's
+/// `esp_app_desc!()` lays it out.
+pub use picow_protocol::ota::image::{build_app_desc, build_image};
 
 #[cfg(test)]
 mod tests {

@@ -184,8 +184,8 @@ mod tests {
             None,
         )
         .unwrap();
-        let flash = picow_flash(Chip::Esp32c3, 4 << 20, Some(&cfg));
-        let BootOutcome::App(app) = boot(&flash, Chip::Esp32c3, ResetReason::PowerOn).1 else {
+        let mut flash = picow_flash(Chip::Esp32c3, 4 << 20, Some(&cfg));
+        let BootOutcome::App(app) = boot(&mut flash, Chip::Esp32c3, ResetReason::PowerOn).1 else {
             panic!("boots")
         };
         AppEnv {

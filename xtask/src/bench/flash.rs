@@ -29,6 +29,9 @@ use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
 use crate::{cargo, root, step, tools, Result};
 
 const WIFI: &str = "BenchNet:bench-password";
+/// The same OTA password for the saved image and every flash, so that they
+/// write the same config record.
+const OTA_PASSWORD: &str = "bench-ota-password";
 const SERVER_A: &str = "127.0.0.1:10000";
 const SERVER_B: &str = "127.0.0.1:10001";
 const CONFIG_ADDR: u32 = 0x3F_0000;
@@ -311,7 +314,15 @@ pub fn run(args: &[String]) -> Result {
             ])
             .arg("--firmware")
             .arg(&elf)
-            .args(["--wifi", WIFI, "--server", server, "--save-image"])
+            .args([
+                "--wifi",
+                WIFI,
+                "--server",
+                server,
+                "--ota-password",
+                OTA_PASSWORD,
+            ])
+            .arg("--save-image")
             .arg(&path)
             .output()
             .map_err(|e| format!("picow --save-image: {e}"))?;
@@ -387,7 +398,8 @@ pub fn run(args: &[String]) -> Result {
                         c.args(["-q", "flash", "--port", &port, "--baud", &b])
                             .args([
                                 "--before", "no-reset", "--after", "no-reset", "--wifi", WIFI,
-                            ]);
+                            ])
+                            .args(["--ota-password", OTA_PASSWORD]);
                         if case == "config-only" {
                             c.args(["--server", SERVER_B, "--config-only"]);
                         } else {
@@ -485,7 +497,9 @@ pub fn run(args: &[String]) -> Result {
 
 fn report(runs: &[Run], image_bytes: u64) {
     println!();
-    println!("image: {image_bytes} bytes in 4 regions (bootloader, partition table, app, config)");
+    println!(
+        "image: {image_bytes} bytes in 5 regions (bootloader, partition table, otadata, app, config)"
+    );
     println!();
     println!("| baud | case | picow | espflash CLI | esptool | picow / espflash | picow bytes to board (% of image) |");
     println!("|---|---|---|---|---|---|---|");

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use color_eyre::eyre::WrapErr;
 use espflash::target::XtalFrequency;
-use picow_protocol::forms::{mask, Server, WifiCredentials};
+use picow_protocol::forms::{mask, Server, ServerAddr, WifiCredentials};
+use picow_protocol::ota::OtaPassword;
 use picow_protocol::{DeviceConfig, Transport};
 use serde_json::json;
 
@@ -21,6 +22,7 @@ use crate::esp::image::{self, FlashPlan, PicowChip};
 use crate::esp::progress::{self, Progress};
 use crate::esp::select::{self, Found};
 use crate::exit::{Exit, UsageError};
+use crate::ota::passwords;
 use crate::port::{self, PortError};
 
 /// Arguments of `picow flash`.
@@ -89,6 +91,24 @@ pub struct FlashArgs {
     #[arg(long, value_name = "DUR", default_value = "60s",
           value_parser = crate::values::duration_within(Duration::from_secs(1), Duration::from_secs(3600)))]
     pub wait: Duration,
+    /// Keep the Wi-Fi and server settings the board holds (instead of
+    /// --wifi and --server), e.g. when moving a board to the layout with
+    /// OTA slots.
+    #[arg(long, conflicts_with_all = ["wifi", "ssid", "password", "server", "udp", "name", "save_image"])]
+    pub keep_config: bool,
+    /// The password for updates over Wi-Fi (8 to 64 printable ASCII
+    /// characters). Without it picow makes one up per board and keeps it
+    /// in your config directory.
+    #[arg(
+        long,
+        env = "PICOW_OTA_PASSWORD",
+        value_name = "PASS",
+        hide_env_values = true
+    )]
+    pub ota_password: Option<String>,
+    /// Print the OTA password (it is masked otherwise).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 /// Lowest and highest `--baud` accepted.
@@ -122,6 +142,108 @@ impl FlashArgs {
         }
         DeviceConfig::new(wifi, server, self.name.as_deref()).map_err(|e| flag("--name", e))
     }
+}
+
+/// The settings to write: given on the command line, or the board's own.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one value per run
+enum Settings {
+    Given(DeviceConfig),
+    Keep,
+}
+
+impl FlashArgs {
+    fn settings(&self) -> Result<Settings, UsageError> {
+        if self.keep_config {
+            Ok(Settings::Keep)
+        } else {
+            self.device_config().map(Settings::Given)
+        }
+    }
+
+    /// `--ota-password` (or `PICOW_OTA_PASSWORD`), validated.
+    pub fn given_ota_password(&self) -> Result<Option<OtaPassword>, UsageError> {
+        self.ota_password
+            .as_deref()
+            .map(OtaPassword::new)
+            .transpose()
+            .map_err(|e| flag("--ota-password", e))
+    }
+}
+
+/// Where the OTA password written to a board came from.
+#[derive(Debug, Clone)]
+enum OtaSource {
+    /// `--ota-password` or the environment.
+    Given,
+    /// The config record the board already held (`--keep-config`).
+    Board,
+    /// The one picow keeps for this board, made up now or before.
+    Stored { path: PathBuf, new: bool },
+    /// None (`--save-image` without `--ota-password`).
+    None,
+}
+
+impl OtaSource {
+    fn describe(&self, password: Option<&OtaPassword>, show: bool) -> String {
+        let shown = match (password, show) {
+            (Some(p), true) => p.expose().to_string(),
+            (Some(_), false) => "********".into(),
+            (None, _) => String::new(),
+        };
+        match self {
+            OtaSource::Given => format!("OTA password {shown} (as given)"),
+            OtaSource::Board => format!("OTA password {shown} (the one the board had)"),
+            OtaSource::Stored { path, new: true } => format!(
+                "OTA password {shown}: made up for this board and kept in {} (picow flash --ota finds it there; --show-secrets prints it)",
+                path.display()
+            ),
+            OtaSource::Stored { path, new: false } => {
+                format!("OTA password {shown} (kept for this board in {})", path.display())
+            }
+            OtaSource::None => {
+                "no OTA password: updates over Wi-Fi are off (give --ota-password)".into()
+            }
+        }
+    }
+}
+
+/// The OTA password for the board with `mac`: `--ota-password`, else the
+/// one in `existing` (the board's record), else picow's stored one.
+fn ota_password_for(
+    given: Option<&OtaPassword>,
+    existing: Option<&OtaPassword>,
+    mac: Option<&str>,
+) -> color_eyre::Result<(Option<OtaPassword>, OtaSource)> {
+    if let Some(p) = given {
+        return Ok((Some(p.clone()), OtaSource::Given));
+    }
+    if let Some(p) = existing {
+        return Ok((Some(p.clone()), OtaSource::Board));
+    }
+    let Some(mac) = mac else {
+        return Ok((None, OtaSource::None));
+    };
+    let dir = passwords::config_dir().ok_or(passwords::StoreError::NoDir)?;
+    let (p, new) = passwords::load_or_create_in(&dir, mac)?;
+    Ok((
+        Some(p),
+        OtaSource::Stored {
+            path: passwords::path_for(&dir, mac),
+            new,
+        },
+    ))
+}
+
+/// A config that stands in for the board's own while the plan is checked
+/// before connecting (`--keep-config`): the app's size does not depend on it.
+fn stand_in_config() -> DeviceConfig {
+    DeviceConfig::new(
+        WifiCredentials::parse("picow").expect("a valid SSID"),
+        ServerAddr::parse("127.0.0.1:1").expect("a valid server"),
+        None,
+    )
+    .expect("valid parts")
 }
 
 fn flag(flag: &str, err: impl std::fmt::Display) -> UsageError {
@@ -242,7 +364,12 @@ fn xtal_for(_chip: PicowChip) -> XtalFrequency {
 /// Runs `picow flash`.
 pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     // 1. Everything that can be checked without a board.
-    let config = args.device_config()?;
+    let settings = args.settings()?;
+    let given_ota = args.given_ota_password()?;
+    let config = match &settings {
+        Settings::Given(c) => c.clone(),
+        Settings::Keep => stand_in_config(),
+    };
     if !(BAUD_RANGE.0..=BAUD_RANGE.1).contains(&args.baud) {
         return Err(UsageError(format!(
             "invalid --baud {}: must be {} to {}",
@@ -293,6 +420,8 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             }
         };
         let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
+        let (ota, ota_source) = ota_password_for(given_ota.as_ref(), None, None)?;
+        let config = config.with_ota_password(ota);
         let plan = plan_for(fw, size, xtal_for(fw.chip), &config)
             .map_err(|e| UsageError(e.to_string()))?;
         let img = plan.merged();
@@ -301,6 +430,7 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             progress::event(json!({
                 "event": "saved", "path": out.display().to_string(), "size": img.len(),
                 "chip": fw.chip, "regions": regions_json(&plan),
+                "ota_password": ota_json(config.ota_password(), args.show_secrets),
             }));
         } else {
             say(&format!(
@@ -315,6 +445,7 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+            say(&ota_source.describe(config.ota_password(), args.show_secrets));
         }
         return Ok(Exit::Success);
     }
@@ -360,6 +491,22 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             info.mac_address.as_deref().unwrap_or("?")
         ));
     }
+
+    // The settings: given, or the board's own; then the OTA password.
+    let (base, existing_ota) = match &settings {
+        Settings::Given(c) => (c.clone(), None),
+        Settings::Keep => {
+            let kept = read_board_config(&mut session, &port_name)?;
+            let ota = kept.ota_password().cloned();
+            (kept, ota)
+        }
+    };
+    let (ota, ota_source) = ota_password_for(
+        given_ota.as_ref(),
+        existing_ota.as_ref(),
+        info.mac_address.as_deref(),
+    )?;
+    let config = base.with_ota_password(ota);
 
     let regions: Vec<image::Region> = if args.config_only {
         let table = session.read_partition_table()?;
@@ -425,6 +572,7 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             "skipped": skipped, "secs": started.elapsed().as_secs_f64(),
             "ssid": config.ssid(), "password": mask(config.password()),
             "server": config.server().to_string(),
+            "ota_password": ota_json(config.ota_password(), args.show_secrets),
             "reset": args.after == After::HardReset && after_warning.is_none(),
         }));
     } else {
@@ -440,6 +588,7 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
                 ""
             }
         ));
+        say(&ota_source.describe(config.ota_password(), args.show_secrets));
     }
     if args.monitor {
         return run_monitor(
@@ -465,6 +614,32 @@ fn plan_for(
         xtal,
         config,
     )
+}
+
+/// The board's own config record, for `--keep-config`.
+fn read_board_config(
+    session: &mut device::Session,
+    port: &str,
+) -> color_eyre::Result<DeviceConfig> {
+    let refuse = |why: String| {
+        UsageError(format!(
+            "--keep-config: the board on {port} holds no settings to keep ({why}); give --wifi and --server instead. Nothing was written"
+        ))
+    };
+    let table = session.read_partition_table()?;
+    let (offset, size) = image::config_partition(&table).map_err(refuse)?;
+    let len = size.min(picow_protocol::config::RECORD_MAX as u32);
+    let bytes = session.read_flash(offset, len)?;
+    DeviceConfig::decode(&bytes).map_err(|e| refuse(e.to_string()).into())
+}
+
+/// The OTA password as `--json` shows it.
+fn ota_json(password: Option<&OtaPassword>, show: bool) -> serde_json::Value {
+    match password {
+        Some(p) if show => json!(p.expose()),
+        Some(_) => json!("********"),
+        None => serde_json::Value::Null,
+    }
 }
 
 fn regions_json(plan: &FlashPlan) -> serde_json::Value {

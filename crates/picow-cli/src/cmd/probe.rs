@@ -15,6 +15,7 @@ use clap::Args;
 use picow_protocol::console::{Event, Text};
 use picow_protocol::forms::mask;
 use picow_protocol::layout::PartitionTable;
+use picow_protocol::otadata::OtaData;
 use picow_protocol::DeviceConfig;
 use serde_json::{json, Value};
 use serialport::{SerialPort as _, SerialPortInfo};
@@ -295,13 +296,36 @@ pub fn examine(target: &Target, show_secrets: bool) -> Result<Value, device::Dev
                            "offset": e.offset, "size": e.size, "flags": e.flags})
                 })
                 .collect();
-            v["app"] = match t.first_app() {
+            let otadata = match t.otadata() {
+                Some(o) => Some(OtaData::parse(&s.read_flash(o.offset, o.size.min(0x2000))?)),
+                None => None,
+            };
+            let boot = image::boot_partition(&t, otadata.as_ref()).copied();
+            v["app"] = match boot {
                 Some(app) => match image::parse_app(&s.read_flash(app.offset, 0x200)?) {
                     Ok(a) => serde_json::to_value(&a).unwrap_or(Value::Null),
                     Err(e) => json!({"error": e.to_string()}),
                 },
                 None => json!({"error": "the partition table has no app partition"}),
             };
+            if let Some(d) = &otadata {
+                let mut slots = Vec::new();
+                for n in 0..t.ota_slot_count() {
+                    let Some(p) = t.ota_slot(n) else { continue };
+                    let app = match image::parse_app(&s.read_flash(p.offset, 0x200)?) {
+                        Ok(a) => serde_json::to_value(&a).unwrap_or(Value::Null),
+                        Err(e) => json!({"error": e.to_string()}),
+                    };
+                    slots.push(
+                        json!({"slot": n, "label": p.label(), "offset": p.offset, "app": app}),
+                    );
+                }
+                v["ota"] = json!({
+                    "boot_slot": boot.and_then(|b| b.ota_slot()),
+                    "state": d.active_entry().map(|e| e.image_state().map_or("unknown", |st| st.as_str())),
+                    "slots": slots,
+                });
+            }
             v["config"] = match t.picow_config() {
                 Some(c) => {
                     let bytes = s.read_flash(c.offset, 0x200)?;
@@ -311,6 +335,9 @@ pub fn examine(target: &Target, show_secrets: bool) -> Result<Value, device::Dev
                             "password": if show_secrets { cfg.password() } else { mask(cfg.password()) },
                             "server": cfg.server().to_string(),
                             "name": cfg.name(),
+                            "ota_password": cfg.ota_password().map(|p| {
+                                if show_secrets { p.expose() } else { "********" }
+                            }),
                         }),
                         Err(e) => json!({"error": e.to_string(), "reason": e.reason()}),
                     }
@@ -382,6 +409,13 @@ fn print_details(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         )?,
     }
     let app = &v["app"];
+    if let Some(slot) = v["ota"]["boot_slot"].as_u64() {
+        writeln!(
+            out,
+            "boots:       ota_{slot} (otadata state {})",
+            v["ota"]["state"].as_str().unwrap_or("none")
+        )?;
+    }
     if let Some(d) = app.get("descriptor").filter(|d| !d.is_null()) {
         writeln!(
             out,
@@ -407,6 +441,14 @@ fn print_details(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
                 .as_str()
                 .map(|n| format!(", name {n}"))
                 .unwrap_or_default()
+        )?;
+        writeln!(
+            out,
+            "OTA:         {}",
+            match c["ota_password"].as_str() {
+                Some(p) => format!("updates over Wi-Fi with password {p}"),
+                None => "no OTA password: updates over Wi-Fi are off".into(),
+            }
         )?;
     } else if let Some(e) = c["error"].as_str() {
         writeln!(out, "config:      {e}")?;

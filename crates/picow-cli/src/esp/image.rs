@@ -15,6 +15,7 @@ use espflash::image_format::idf::IdfBootloaderFormat;
 use espflash::image_format::Metadata;
 use espflash::target::{Chip, XtalFrequency};
 use picow_protocol::layout::{self, Layout, PartitionTable};
+use picow_protocol::otadata::{Entry, ImageState, OtaData};
 use picow_protocol::DeviceConfig;
 use serde::Serialize;
 
@@ -164,7 +165,7 @@ pub fn human_size(bytes: u32) -> String {
 /// One contiguous piece of a flash plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
-    /// What it is: `bootloader`, `partition-table`, `app` or `config`.
+    /// What it is: `bootloader`, `partition-table`, `otadata`, `app` or `config`.
     pub name: &'static str,
     /// Where it goes.
     pub addr: u32,
@@ -188,7 +189,7 @@ pub struct FlashPlan {
     pub flash_size: u32,
     /// The layout used.
     pub layout: &'static Layout,
-    /// Bootloader, partition table, app and config record.
+    /// Bootloader, partition table, otadata (erased), app and config record.
     pub regions: Vec<Region>,
 }
 
@@ -223,6 +224,23 @@ pub fn config_region(layout: &Layout, config: &DeviceConfig) -> Region {
     Region {
         name: "config",
         addr: part.offset,
+        data,
+    }
+}
+
+/// The otadata partition as a USB flash leaves it: sector 0 selects
+/// `ota_0` (where the app goes) as a confirmed image, sector 1 is erased.
+/// Whatever slot an update over Wi-Fi had selected before, the board boots
+/// the app just written; and it is what ESP-IDF's bootloader itself writes
+/// on the first boot after erased otadata, so an unchanged board is left
+/// unchanged.
+pub fn otadata_region(addr: u32, size: u32) -> Region {
+    let mut data = vec![0xFF; size as usize];
+    let entry = Entry::new(1, ImageState::Valid).to_bytes();
+    data[..entry.len()].copy_from_slice(&entry);
+    Region {
+        name: "otadata",
+        addr,
         data,
     }
 }
@@ -264,7 +282,7 @@ pub fn build_plan(
         Some(csv_file.path()),
         None,
         Some(layout::PARTITION_TABLE_OFFSET),
-        Some("factory"),
+        Some(layout.app().name),
     )
     .map_err(|e| match e {
         espflash::Error::ElfTooBig(app, part) => PlanError::AppTooBig {
@@ -296,6 +314,9 @@ pub fn build_plan(
             addr: seg.addr,
             data,
         });
+    }
+    if let Some(otadata) = layout.otadata() {
+        regions.push(otadata_region(otadata.offset, otadata.size));
     }
     regions.push(config_region(layout, config));
     regions.sort_by_key(|r| r.addr);
@@ -398,6 +419,23 @@ pub fn parse_app(bytes: &[u8]) -> Result<AppInfo, AppError> {
     })
 }
 
+/// The app partition the bootloader boots first (ESP-IDF's choice with app
+/// rollback off): the slot the active otadata entry selects; the factory
+/// app, or `ota_0` without one, when no entry is usable.
+pub fn boot_partition<'t>(
+    table: &'t PartitionTable,
+    otadata: Option<&OtaData>,
+) -> Option<&'t layout::TableEntry> {
+    let slots = table.ota_slot_count();
+    match otadata {
+        Some(d) if slots > 0 && !d.none_usable() => match d.selected_slot(slots) {
+            Some(n) => table.ota_slot(n),
+            None => table.factory().or_else(|| table.ota_slot(0)),
+        },
+        _ => table.factory().or_else(|| table.first_app()),
+    }
+}
+
 /// The picow config partition of a board's partition table, or why there is
 /// none (a sentence for `--config-only`).
 pub fn config_partition(table_bytes: &[u8]) -> Result<(u32, u32), String> {
@@ -453,7 +491,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn plan_has_four_regions_in_the_layout() {
+    fn plan_has_five_regions_in_the_layout() {
         let elf = synthetic_elf(Some("esp32c3"), 5000);
         let plan = build_plan(
             "fw.elf",
@@ -470,10 +508,15 @@ pub(crate) mod tests {
             [
                 ("bootloader", 0),
                 ("partition-table", 0x8000),
+                ("otadata", 0xD000),
                 ("app", 0x10000),
                 ("config", 0x3F0000)
             ]
         );
+        let otadata = &plan.region("otadata").unwrap().data;
+        assert_eq!(otadata.len(), 0x2000);
+        assert_eq!(OtaData::parse(otadata).selected_slot(2), Some(0));
+        assert!(otadata[32..].iter().all(|&b| b == 0xFF));
         // The bootloader is espflash's bundled one for the chip: an ESP
         // image whose header says 4 MB (size nibble 2).
         let boot = &plan.region("bootloader").unwrap().data;
@@ -502,7 +545,12 @@ pub(crate) mod tests {
 
     #[test]
     fn espflash_encodes_our_csv_to_the_same_table() {
-        for l in [&layout::LAYOUT_4MB, &layout::LAYOUT_8MB] {
+        for l in [
+            &layout::LAYOUT_4MB,
+            &layout::LAYOUT_8MB,
+            &layout::LEGACY_LAYOUT_4MB,
+            &layout::LEGACY_LAYOUT_8MB,
+        ] {
             let mut csv = String::new();
             l.write_csv(&mut csv).unwrap();
             let theirs = esp_idf_part_bin(&csv);

@@ -30,10 +30,18 @@ struct Board {
 
 impl Board {
     fn start(chip: &str, size: &str, pacing: bool) -> Board {
+        Board::start_with(chip, size, pacing, None)
+    }
+
+    /// A board whose flash starts with `contents` (of the size `size` says).
+    fn start_with(chip: &str, size: &str, pacing: bool, contents: Option<&[u8]>) -> Board {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("board");
         let control = dir.path().join("board.control");
         let flash_file = dir.path().join("flash.bin");
+        if let Some(c) = contents {
+            std::fs::write(&flash_file, c).unwrap();
+        }
         let mut cmd = common::picow();
         cmd.args([
             "sim",
@@ -144,6 +152,8 @@ fn full_flash_unchanged_reflash_and_config_only() {
             wifi,
             "--server",
             server,
+            "--ota-password",
+            "ota-horse-battery",
             "--baud",
             "460800",
         ];
@@ -178,11 +188,13 @@ fn full_flash_unchanged_reflash_and_config_only() {
     assert_eq!(evs[0]["mac"], "7c:df:a1:c3:00:42");
     assert_eq!(
         named(&evs, "written"),
-        ["bootloader", "partition-table", "app", "config"]
+        ["bootloader", "partition-table", "otadata", "app", "config"]
     );
     let done = evs.last().unwrap();
     assert_eq!(done["event"], "done");
     assert_eq!(done["password"], "********");
+    assert_eq!(done["ota_password"], "********");
+    assert!(!text(&out.stdout).contains("ota-horse-battery") && !err.contains("ota-horse-battery"));
     // The board holds exactly the merged image, and was reset into the app.
     assert_eq!(md5(&board.flash()), md5(&merged));
     assert!(
@@ -197,12 +209,12 @@ fn full_flash_unchanged_reflash_and_config_only() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let evs = events(&out);
     assert!(named(&evs, "written").is_empty(), "{evs:?}");
-    assert_eq!(named(&evs, "skipped").len(), 4);
+    assert_eq!(named(&evs, "skipped").len(), 5);
 
     // --erase: everything is written again, and the rest of the flash is erased.
     let out = run(flash_args("127.0.0.1:10000", &["--erase"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(named(&events(&out), "written").len(), 4);
+    assert_eq!(named(&events(&out), "written").len(), 5);
     assert_eq!(md5(&board.flash()), md5(&merged));
 
     // Config only, another port: only the config sector changes.
@@ -250,7 +262,12 @@ fn full_flash_unchanged_reflash_and_config_only() {
         .iter()
         .map(|p| p["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["nvs", "phy_init", "factory", "picowcfg"]);
+    assert_eq!(
+        labels,
+        ["nvs", "otadata", "phy_init", "ota_0", "ota_1", "picowcfg"]
+    );
+    assert_eq!(v["ota"]["boot_slot"], 0, "{v}");
+    assert_eq!(v["ota"]["state"], "valid", "{v}");
     assert!(!text(&out.stdout).contains("correct-horse"));
     // In download mode (no --reset): identified by a SYNC, then examined;
     // --show-secrets reveals the password, in text output too.
@@ -451,6 +468,8 @@ fn interrupted_write_then_rerun_completes(cut: &str, cut_reply: &str, why: &str,
         "PicoLab:correct-horse",
         "--server",
         "127.0.0.1:10000",
+        "--ota-password",
+        "ota-horse-battery",
         "--baud",
         "115200",
     ];
@@ -509,6 +528,8 @@ fn interrupted_write_then_rerun_completes(cut: &str, cut_reply: &str, why: &str,
         "PicoLab:correct-horse",
         "--server",
         "127.0.0.1:10000",
+        "--ota-password",
+        "ota-horse-battery",
         "--save-image",
         img.to_str().unwrap(),
     ]);
@@ -588,4 +609,119 @@ fn a_port_held_by_another_program_is_busy() {
         "127.0.0.1:10000",
     ]);
     exits_saying(&out, 1, &["is busy", "close that program"]);
+}
+
+/// A board flashed by an older picow: the factory layout, with settings.
+fn legacy_flash(config: Option<&DeviceConfig>) -> Vec<u8> {
+    use picow_protocol::layout::LEGACY_LAYOUT_4MB as OLD;
+    let mut f = vec![0xFF; 4 << 20];
+    let mut put = |at: u32, b: &[u8]| f[at as usize..at as usize + b.len()].copy_from_slice(b);
+    put(
+        0,
+        &picow_sim::fixture::bootloader_image(picow_sim::Chip::Esp32c3),
+    );
+    put(0x8000, &OLD.to_binary());
+    put(
+        0x10000,
+        &picow_sim::fixture::app_image(picow_sim::Chip::Esp32c3, "picow-fw", "0.0.9"),
+    );
+    if let Some(c) = config {
+        put(OLD.config().offset, &c.to_bytes());
+    }
+    f
+}
+
+#[test]
+fn keep_config_moves_an_old_board_and_makes_up_an_ota_password() {
+    use picow_protocol::forms::{ServerAddr, WifiCredentials};
+    use picow_protocol::layout::{PartitionTable, LAYOUT_4MB};
+    let old = DeviceConfig::new(
+        WifiCredentials::parse("OldNet:old-password").unwrap(),
+        ServerAddr::parse("192.0.2.7:10000").unwrap(),
+        Some("bench"),
+    )
+    .unwrap();
+    let board = Board::start_with("esp32c3", "4MB", false, Some(&legacy_flash(Some(&old))));
+    let fw = board.write_elf("fw.elf", "esp32c3", 20_000);
+    let args = [
+        "--json",
+        "flash",
+        "--port",
+        board.port(),
+        "--keep-config",
+        "--firmware",
+    ];
+    let mut full: Vec<&str> = args.to_vec();
+    full.push(fw.to_str().unwrap());
+    let out = picow(&full);
+    exits_saying(&out, 0, &[]);
+    let flash = board.flash();
+    let table = PartitionTable::parse(&flash[0x8000..0x8C00]).unwrap();
+    assert!(table.supports_ota(), "moved to the OTA layout");
+    let cfg_off = LAYOUT_4MB.config().offset as usize;
+    let cfg = DeviceConfig::decode(&flash[cfg_off..cfg_off + 0x1000]).unwrap();
+    assert_eq!((cfg.ssid(), cfg.name()), ("OldNet", Some("bench")));
+    assert_eq!(cfg.server(), old.server());
+    // The OTA password was made up, kept per MAC, and never printed.
+    let stored =
+        std::fs::read_to_string(common::config_dir().join("ota-passwords/7c-df-a1-c3-00-42"))
+            .unwrap();
+    let pw = cfg
+        .ota_password()
+        .expect("an OTA password")
+        .expose()
+        .to_string();
+    assert_eq!(stored.trim_end(), pw);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(&pw), "{all}");
+    assert_eq!(events(&out).last().unwrap()["ota_password"], "********");
+
+    // Again with --show-secrets: it is shown, the board's is kept, nothing changes.
+    let mut again = full.clone();
+    again.push("--show-secrets");
+    let out = picow(&again);
+    exits_saying(&out, 0, &[]);
+    let evs = events(&out);
+    assert!(named(&evs, "written").is_empty(), "{evs:?}");
+    assert_eq!(evs.last().unwrap()["ota_password"], pw.as_str());
+    assert_eq!(board.flash(), flash);
+}
+
+#[test]
+fn keep_config_refuses_a_board_without_settings() {
+    let board = Board::start_with("esp32c3", "4MB", false, Some(&legacy_flash(None)));
+    let fw = board.write_elf("fw.elf", "esp32c3", 20_000);
+    let before = board.flash();
+    let out = picow(&[
+        "flash",
+        "--port",
+        board.port(),
+        "--keep-config",
+        "--firmware",
+        fw.to_str().unwrap(),
+    ]);
+    exits_saying(
+        &out,
+        2,
+        &[
+            "--keep-config",
+            "holds no settings to keep",
+            "--wifi and --server",
+            "Nothing was written",
+        ],
+    );
+    assert_eq!(board.flash(), before);
+    let out = picow(&[
+        "flash",
+        "--port",
+        board.port(),
+        "--wifi",
+        "a:bcdefghi",
+        "--server",
+        "h:1",
+        "--ota-password",
+        "short",
+    ]);
+    exits_saying(&out, 2, &["invalid --ota-password", "8 to 64"]);
+    assert_eq!(board.flash(), before);
 }

@@ -10,14 +10,25 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The `picow` binary, without the caller's settings that change what it
-/// does (`RUST_LOG`, `PICOW_PORT`, `PICOW_FIRMWARE`) and without colour.
+/// does (`RUST_LOG`, `PICOW_PORT`, `PICOW_FIRMWARE`, `PICOW_OTA_PASSWORD`)
+/// and without colour. Its config directory (where it keeps made-up OTA
+/// passwords) is one per test process under Cargo's target tmp dir, never
+/// the user's.
 pub fn picow() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
     c.env_remove("RUST_LOG")
         .env_remove("PICOW_PORT")
         .env_remove("PICOW_FIRMWARE")
+        .env_remove("PICOW_OTA_PASSWORD")
+        .env("PICOW_CONFIG_DIR", config_dir())
         .env("NO_COLOR", "1");
     c
+}
+
+/// The config directory the `picow` of [`picow()`] uses.
+pub fn config_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("picow-config-{}", std::process::id()))
 }
 
 /// Runs `picow ARGS` to the end (stdin closed) and returns its output.
