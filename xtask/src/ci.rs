@@ -55,6 +55,23 @@ pub fn run(args: &[String]) -> Result {
             .current_dir(&fuzz)
             .args(["build", "--locked", "--bins"]),
     )?;
+    // serve's terminal view in a real terminal (issue 13): tmux, and the
+    // time zone database for the TZ=Asia/Shanghai check.
+    crate::tools::apt_install(crate::tools::TERMINAL_TEST_PACKAGES)?;
+    step(
+        "serve: the terminal view in tmux",
+        cargo().args([
+            "test",
+            "-p",
+            "picow-cli",
+            "--test",
+            "it",
+            "--locked",
+            "--",
+            "--ignored",
+            "serve_tui::",
+        ]),
+    )?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
     // The virtual board against esptool with and without its stub, then

@@ -10,6 +10,10 @@ use crate::{root, Result};
 /// The esptool version the cross-checks were verified with.
 pub const ESPTOOL_VERSION: &str = "5.6.0";
 
+/// What the terminal view's end-to-end test needs: tmux to run it in, and
+/// the time zone database (`TZ=Asia/Shanghai`).
+pub const TERMINAL_TEST_PACKAGES: &[&str] = &["tmux", "tzdata"];
+
 /// Whether every Debian package in `pkgs` is installed.
 fn installed(pkgs: &[&str]) -> bool {
     pkgs.iter().all(|p| {

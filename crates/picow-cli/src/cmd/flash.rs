@@ -246,6 +246,25 @@ fn stand_in_config() -> DeviceConfig {
     .expect("valid parts")
 }
 
+/// A server on loopback is this computer to the board itself: the board
+/// would never reach `picow serve`. Said as a warning (a virtual board on
+/// this computer can use it).
+pub fn loopback_server_warning(server: &Server) -> Option<String> {
+    use picow_protocol::forms::Host;
+    let addr = server.addr()?;
+    let loopback = match &addr.host {
+        Host::Ip(ip) => ip.is_loopback(),
+        Host::Name(n) => n.eq_ignore_ascii_case("localhost"),
+    };
+    loopback.then(|| {
+        format!(
+            "--server {server} is a loopback address: on the board it means the board itself, \
+             so it will never reach picow serve on this computer (only a virtual board, picow \
+             sim, can use it). Give the LAN address that `picow serve` prints, or --server auto."
+        )
+    })
+}
+
 fn flag(flag: &str, err: impl std::fmt::Display) -> UsageError {
     UsageError(format!("invalid {flag}: {err}"))
 }
@@ -370,6 +389,11 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         Settings::Given(c) => c.clone(),
         Settings::Keep => stand_in_config(),
     };
+    if let Settings::Given(c) = &settings {
+        if let Some(w) = loopback_server_warning(c.server()) {
+            tracing::warn!("{w}");
+        }
+    }
     if !(BAUD_RANGE.0..=BAUD_RANGE.1).contains(&args.baud) {
         return Err(UsageError(format!(
             "invalid --baud {}: must be {} to {}",
@@ -753,6 +777,22 @@ fn run_monitor(port: &str, elf: Option<&Path>, global: &GlobalArgs) -> color_eyr
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_loopback_server_is_warned_about() {
+        let w = |s: &str| loopback_server_warning(&Server::parse(s).unwrap());
+        let msg = w("127.0.0.1:10000").unwrap();
+        assert!(
+            msg.contains("127.0.0.1:10000 is a loopback address"),
+            "{msg}"
+        );
+        assert!(w("localhost:10000").is_some());
+        assert!(w("[::1]:10000").is_some());
+        assert!(w("192.168.2.118:10000").is_none());
+        assert!(w("udp://10.0.0.2:9000").is_none());
+        assert!(w("auto").is_none());
+    }
+
     use super::*;
     use crate::esp::fixture::synthetic_elf;
 

@@ -18,4 +18,5 @@ mod monitor_reconnect;
 mod monitor_stream;
 mod monitor_term;
 mod serve_cli;
+mod serve_tui;
 mod sim;
