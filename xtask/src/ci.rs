@@ -24,6 +24,8 @@ pub fn run(args: &[String]) -> Result {
             "warnings",
         ]),
     )?;
+    // picow-web's tests drive headless Chromium (issue #14).
+    crate::tools::apt_install(crate::tools::BROWSER)?;
     step(
         "tests",
         cargo().args(["test", "--workspace", "--all-targets", "--locked"]),

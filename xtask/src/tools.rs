@@ -7,6 +7,11 @@ use std::process::Command;
 
 use crate::{root, Result};
 
+/// What the page's browser tests need (issue 14): Debian's Chromium and
+/// its WebDriver, and CJK fonts so that the screenshots show the Chinese
+/// page as people see it.
+pub const BROWSER: &[&str] = &["chromium", "chromium-driver", "fonts-noto-cjk"];
+
 /// The esptool version the cross-checks were verified with.
 pub const ESPTOOL_VERSION: &str = "5.6.0";
 

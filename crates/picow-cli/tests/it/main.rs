@@ -19,4 +19,5 @@ mod monitor_stream;
 mod monitor_term;
 mod serve_cli;
 mod serve_tui;
+mod serve_web;
 mod sim;

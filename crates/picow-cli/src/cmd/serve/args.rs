@@ -75,6 +75,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "LINES", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub scrollback: u64,
+    /// Also serve the page (NetAssist's window in the browser) on ADDR:PORT
+    /// (default 127.0.0.1:10080). Any address but loopback needs the token
+    /// printed at start.
+    #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1,
+          default_missing_value = "127.0.0.1:10080", value_parser = super::web::parse_addr)]
+    pub web: Option<std::net::SocketAddr>,
+    /// Open the page in the default browser (with --web).
+    #[arg(long, requires = "web")]
+    pub open: bool,
 }
 
 const AFTER_HELP: &str = "\

@@ -6,11 +6,13 @@
 //!
 //! - [`args`]: the flags and their parsers;
 //! - [`interactive`]: the commands typed on stdin;
-//! - [`tui`]: the terminal view.
+//! - [`tui`]: the terminal view;
+//! - [`web`]: the page (`--web`), from picow-web.
 
 pub mod args;
 pub mod interactive;
 pub mod tui;
+pub mod web;
 
 use std::io::{self, IsTerminal};
 use std::net::IpAddr;
@@ -77,6 +79,7 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
     let use_tui = !scripted
         && !args.plain
+        && args.web.is_none()
         && !global.json
         && io::stdin().is_terminal()
         && io::stdout().is_terminal();
@@ -84,6 +87,21 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         let zone = picow_values::time::Zone::from_utc_flag(global.utc);
         return tui::run(listener, cfg, observers, ctl_tx, ctl_rx, &args, zone).await;
     }
+    let web = match args.web {
+        Some(addr) => {
+            let (running, observer) = web::start(
+                addr,
+                &args,
+                global.quiet && !global.json,
+                &cfg.lan,
+                ctl_tx.clone(),
+            )
+            .await?;
+            observers.push(Box::new(output::Threaded::new(Box::new(observer))));
+            Some(running)
+        }
+        None => None,
+    };
     let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout());
     if global.json {
         observers.push(Box::new(output::Threaded::new(Box::new(
@@ -111,8 +129,11 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     ))
     .await
     .wrap_err("serve's engine stopped")?
-    .wrap_err("writing serve's output")?;
-    Ok(exit_code(outcome))
+    .wrap_err("writing serve's output");
+    if let Some(web) = web {
+        web.stop().await;
+    }
+    Ok(exit_code(outcome?))
 }
 
 /// The exit code for how the engine stopped.

@@ -1,0 +1,452 @@
+//! The page in a real browser (Debian's headless Chromium through
+//! chromedriver), against serve's engine and fake boards on 127.0.0.1.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+use crate::support::{browser, js, output_dir, until, Board, Driver, Serve, Setup, TempDir};
+
+fn css(s: &str) -> Locator<'_> {
+    Locator::Css(s)
+}
+
+/// Clicks the element `sel` as a person would (a WebDriver click), finding
+/// it again if the page replaced it in between.
+async fn click(c: &Client, sel: &str) {
+    for _ in 0..10 {
+        let Ok(el) = c.find(css(sel)).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        match el.click().await {
+            Ok(()) => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("could not click {sel}");
+}
+
+async fn open(c: &Client, serve: &Serve) {
+    c.goto(&serve.url()).await.unwrap();
+    until("the page's WebSocket is open", 20, || async {
+        js(
+            c,
+            "return document.querySelector('[data-testid=link-state]').dataset.state",
+        )
+        .await
+            == "open"
+    })
+    .await;
+}
+
+/// The names in the client list, live ones first, in order.
+async fn names(c: &Client) -> Value {
+    js(
+        c,
+        "return [...document.querySelectorAll('[data-testid=client-list] [data-testid=client-row]')]
+            .map(r => [r.dataset.id, r.querySelector('.name').textContent, r.classList.contains('gone')])",
+    )
+    .await
+}
+
+async fn view_text(c: &Client) -> String {
+    c.find(css("[data-testid=data-view]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn wait_view(c: &Client, what: &str) {
+    until(&format!("`{what}` in the data view"), 15, || async {
+        view_text(c).await.contains(what)
+    })
+    .await;
+}
+
+/// Waits until serve has seen client `id` greet (so ids follow the order
+/// the boards connect in).
+async fn greeted(serve: &Serve, id: u64) {
+    until(&format!("#{id} greeting"), 10, || async {
+        serve
+            .json()
+            .iter()
+            .any(|e| e["event"] == "picow" && e["id"] == id)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() {
+    let serve = Serve::start(Setup::default()).await;
+    let alpha = Board::connect(serve.port, "alpha").await;
+    greeted(&serve, 1).await;
+    let beta = Board::connect(serve.port, "beta").await;
+    greeted(&serve, 2).await;
+    let driver = Driver::start();
+    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+    let c = browser(&driver, "en", &profile.0, &downloads.0).await;
+    open(&c, &serve).await;
+    until("both boards listed with their names", 10, || async {
+        names(&c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
+    })
+    .await;
+
+    // Select beta and send: only beta gets it, and its echo shows.
+    click(&c, "[data-testid=client-row][data-id='2']").await;
+    let input = c.find(css("[data-testid=send-input]")).await.unwrap();
+    input.send_keys("ping-beta").await.unwrap();
+    click(&c, "[data-testid=send-button]").await;
+    until("beta receives ping-beta", 10, || async {
+        beta.received() == b"ping-beta"
+    })
+    .await;
+    wait_view(&c, "I got:ping-beta").await;
+    let echo = js(
+        &c,
+        "return [...document.querySelectorAll('[data-testid=data-view] .e.in')]
+            .filter(e => e.textContent.includes('I got:ping-beta')).map(e => e.dataset.id)",
+    )
+    .await;
+    assert_eq!(echo, serde_json::json!(["2"]));
+    assert_eq!(alpha.received(), b"", "alpha must get nothing");
+    // The text stays in the box for re-sending (NetAssist does the same).
+    assert_eq!(
+        input.prop("value").await.unwrap().as_deref(),
+        Some("ping-beta")
+    );
+    // Enter sends too.
+    input.send_keys("\u{E007}").await.unwrap();
+    until("beta receives ping-beta twice", 10, || async {
+        beta.received() == b"ping-betaping-beta"
+    })
+    .await;
+
+    // Hex view: the exact bytes.
+    beta.send(&[0x00, 0x01, 0xfe, b'A', b'\n']);
+    wait_view(&c, "\\x00\\x01\\xfeA").await;
+    click(&c, "[data-testid=view-hex]").await;
+    wait_view(&c, "00 01 fe 41 0a").await;
+    // Both: hex and text side by side.
+    click(&c, "[data-testid=view-both]").await;
+    wait_view(&c, "49 20 67 6f 74 3a").await;
+    wait_view(&c, "I got:ping-beta").await;
+
+    // A reload keeps the boards connected and shows the same state again.
+    c.refresh().await.unwrap();
+    until("the page's WebSocket is open again", 20, || async {
+        js(
+            &c,
+            "return document.querySelector('[data-testid=link-state]').dataset.state",
+        )
+        .await
+            == "open"
+    })
+    .await;
+    until("both boards listed after the reload", 10, || async {
+        names(&c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
+    })
+    .await;
+    wait_view(&c, "00 01 fe 41 0a").await;
+    alpha.send(b"still here\n");
+    click(&c, "input[name=view][value=text]").await;
+    wait_view(&c, "still here").await;
+    assert!(
+        !serve.json().iter().any(|e| e["event"] == "disconnected"),
+        "a reload must not disconnect a board"
+    );
+    c.close().await.unwrap();
+    serve.stop().await;
+}
+
+/// Visible words of the page's own text that are in no catalog's Chinese:
+/// data (the data view, addresses, names) is left out.
+const ENGLISH_WORDS: &str = r#"
+const skip = (el) => el.closest('[data-testid=data-view], #client-rows, #net-addrs, #net-local, #net-proto, .brand, #plot, #plot-legend, #opt-encoding, #send-history, #send-target, #plot-source, #macros input, #lang-switch, #total-rx, #total-tx, #client-count, title');
+const allowed = new Set(['PicoW', 'UTF', 'GBK', 'HEX', 'CSV', 'CR', 'LF', 'CRLF', 'MicroPython', 'picow', 'serve', 'flash', 'server', 'xNN', 'KiB', 'ping', 'temp', 'hum', 'log', 'max', 'queue', 'clients', 'bind', 'timeout', 'Ctrl', 'Shift', 'TCP', 'UDP', 'Wi', 'Fi']);
+const words = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const el = n.parentElement;
+  if (!el || skip(el) || el.closest('[hidden]')) continue;
+  for (const w of n.textContent.match(/[A-Za-z]{2,}/g) || []) if (!allowed.has(w)) words.push(w);
+}
+for (const el of document.querySelectorAll('[placeholder], [title]')) {
+  if (skip(el)) continue;
+  for (const a of ['placeholder', 'title']) {
+    for (const w of (el.getAttribute(a) || '').match(/[A-Za-z]{2,}/g) || []) if (!allowed.has(w)) words.push(a + ':' + w);
+  }
+}
+return words;
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_speaks_the_browsers_language_and_switches() {
+    let serve = Serve::start(Setup::default()).await;
+    let desk = Board::connect(serve.port, "desk").await;
+    greeted(&serve, 1).await;
+    let lab = Board::connect(serve.port, "lab").await;
+    greeted(&serve, 2).await;
+    // Sensor lines for the plot in the screenshots.
+    for i in 0..60 {
+        let x = f64::from(i) / 6.0;
+        desk.send(
+            format!(
+                "t:{i},temp:{:.2},hum:{:.1}\n",
+                22.0 + 2.0 * x.sin(),
+                55.0 + 5.0 * (x / 2.0).cos()
+            )
+            .as_bytes(),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lab.send("温度正常\n".as_bytes());
+    let driver = Driver::start();
+    let out = output_dir();
+
+    // Chinese from the browser's language.
+    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+    let c = browser(&driver, "zh-CN", &profile.0, &downloads.0).await;
+    open(&c, &serve).await;
+    assert_eq!(
+        js(&c, "return navigator.languages").await,
+        serde_json::json!(["zh-CN"])
+    );
+    until("the page in Chinese", 10, || async {
+        js(&c, "return document.documentElement.lang").await == "zh-CN"
+    })
+    .await;
+    let send = c.find(css("[data-testid=send-button]")).await.unwrap();
+    assert_eq!(send.text().await.unwrap(), "发送");
+    wait_view(&c, "温度正常").await;
+    click(&c, "[data-testid=plot-toggle]").await;
+    click(&c, "[data-testid=client-row][data-id='1']").await;
+    until("the plot has its series", 10, || async {
+        js(
+            &c,
+            "return document.querySelectorAll('[data-testid=plot-series]').length",
+        )
+        .await
+            == 3
+    })
+    .await;
+    let english = js(&c, ENGLISH_WORDS).await;
+    assert_eq!(
+        english,
+        serde_json::json!([]),
+        "English-only text in the Chinese page"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(out.join("page-zh-CN.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // The switch: English at once, and remembered.
+    c.find(css("[data-testid=lang-switch]"))
+        .await
+        .unwrap()
+        .select_by_value("en")
+        .await
+        .unwrap();
+    until("the page in English", 10, || async {
+        js(&c, "return document.documentElement.lang").await == "en"
+    })
+    .await;
+    assert_eq!(send.text().await.unwrap(), "Send");
+    c.refresh().await.unwrap();
+    open(&c, &serve).await;
+    until("English after a reload", 10, || async {
+        js(
+            &c,
+            "return document.querySelector('[data-testid=send-button]').textContent",
+        )
+        .await
+            == "Send"
+    })
+    .await;
+    c.close().await.unwrap();
+
+    // English from an English browser.
+    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+    let c = browser(&driver, "en", &profile.0, &downloads.0).await;
+    open(&c, &serve).await;
+    until("the page in English", 10, || async {
+        js(&c, "return document.documentElement.lang").await == "en"
+    })
+    .await;
+    let send = c.find(css("[data-testid=send-button]")).await.unwrap();
+    assert_eq!(send.text().await.unwrap(), "Send");
+    click(&c, "[data-testid=plot-toggle]").await;
+    click(&c, "[data-testid=client-row][data-id='1']").await;
+    wait_view(&c, "temp:").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(out.join("page-en.png"), c.screenshot().await.unwrap()).unwrap();
+    c.close().await.unwrap();
+    if std::env::var_os("PICOW_UPDATE_SCREENSHOTS").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
+        std::fs::create_dir_all(&docs).unwrap();
+        for f in ["page-zh-CN.png", "page-en.png"] {
+            std::fs::copy(out.join(f), docs.join(format!("web-{f}"))).unwrap();
+        }
+    }
+    serve.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
+    let serve = Serve::start(Setup::default()).await;
+    let board = Board::connect(serve.port, "sensor").await;
+    greeted(&serve, 1).await;
+    let driver = Driver::start();
+    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+    let c = browser(&driver, "en", &profile.0, &downloads.0).await;
+    open(&c, &serve).await;
+
+    // The formats people already use.
+    let parsed = js(
+        &c,
+        "const p = window.picowTest.parsePlotLine;
+         return [p('t:1,temp:23.5'), p('>temp:1.5'), p('a=1 b=-2e3'), p('1 2\t3'), p('temp: 4'),
+                 p('I got:ping'), p('Hello WalnutPi!'), p('error 42'), p('>t:1627551892437:7|g'), p('')]",
+    )
+    .await;
+    assert_eq!(
+        parsed,
+        serde_json::json!([
+            [["t", 1], ["temp", 23.5]],
+            [["temp", 1.5]],
+            [["a", 1], ["b", -2000]],
+            [["1", 1], ["2", 2], ["3", 3]],
+            [["temp", 4]],
+            null,
+            null,
+            null,
+            [["t", 7]],
+            null
+        ])
+    );
+
+    click(&c, "[data-testid=plot-toggle]").await;
+    let mut sent = b"Hello WalnutPi! (sensor)".to_vec();
+    for (i, v) in ["23.5", "23.75", "24.125"].iter().enumerate() {
+        let line = format!("t:{},temp:{v}\n", i + 1);
+        // Split across reads: the page joins a line cut in two.
+        let (a, b) = line.as_bytes().split_at(5);
+        board.send(a);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        board.send(b);
+        sent.extend_from_slice(line.as_bytes());
+    }
+    until("a temp series whose last point is 24.125", 10, || async {
+        js(
+            &c,
+            "const s = document.querySelector('[data-testid=plot-series][data-name=temp]');
+             return s ? s.dataset.last : null",
+        )
+        .await
+            == "24.125"
+    })
+    .await;
+    assert_eq!(
+        js(
+            &c,
+            "return document.querySelector('[data-testid=plot-series][data-name=t]').dataset.last"
+        )
+        .await,
+        "3"
+    );
+    assert_eq!(
+        js(
+            &c,
+            "return document.querySelectorAll('#plot canvas').length > 0"
+        )
+        .await,
+        true
+    );
+
+    // Bytes that are not text, then save: the file has exactly what came.
+    let raw: &[u8] = b"\x00\xff\xfe raw\r\n\xe4\xb8\xad";
+    board.send(raw);
+    sent.extend_from_slice(raw);
+    wait_view(&c, "raw").await;
+    click(&c, "[data-testid=client-row][data-id='1']").await;
+    click(&c, "[data-testid=save-button]").await;
+    let dir = downloads.0.clone();
+    let saved = move || -> Option<Vec<u8>> {
+        let file = std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "bin"))?;
+        std::fs::read(file).ok()
+    };
+    until("the download", 15, || {
+        let done = saved().is_some();
+        async move { done }
+    })
+    .await;
+    let got = saved();
+    assert_eq!(
+        got.unwrap(),
+        sent,
+        "the saved file must hold exactly the received bytes"
+    );
+    c.close().await.unwrap();
+    serve.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_encoding_switch_decodes_and_encodes_gbk() {
+    let serve = Serve::start(Setup::default()).await;
+    let board = Board::connect(serve.port, "gbk").await;
+    greeted(&serve, 1).await;
+    let driver = Driver::start();
+    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+    let c = browser(&driver, "zh-CN", &profile.0, &downloads.0).await;
+    open(&c, &serve).await;
+    board.send(&[0xd6, 0xd0, 0xce, 0xc4, b'\n']);
+    wait_view(&c, "\\xd6\\xd0\\xce\\xc4").await;
+    c.find(css("[data-testid=opt-encoding]"))
+        .await
+        .unwrap()
+        .select_by_value("gbk")
+        .await
+        .unwrap();
+    // The history is shown again, decoded as GBK.
+    wait_view(&c, "中文").await;
+    c.find(css("[data-testid=send-input]"))
+        .await
+        .unwrap()
+        .send_keys("中文")
+        .await
+        .unwrap();
+    click(&c, "[data-testid=send-button]").await;
+    until("the board receives GBK bytes", 10, || async {
+        board.received() == [0xd6, 0xd0, 0xce, 0xc4]
+    })
+    .await;
+    // A character GBK cannot write is refused, with the reason, and nothing is sent.
+    let input = c.find(css("[data-testid=send-input]")).await.unwrap();
+    input.clear().await.unwrap();
+    c.execute(
+        "document.querySelector('[data-testid=send-input]').value = 'x\u{1F600}'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "[data-testid=send-button]").await;
+    until("the send error", 10, || async {
+        js(
+            &c,
+            "return document.querySelector('[data-testid=send-error]').dataset.code",
+        )
+        .await
+            == "unmappable"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(board.received(), [0xd6, 0xd0, 0xce, 0xc4]);
+    c.close().await.unwrap();
+    serve.stop().await;
+}
