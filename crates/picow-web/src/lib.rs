@@ -1,7 +1,7 @@
 //! The browser view of `picow serve` (`picow serve --web`): NetAssist's
 //! window as a page, in Chinese and English, with live plots.
 //!
-//! - [`bridge`]: serve's engine and the pages: an observer of the engine's
+//! - [`mod@bridge`]: serve's engine and the pages: an observer of the engine's
 //!   events, and the server's backend whose commands become the engine's
 //!   controls;
 //! - [`server`]: the HTTP and WebSocket server (axum), one WebSocket
