@@ -6,7 +6,10 @@ use picow_protocol::config::{DecodeError, DeviceConfig, RECORD_MAX};
 use picow_protocol::console::{Event, Text};
 use picow_protocol::forms::{Discover, Host, Server, ServerAddr, WifiCredentials};
 use picow_protocol::layout::PartitionTable;
+use picow_protocol::ota::device::{auth_response, drive, Offer};
+use picow_protocol::ota::gzip::Gunzip;
 use picow_protocol::ota::image::{build_app_desc, build_image, ImageCheck, Status};
+use picow_protocol::ota::wire::{QueryInfo, MAGIC};
 use picow_protocol::ota::OtaPassword;
 use picow_protocol::otadata::{Entry, ImageState, OtaData, Write as OtaWrite, SECTOR_LEN};
 use picow_protocol::session::{GreetingMatcher, Line, LineDecoder, PeerKind};
@@ -412,4 +415,97 @@ proptest! {
         }
         let _ = c.finish();
     }
+
+    #[test]
+    fn ota_device_never_panics_and_ignores_how_bytes_are_split(
+        tail in prop::collection::vec(any::<u8>(), 0..400),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        with_magic in any::<bool>(),
+    ) {
+        let pw = OtaPassword::new("prop-password").unwrap();
+        let offer = || Offer { password: Some(&pw), compression: true, mac: [0; 6], random: [3; 32] };
+        let mut client = if with_magic { MAGIC.to_vec() } else { Vec::new() };
+        client.extend_from_slice(&tail);
+        let whole = drive(offer(), &[&client], &ota_info());
+        prop_assert_eq!(drive(offer(), &chunked(&client, &cuts), &ota_info()), whole.clone());
+        // Nothing but the greeting is ever sent before a right password.
+        prop_assert!(!whole.0.contains(&0x42), "{:?}", whole);
+    }
+
+}
+
+proptest! {
+    // Uploads and gzip streams of tens of kilobytes: fewer cases.
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn ota_upload_succeeds_in_any_pieces(
+        upload in prop::collection::vec(any::<u8>(), 1..30_000),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        sha in any::<bool>(),
+    ) {
+        let pw = OtaPassword::new("prop-password").unwrap();
+        let offer = Offer { password: Some(&pw), compression: false, mac: [0; 6], random: [3; 32] };
+        let features = if sha { 0x06 } else { 0x04 };
+        let client = espota2_client(features, "prop-password", &upload);
+        let (sent, log) = drive(offer, &chunked(&client, &cuts), &ota_info());
+        prop_assert_eq!(log.last().map(String::as_str), Some("Done"), "{:?}", log);
+        let acks = sent.iter().filter(|&&b| b == 0x47).count();
+        prop_assert_eq!(acks, upload.len().div_ceil(8192));
+        prop_assert_eq!(&sent[sent.len() - 2..], &[0x44, 0x45]);
+    }
+
+    #[test]
+    fn gzip_decodes_what_flate2_writes_in_any_pieces(
+        data in prop::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..70_000),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        level in 0u32..10,
+    ) {
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        enc.write_all(&data).unwrap();
+        let gz = enc.finish().unwrap();
+        let mut g = Gunzip::new();
+        let mut out = Vec::new();
+        for piece in chunked(&gz, &cuts) {
+            g.feed(piece, &mut |b: &[u8]| { out.extend_from_slice(b); Ok::<(), ()>(()) }).unwrap();
+        }
+        prop_assert!(g.finish().is_ok());
+        prop_assert_eq!(out, data);
+    }
+}
+
+fn ota_info() -> QueryInfo {
+    QueryInfo {
+        slot: Some(1),
+        state: Some(0),
+        confirmed: false,
+        chip_id: 5,
+        image_len: 1,
+        sha256: [0; 32],
+        version: Default::default(),
+        project: Default::default(),
+    }
+}
+
+/// The bytes espota2 sends to a device whose nonce is `random` = [3; 32].
+fn espota2_client(features: u8, password: &str, upload: &[u8]) -> Vec<u8> {
+    use md5::{Digest, Md5};
+    let nonce_len = if features & 0x02 != 0 { 64 } else { 32 };
+    let nonce = "03".repeat(nonce_len / 2);
+    let cnonce = "5a".repeat(nonce_len / 2);
+    let mut c = MAGIC.to_vec();
+    c.push(features);
+    c.extend_from_slice(cnonce.as_bytes());
+    c.extend_from_slice(auth_response(password, nonce.as_bytes(), cnonce.as_bytes()).as_bytes());
+    c.push(0); // OTA type: app
+    c.extend_from_slice(&(upload.len() as u32).to_be_bytes());
+    let md5: String = Md5::digest(upload)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    c.extend_from_slice(md5.as_bytes());
+    c.extend_from_slice(upload);
+    c.push(0);
+    c
 }

@@ -10,7 +10,10 @@
 //!
 //! See `docs/ota.md` for the protocol as a sequence of bytes.
 
+pub mod device;
+pub mod gzip;
 pub mod image;
 pub mod password;
+pub mod wire;
 
 pub use password::{OtaPassword, PasswordError, OTA_PASSWORD_MAX, OTA_PASSWORD_MIN};
