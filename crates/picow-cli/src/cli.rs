@@ -23,6 +23,48 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The clap command with the rules every value flag follows: a value
+    /// that starts with `-` is the flag's value when it is a number
+    /// (`--port -1`), and always for a duration (`--timeout -5s`), so that
+    /// the flag's own check refuses it by name instead of clap's
+    /// "unexpected argument '-1'".
+    pub fn command_with_rules() -> clap::Command {
+        fn rules(cmd: clap::Command) -> clap::Command {
+            cmd.mut_args(|a| {
+                if a.is_positional() || !a.get_action().takes_values() {
+                    return a;
+                }
+                let duration = a
+                    .get_value_names()
+                    .is_some_and(|n| n.iter().any(|n| n.as_str() == "DUR"));
+                a.allow_negative_numbers(true).allow_hyphen_values(duration)
+            })
+            .mut_subcommands(rules)
+        }
+        use clap::CommandFactory;
+        rules(Cli::command())
+    }
+
+    /// Parses the process's arguments with [`Cli::command_with_rules`].
+    pub fn try_parse_with_rules() -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches;
+        let m = Cli::command_with_rules().try_get_matches()?;
+        Cli::from_arg_matches(&m)
+    }
+
+    /// Parses `args` (the first is the program name) the same way.
+    pub fn try_parse_from_with_rules<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches;
+        let m = Cli::command_with_rules().try_get_matches_from(args)?;
+        Cli::from_arg_matches(&m)
+    }
+}
+
 /// Options every subcommand takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -80,5 +122,26 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+        Cli::command_with_rules().debug_assert();
+    }
+
+    #[test]
+    fn values_starting_with_a_dash_go_to_their_flag() {
+        for (args, flag) in [
+            (&["picow", "serve", "--port", "-1"][..], "--port"),
+            (&["picow", "serve", "--timeout", "-5s"][..], "--timeout"),
+            (&["picow", "flash", "--baud", "-5"][..], "--baud"),
+        ] {
+            let e = Cli::try_parse_from_with_rules(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let msg = e.to_string();
+            assert!(
+                msg.contains(flag) && !msg.contains("unexpected argument"),
+                "{msg}"
+            );
+        }
+        // A flag that takes no value is still a flag.
+        let c = Cli::try_parse_from_with_rules(["picow", "serve", "--udp", "--port", "9"]).unwrap();
+        assert!(matches!(c.command, Command::Serve(_)));
     }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod esp;
 pub mod exit;
+pub mod files;
 pub mod ota;
 pub mod output;
 pub mod port;

@@ -3,12 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use picow_cli::{cli::Cli, exit, run};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_with_rules() {
         Ok(cli) => cli,
         // --help and --version exit 0; usage errors exit 2 (clap's own codes).
         Err(e) => e.exit(),

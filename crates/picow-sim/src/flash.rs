@@ -44,15 +44,34 @@ pub enum FlashError {
         source: io::Error,
     },
     /// A file of the wrong size.
-    #[error("flash file {path} is {actual} bytes, but the flash is {expected} bytes: give the matching --flash-size or another file")]
+    #[error("flash file {path} is {actual} bytes, {}", size_rule(*.expected))]
     FileSize {
         /// The file.
         path: PathBuf,
         /// Its size.
         actual: u64,
-        /// The flash size asked for.
-        expected: u32,
+        /// The flash size asked for (`None`: any of [`SIZES`]).
+        expected: Option<u32>,
     },
+    /// Something that is not a regular file (a device, a FIFO, a directory).
+    #[error("flash file {path} is not a regular file: give the path of a file (it is created if missing)")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+fn size_rule(expected: Option<u32>) -> String {
+    match expected {
+        Some(e) => format!(
+            "but the flash is {e} bytes ({} MB): give the matching --flash-size or another file",
+            e >> 20
+        ),
+        None => format!(
+            "which is not the size of a flash: 1MB, 2MB, 4MB, 8MB or 16MB ({} bytes); give another file",
+            SIZES.map(|s| s.to_string()).join(", ")
+        ),
+    }
 }
 
 /// The flash contents, in memory, written through to a file when there is one.
@@ -80,6 +99,11 @@ impl Flash {
             path: path.to_owned(),
             source,
         };
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(FlashError::NotRegular {
+                path: path.to_owned(),
+            });
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -95,12 +119,15 @@ impl Flash {
             file.sync_data().map_err(io_err)?;
             data
         } else {
-            let expected = size.unwrap_or(len as u32);
-            if len != u64::from(expected) || !SIZES.contains(&expected) {
+            let fits = match size {
+                Some(s) => len == u64::from(s),
+                None => SIZES.iter().any(|&s| u64::from(s) == len),
+            };
+            if !fits {
                 return Err(FlashError::FileSize {
                     path: path.to_owned(),
                     actual: len,
-                    expected,
+                    expected: size,
                 });
             }
             std::fs::read(path).map_err(io_err)?
@@ -268,6 +295,27 @@ mod tests {
         assert!(matches!(
             Flash::open(&path, Some(4 << 20)),
             Err(FlashError::FileSize { .. })
+        ));
+        // A file of no flash's size: the message says the sizes there are.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(5_192_768)
+            .unwrap();
+        let e = Flash::open(&path, None).unwrap_err().to_string();
+        assert!(
+            e.contains("is 5192768 bytes, which is not the size of a flash: 1MB, 2MB"),
+            "{e}"
+        );
+        let e = Flash::open(&path, Some(8 << 20)).unwrap_err().to_string();
+        assert!(e.contains("but the flash is 8388608 bytes (8 MB)"), "{e}");
+        // Not a regular file: refused before it is opened.
+        assert!(matches!(
+            Flash::open(dir.path(), None),
+            Err(FlashError::NotRegular { .. })
+        ));
+        assert!(matches!(
+            Flash::open(Path::new("/dev/zero"), None),
+            Err(FlashError::NotRegular { .. })
         ));
     }
 

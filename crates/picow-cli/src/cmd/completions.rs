@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 use color_eyre::eyre::WrapErr;
 
@@ -20,7 +20,12 @@ pub struct CompletionsArgs {
 /// Prints the completion script.
 pub fn run(args: CompletionsArgs, _global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "picow", &mut script);
+    clap_complete::generate(
+        args.shell,
+        &mut Cli::command_with_rules(),
+        "picow",
+        &mut script,
+    );
     let mut out = std::io::stdout().lock();
     out.write_all(&script)
         .and_then(|()| out.flush())

@@ -4,7 +4,7 @@
 //! is opened; then one loader session writes the regions that differ,
 //! verifies them and resets the board into the app.
 
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,14 +30,21 @@ use crate::port::{self, PortError};
 pub struct FlashArgs {
     /// Wi-Fi as SSID:PASSWORD (split at the first ':'; SSID alone = open
     /// network). For an SSID containing ':' use --ssid and --password.
-    #[arg(long, value_name = "SSID:PASS", conflicts_with_all = ["ssid", "password"])]
+    /// Every user of this computer can see a command line (`ps`): prefer
+    /// --wifi-file, PICOW_WIFI or the prompt.
+    #[arg(long, value_name = "SSID:PASS", conflicts_with_all = ["ssid", "password", "wifi_file"])]
     pub wifi: Option<String>,
-    /// Wi-Fi network name, when it contains ':'.
-    #[arg(long, requires = "password")]
+    /// Wi-Fi network name, when it contains ':'. Without --password, the
+    /// password is asked for on the terminal.
+    #[arg(long, conflicts_with = "wifi_file")]
     pub ssid: Option<String>,
     /// Wi-Fi password, with --ssid (empty for an open network).
-    #[arg(long)]
+    #[arg(long, requires = "ssid")]
     pub password: Option<String>,
+    /// Read SSID:PASSWORD from the first line of FILE (a regular file of at
+    /// most 4 KiB), so that the password is not on the command line.
+    #[arg(long, value_name = "FILE")]
+    pub wifi_file: Option<PathBuf>,
     /// The server address.
     #[arg(
         long,
@@ -83,8 +90,9 @@ pub struct FlashArgs {
     /// Write the merged flash image to FILE instead of a board.
     #[arg(long, value_name = "FILE", conflicts_with = "erase")]
     pub save_image: Option<PathBuf>,
-    /// Flash size for --save-image: 4MB, 8MB or 16MB (default: the chip's usual board).
-    #[arg(long, value_name = "SIZE", value_parser = crate::values::flash_size)]
+    /// Flash size for --save-image: 4MB, 8MB or 16MB (default: the chip's
+    /// usual board; a board's own size is detected, so it needs --save-image).
+    #[arg(long, value_name = "SIZE", value_parser = crate::values::flash_size, requires = "save_image")]
     pub flash_size: Option<u32>,
     /// How long to wait for a board to appear in download mode after a
     /// replug: 1s to 1h, e.g. 60, 90s, 2m.
@@ -114,21 +122,165 @@ pub struct FlashArgs {
 /// Lowest and highest `--baud` accepted.
 pub const BAUD_RANGE: (u32, u32) = (9_600, 3_000_000);
 
+/// The environment variable that gives `SSID:PASSWORD` (as `--wifi`).
+pub const WIFI_ENV: &str = "PICOW_WIFI";
+
+/// Asks for what the command line did not give; `None` when there is no
+/// terminal to ask on.
+pub trait Ask {
+    /// A line, echoed (the SSID).
+    fn line(&mut self, question: &str) -> Option<io::Result<String>>;
+    /// A secret, not echoed (the password).
+    fn secret(&mut self, question: &str) -> Option<io::Result<String>>;
+}
+
+/// Asks on the terminal when stdin and stderr are one; never otherwise.
+#[derive(Debug)]
+pub struct TerminalAsk;
+
+impl Ask for TerminalAsk {
+    fn line(&mut self, question: &str) -> Option<io::Result<String>> {
+        if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
+            return None;
+        }
+        eprint!("{question}");
+        let mut s = String::new();
+        Some(
+            io::stdin()
+                .read_line(&mut s)
+                .map(|_| s.trim_end_matches(['\r', '\n']).to_string()),
+        )
+    }
+
+    fn secret(&mut self, question: &str) -> Option<io::Result<String>> {
+        if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
+            return None;
+        }
+        Some(read_secret(question))
+    }
+}
+
+/// Asks `question` and reads keys without echo until Enter (raw mode,
+/// restored on every way out).
+fn read_secret(question: &str) -> io::Result<String> {
+    use crossterm::event::{read, Event, KeyCode, KeyEventKind, KeyModifiers};
+    // Echo off before the question: keys typed as soon as it shows are
+    // never echoed.
+    let raw = crate::cmd::monitor::term::raw_stdin()?;
+    eprint!("{question}");
+    let _ = io::stderr().flush();
+    let mut s = String::new();
+    let r = loop {
+        match read()? {
+            Event::Key(k) if k.kind != KeyEventKind::Release => match k.code {
+                KeyCode::Enter => break Ok(s),
+                KeyCode::Char('c' | 'd') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    break Err(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        "no password entered",
+                    ))
+                }
+                KeyCode::Backspace => {
+                    s.pop();
+                }
+                KeyCode::Char(c) => s.push(c),
+                _ => {}
+            },
+            Event::Paste(p) => s.push_str(&p),
+            _ => {}
+        }
+    };
+    drop(raw);
+    eprintln!();
+    r
+}
+
 impl FlashArgs {
     /// Validates the settings into a config record. The error names the
     /// flag, the field and the rule, and never includes the password.
     pub fn device_config(&self) -> Result<DeviceConfig, UsageError> {
-        let wifi = match (&self.wifi, &self.ssid, &self.password) {
-            (Some(w), _, _) => WifiCredentials::parse(w).map_err(|e| flag("--wifi", e))?,
-            (None, Some(s), p) => WifiCredentials::new(s, p.as_deref().unwrap_or(""))
-                .map_err(|e| flag("--ssid/--password", e))?,
-            (None, None, _) => {
-                return Err(UsageError(
-                    "--wifi is required: give --wifi SSID:PASSWORD (or --ssid and --password)"
-                        .into(),
+        let env = std::env::var_os(WIFI_ENV);
+        self.device_config_with(env.as_deref(), &mut TerminalAsk)
+    }
+
+    /// Where the Wi-Fi comes from, first given first: `--wifi`, `--ssid`
+    /// (with `--password`, else asked for), `--wifi-file`, `PICOW_WIFI`,
+    /// else both asked for on a terminal.
+    pub fn wifi_with(
+        &self,
+        env: Option<&std::ffi::OsStr>,
+        ask: &mut dyn Ask,
+    ) -> Result<WifiCredentials, UsageError> {
+        let asked =
+            |r: Option<io::Result<String>>, what: &str| -> Result<Option<String>, UsageError> {
+                r.transpose()
+                    .map_err(|e| UsageError(format!("no Wi-Fi {what}: {e}")))
+            };
+        if let Some(w) = &self.wifi {
+            return WifiCredentials::parse(w).map_err(|e| flag("--wifi", e));
+        }
+        if let Some(ssid) = &self.ssid {
+            let password = match &self.password {
+                Some(p) => p.clone(),
+                None => asked(
+                    ask.secret(&format!("Wi-Fi password for {ssid}: ")),
+                    "password",
+                )?
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "--ssid {ssid} needs a password: give --password (empty for an open \
+                             network), or run on a terminal to be asked for it"
+                    ))
+                })?,
+            };
+            return WifiCredentials::new(ssid, &password).map_err(|e| flag("--ssid/--password", e));
+        }
+        if let Some(path) = &self.wifi_file {
+            let data = crate::files::read_limited(path, crate::files::MAX_WIFI_FILE)
+                .map_err(|e| flag("--wifi-file", e))?;
+            warn_if_others_can_read(path);
+            let text = std::str::from_utf8(&data).map_err(|_| {
+                UsageError(format!(
+                    "invalid --wifi-file {}: not UTF-8 text; write SSID:PASSWORD on its first line",
+                    path.display()
                 ))
-            }
+            })?;
+            let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+            return WifiCredentials::parse(line)
+                .map_err(|e| flag(&format!("--wifi-file {}", path.display()), e));
+        }
+        if let Some(v) = env {
+            let v = v.to_str().ok_or_else(|| {
+                UsageError(format!("invalid {WIFI_ENV}: not UTF-8; give SSID:PASSWORD"))
+            })?;
+            return WifiCredentials::parse(v).map_err(|e| flag(WIFI_ENV, e));
+        }
+        let missing = || {
+            UsageError(format!(
+                "no Wi-Fi given: give --wifi-file FILE (SSID:PASSWORD on its first line), \
+                 {WIFI_ENV}=SSID:PASSWORD in the environment, or --wifi SSID:PASSWORD (visible \
+                 to every user of this computer), or run on a terminal to be asked"
+            ))
         };
+        let ssid = asked(ask.line("Wi-Fi network (SSID): "), "network")?.ok_or_else(missing)?;
+        let password = asked(
+            ask.secret(&format!(
+                "Wi-Fi password for {ssid} (empty for an open network): "
+            )),
+            "password",
+        )?
+        .ok_or_else(missing)?;
+        WifiCredentials::new(&ssid, &password).map_err(|e| flag("Wi-Fi", e))
+    }
+
+    /// [`device_config`](Self::device_config) with the environment's
+    /// `PICOW_WIFI` and the asker given (tests).
+    pub fn device_config_with(
+        &self,
+        env: Option<&std::ffi::OsStr>,
+        ask: &mut dyn Ask,
+    ) -> Result<DeviceConfig, UsageError> {
+        let wifi = self.wifi_with(env, ask)?;
         let Some(server) = &self.server else {
             return Err(UsageError(
                 "--server is required: give --server auto (the board finds `picow serve` on the \
@@ -269,6 +421,24 @@ fn flag(flag: &str, err: impl std::fmt::Display) -> UsageError {
     UsageError(format!("invalid {flag}: {err}"))
 }
 
+/// A Wi-Fi file that other users may read gets a warning (as ssh does for keys).
+fn warn_if_others_can_read(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    "--wifi-file {}: other users of this computer can read it; `chmod 600` it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// A firmware candidate: its path, bytes and chip.
 #[derive(Debug, Clone)]
 pub struct Firmware {
@@ -304,9 +474,10 @@ pub fn workspace_root() -> Option<PathBuf> {
 /// Reads and checks one firmware ELF against `--chip`.
 pub fn load_firmware(path: &Path, chip: Option<PicowChip>) -> Result<Firmware, UsageError> {
     let shown = path.display();
-    let elf = std::fs::read(path).map_err(|e| {
+    let elf = crate::files::read_limited(path, crate::files::MAX_ELF).map_err(|e| {
         UsageError(format!(
-            "invalid --firmware {shown}: cannot read it ({e}); give the path of a firmware ELF"
+            "invalid --firmware {shown}: {e}; give the path of a firmware ELF (at most {} MiB)",
+            crate::files::MAX_ELF >> 20
         ))
     })?;
     if !elf.starts_with(b"\x7fELF") {
@@ -382,7 +553,18 @@ fn xtal_for(_chip: PicowChip) -> XtalFrequency {
 
 /// Runs `picow flash`.
 pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
-    // 1. Everything that can be checked without a board.
+    // 1. Everything that can be checked without a board; paths first, so
+    // that nobody is asked for a password before a hopeless path.
+    if let Some(out) = &args.save_image {
+        let inputs: Vec<(&str, &Path)> = [
+            args.firmware.as_deref().map(|p| ("--firmware", p)),
+            args.wifi_file.as_deref().map(|p| ("--wifi-file", p)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        check_save_image(out, &inputs)?;
+    }
     let settings = args.settings()?;
     let given_ota = args.given_ota_password()?;
     let config = match &settings {
@@ -443,13 +625,16 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
                 .into())
             }
         };
+        // The firmware found by itself (the last build) is an input too.
+        check_save_image(out, &[("--firmware", fw.path.as_path())])?;
         let size = args.flash_size.unwrap_or(fw.chip.default_flash_size());
         let (ota, ota_source) = ota_password_for(given_ota.as_ref(), None, None)?;
         let config = config.with_ota_password(ota);
         let plan = plan_for(fw, size, xtal_for(fw.chip), &config)
             .map_err(|e| UsageError(e.to_string()))?;
         let img = plan.merged();
-        std::fs::write(out, &img).wrap_err_with(|| format!("writing {}", out.display()))?;
+        write_whole(out, &img)
+            .wrap_err_with(|| format!("writing the --save-image file {}", out.display()))?;
         if mode == progress::Mode::Json {
             progress::event(json!({
                 "event": "saved", "path": out.display().to_string(), "size": img.len(),
@@ -622,6 +807,78 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         );
     }
     Ok(Exit::Success)
+}
+
+/// Whether `a` and `b` name the same existing file (through symlinks and
+/// hard links).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+        false
+    }
+    #[cfg(not(unix))]
+    {
+        matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+    }
+}
+
+/// `--save-image FILE` must be a file that can be made, in a directory that
+/// exists, and none of the inputs.
+pub fn check_save_image(out: &Path, inputs: &[(&str, &Path)]) -> Result<(), UsageError> {
+    let shown = out.display();
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "invalid --save-image {shown}: the directory {} does not exist; create it or give another path",
+            dir.display()
+        )));
+    }
+    if let Ok(m) = std::fs::metadata(out) {
+        if !m.is_file() {
+            return Err(UsageError(format!(
+                "invalid --save-image {shown}: it is {}; give the path of a file to write",
+                if m.is_dir() {
+                    "a directory"
+                } else {
+                    "not a regular file"
+                }
+            )));
+        }
+    }
+    for (flag, input) in inputs {
+        if same_file(out, input) {
+            return Err(UsageError(format!(
+                "invalid --save-image {shown}: it is the {flag} file {}, which it would overwrite; \
+                 give another file name",
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` to a new file next to `path` and renames it into place, so
+/// that `path` never holds half an image.
+fn write_whole(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn plan_for(

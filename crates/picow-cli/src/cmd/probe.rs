@@ -135,22 +135,26 @@ fn read_for(
 }
 
 /// Asks what is behind `path` without resetting it: `status` on the
-/// console, then a loader SYNC.
+/// console, then a loader SYNC. A port that cannot be opened is `Unknown`
+/// with the reason.
 pub fn identify(path: &str, usb: Option<(u16, u16)>) -> Kind {
+    identify_port(path, usb).unwrap_or_else(|e| Kind::Unknown(e.to_string()))
+}
+
+/// [`identify`], with a port that cannot be opened (missing, busy, no
+/// permission) as an error: what `probe --port` reports with exit code 1.
+pub fn identify_port(path: &str, usb: Option<(u16, u16)>) -> Result<Kind, port::PortError> {
     if usb.is_some_and(|(v, p)| v == port::ESPRESSIF_VID && p == port::WPI_MICROPYTHON_PID) {
-        return Kind::MicroPython;
+        return Ok(Kind::MicroPython);
     }
-    let mut p = match port::open(path, 115_200, Duration::from_millis(50)) {
-        Ok(p) => p,
-        Err(e) => return Kind::Unknown(e.to_string()),
-    };
+    let mut p = port::open(path, 115_200, Duration::from_millis(50))?;
     let _ = p.clear(serialport::ClearBuffer::Input);
     if p.write_all(b"\nstatus\n").is_ok() {
         let got = read_for(&mut p, Duration::from_millis(800), |b| {
             find_status(b).is_some()
         });
         if let Some(k) = find_status(&got) {
-            return k;
+            return Ok(k);
         }
     }
     if p.write_all(&sync_frame()).is_ok() {
@@ -158,10 +162,12 @@ pub fn identify(path: &str, usb: Option<(u16, u16)>) -> Kind {
         if has_sync_reply(&got) {
             // Let the other seven replies arrive and drop them.
             let _ = read_for(&mut p, Duration::from_millis(100), |_| false);
-            return Kind::Download;
+            return Ok(Kind::Download);
         }
     }
-    Kind::Unknown("no answer to the console's `status` nor to a ROM loader SYNC".into())
+    Ok(Kind::Unknown(
+        "no answer to the console's `status` nor to a ROM loader SYNC".into(),
+    ))
 }
 
 /// `/dev/serial/by-id` links that point at `path`.
@@ -494,7 +500,8 @@ pub fn run(args: ProbeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let kind = if args.reset {
         Kind::Download
     } else {
-        identify(path, usb)
+        // The port asked for must be there: a missing one is a failure (1).
+        identify_port(path, usb)?
     };
     let report = match kind {
         Kind::Download => examine(&target, args.show_secrets)?,

@@ -99,6 +99,8 @@ mod unix {
     struct Setup {
         opts: SimOptions,
         wifi_text: Vec<String>,
+        /// The flash file, when this run made it.
+        created_flash: Option<std::path::PathBuf>,
     }
 
     fn validate(args: &SimArgs) -> Result<Setup, UsageError> {
@@ -126,7 +128,33 @@ mod unix {
                     link.display()
                 )));
             }
+            check_dir("--link", link)?;
         }
+        let control = args
+            .control
+            .clone()
+            .unwrap_or_else(|| default_control_path(args.link.as_deref()));
+        // Every path is checked before the flash file is made.
+        let control_flag = match (&args.control, &args.link) {
+            (None, Some(link)) => format!("--link {} (its control socket)", link.display()),
+            _ => "--control".to_string(),
+        };
+        check_dir(&control_flag, &control)?;
+        if std::os::unix::net::SocketAddr::from_pathname(&control).is_err() {
+            return Err(UsageError(format!(
+                "invalid {control_flag}: the control socket path {} is {} bytes, longer than a \
+                 Unix socket path may be; give a shorter --control (or --link)",
+                control.display(),
+                control.as_os_str().len()
+            )));
+        }
+        if let Some(flash) = &args.flash {
+            check_dir("--flash", flash)?;
+        }
+        let created_flash = args
+            .flash
+            .clone()
+            .filter(|f| std::fs::symlink_metadata(f).is_err());
         let flash = match &args.flash {
             None => Flash::in_memory(size.unwrap_or(8 << 20)),
             Some(path) => Flash::open(path, size).map_err(|e| match e {
@@ -134,10 +162,6 @@ mod unix {
                 other => UsageError(format!("invalid --flash: {other}")),
             })?,
         };
-        let control = args
-            .control
-            .clone()
-            .unwrap_or_else(|| default_control_path(args.link.as_deref()));
         Ok(Setup {
             opts: SimOptions {
                 chip,
@@ -151,7 +175,24 @@ mod unix {
                 firmware: firmware_behaviour(),
             },
             wifi_text,
+            created_flash,
         })
+    }
+
+    /// The directory that is to hold `path` must exist.
+    fn check_dir(flag: &str, path: &std::path::Path) -> Result<(), UsageError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if dir.is_dir() {
+            return Ok(());
+        }
+        Err(UsageError(format!(
+            "invalid {flag}: the directory {} of {} does not exist; create it or choose another path",
+            dir.display(),
+            path.display()
+        )))
     }
 
     pub fn run(args: SimArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
@@ -184,13 +225,31 @@ mod unix {
         let mut int = signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?;
         let mut term =
             signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?;
-        let mut sim = Sim::start(setup.opts).await.map_err(|e| match e {
+        let setup_created = setup.created_flash.clone();
+        let sim = Sim::start(setup.opts).await.map_err(|e| match e {
+            // A path that cannot be used is the user's to change: exit 2.
             picow_sim::device::SimError::LinkTaken(_)
             | picow_sim::device::SimError::ControlInUse(_) => {
                 color_eyre::Report::new(UsageError(e.to_string()))
             }
+            picow_sim::device::SimError::Link { .. } => {
+                color_eyre::Report::new(UsageError(format!("invalid --link: {e}")))
+            }
+            picow_sim::device::SimError::Control { .. } => {
+                color_eyre::Report::new(UsageError(format!("invalid --control: {e}")))
+            }
             other => eyre!(other),
-        })?;
+        });
+        let mut sim = match sim {
+            Ok(sim) => sim,
+            Err(e) => {
+                // Nothing is left behind: a flash file made for this run goes.
+                if let Some(p) = &setup_created {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e);
+            }
+        };
         let pty = sim.pty().to_path_buf();
         if json {
             print_line(

@@ -124,7 +124,7 @@ fn flash_input_errors_name_the_flag_and_hide_the_password() {
             &["--wifi", "Home:secret123", "--server", "auto:"],
             "server instance",
         ),
-        (&["--server", "h:1"], "--wifi is required"),
+        (&["--server", "h:1"], "no Wi-Fi given"),
     ];
     for (args, expected) in cases {
         let mut all = vec!["flash"];

@@ -725,3 +725,108 @@ fn keep_config_refuses_a_board_without_settings() {
     exits_saying(&out, 2, &["invalid --ota-password", "8 to 64"]);
     assert_eq!(board.flash(), before);
 }
+
+/// Every `data: [..]` byte list in a log (espflash logs commands with
+/// `{:02x?}`), in order.
+fn logged_payloads(log: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = log;
+    while let Some(i) = rest.find("data: [") {
+        rest = &rest[i + 7..];
+        let end = rest.find(']').unwrap_or(rest.len());
+        let bytes: Vec<u8> = rest[..end]
+            .split(", ")
+            .filter_map(|h| u8::from_str_radix(h.trim(), 16).ok())
+            .collect();
+        out.push(bytes);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Whether `secret` is in any payload, or in what a zlib stream starting in
+/// one of them inflates to (the config region is written compressed).
+fn payloads_reveal(payloads: &[Vec<u8>], secret: &[u8]) -> bool {
+    let has = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret);
+    (0..payloads.len()).any(|start| {
+        let mut z = flate2::Decompress::new(true);
+        let mut inflated = Vec::with_capacity(1 << 20);
+        for p in &payloads[start..] {
+            if has(p) {
+                return true;
+            }
+            let before = z.total_in();
+            if z.decompress_vec(p, &mut inflated, flate2::FlushDecompress::None)
+                .is_err()
+                || z.total_in() == before
+            {
+                break;
+            }
+            inflated.reserve(1 << 20);
+        }
+        has(&inflated)
+    })
+}
+
+#[test]
+fn no_log_level_shows_the_config_payload() {
+    let board = Board::start("esp32c3", "4MB", false);
+    let fw = board.write_elf("fw.elf", "esp32c3", 4000);
+    let args = |server: &str, extra: &[&str]| {
+        let mut a = vec![
+            "flash",
+            "--port",
+            board.port(),
+            "--wifi",
+            "PicoLab:correct-horse-battery",
+            "--server",
+            server,
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    // -vv, and RUST_LOG=trace (which wins over -v).
+    let mut full = vec!["-vv".to_string()];
+    full.extend(args(
+        "127.0.0.1:10000",
+        &["--firmware", fw.to_str().unwrap()],
+    ));
+    let runs = [
+        common::picow().args(&full).output().unwrap(),
+        common::picow()
+            .env("RUST_LOG", "trace")
+            // Another server, so that the config region is written again.
+            .args(args("127.0.0.1:10001", &["--config-only"]))
+            .output()
+            .unwrap(),
+    ];
+    for out in &runs {
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        // The log is verbose enough to show espflash's commands...
+        assert!(err.contains("Writing command: FlashDeflData"), "{err}");
+        // ...but neither the password nor a payload it could be inflated from.
+        assert!(!err.contains("correct-horse-battery"));
+        let payloads = logged_payloads(&err);
+        assert!(
+            !payloads_reveal(&payloads, b"correct-horse-battery"),
+            "the log holds the config record ({} payloads)",
+            payloads.len()
+        );
+    }
+    // The check itself finds a password in a logged compressed payload.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, b"....correct-horse-battery....").unwrap();
+    let blob = z.finish().unwrap();
+    let fake = format!(
+        "Writing command: FlashDeflData {{ data: [{}], pad_to: 0 }}",
+        blob.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert!(payloads_reveal(
+        &logged_payloads(&fake),
+        b"correct-horse-battery"
+    ));
+}

@@ -62,7 +62,10 @@ impl Symbols {
             path: path.to_path_buf(),
             message,
         };
-        let data = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        // A regular file of a bounded size: `/dev/zero` or a FIFO is refused,
+        // not read without end.
+        let data = crate::files::read_limited(path, crate::files::MAX_ELF)
+            .map_err(|e| err(e.to_string()))?;
         let file = object::File::parse(&*data).map_err(|e| err(e.to_string()))?;
         let code = file
             .sections()
