@@ -102,7 +102,7 @@ pub struct FlashArgs {
     /// Keep the Wi-Fi and server settings the board holds (instead of
     /// --wifi and --server), e.g. when moving a board to the layout with
     /// OTA slots.
-    #[arg(long, conflicts_with_all = ["wifi", "ssid", "password", "server", "udp", "name", "save_image"])]
+    #[arg(long, conflicts_with_all = ["wifi", "ssid", "password", "wifi_file", "server", "udp", "name", "save_image"])]
     pub keep_config: bool,
     /// The password for updates over Wi-Fi (8 to 64 printable ASCII
     /// characters). Without it picow makes one up per board and keeps it
