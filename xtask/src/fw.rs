@@ -5,9 +5,11 @@
 //!   app image, `esptool image-info` validation and sizes (what CI runs).
 //!
 //! Every build leaves the ELF at `target/picow-fw/<chip>/picow-fw.elf`
-//! under the workspace root (the path `picow flash` uses by default); `check`
-//! puts the app image next to it as `picow-fw.bin`. Cargo's own output lives
-//! in `target/picow-fw/build`, reused across runs and chips.
+//! under the workspace root; `fw build` also installs it in the user's data
+//! directory ([`installed_elf`]), where `picow flash` and `picow monitor`
+//! find it from any directory. `check` (CI) installs nothing and puts the
+//! app image next to the ELF as `picow-fw.bin`. Cargo's own output lives in
+//! `target/picow-fw/build`, reused across runs and chips.
 
 mod elf;
 
@@ -39,6 +41,8 @@ usage: cargo xtask fw build --chip esp32c3|esp32c6|esp32s3 [--release]
        cargo xtask fw clippy --chip esp32c3|esp32c6|esp32s3
 
 build   builds the firmware; the ELF lands at target/picow-fw/<chip>/picow-fw.elf
+        and is installed in the user's data directory, where picow finds it
+        from any directory (Linux: ~/.local/share/picow/firmware/<chip>/)
 check   release build, app image (picow-fw.bin next to the ELF), esptool
         image-info validation (checksum, hash, project name) and sizes
 clippy  clippy on the firmware with -D warnings
@@ -89,6 +93,39 @@ pub fn elf_path(chip: Chip) -> PathBuf {
         .join("picow-fw.elf")
 }
 
+/// Where `fw build` installs the ELF of `chip` for picow to find from any
+/// directory: `<data>/firmware/<chip>/picow-fw.elf` in the user's data
+/// directory (Linux `$XDG_DATA_HOME/picow` or `~/.local/share/picow`, macOS
+/// `~/Library/Application Support/picow`, Windows `%LOCALAPPDATA%\picow`),
+/// the rule of picow's `firmware::installed_dir`.
+pub fn installed_elf(chip: Chip) -> Option<PathBuf> {
+    dirs::data_local_dir().map(|d| {
+        d.join("picow")
+            .join("firmware")
+            .join(chip.name())
+            .join("picow-fw.elf")
+    })
+}
+
+/// Copies a built ELF to [`installed_elf`] (through a temporary file, so a
+/// picow running meanwhile never reads half a file).
+pub fn install(chip: Chip, elf: &Path) -> Result<PathBuf> {
+    let dest = installed_elf(chip).ok_or(
+        "no home directory: cannot install the firmware for picow (give picow --firmware instead)",
+    )?;
+    let dir = dest.parent().expect("has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let tmp = dir.join(".picow-fw.elf.tmp");
+    std::fs::copy(elf, &tmp)
+        .and_then(|_| std::fs::rename(&tmp, &dest))
+        .map_err(|e| format!("installing {} as {}: {e}", elf.display(), dest.display()))?;
+    println!(
+        "    installed: {} (picow flash and picow monitor find it from any directory)",
+        dest.display()
+    );
+    Ok(dest)
+}
+
 fn fw_dir() -> PathBuf {
     root().join("crates/picow-fw")
 }
@@ -136,7 +173,8 @@ pub fn run(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         Some("build") => {
             let a = parse_args(&args[1..], true)?;
-            build(a.chip, a.release).map(|_| ())
+            let elf = build(a.chip, a.release)?;
+            install(a.chip, &elf).map(|_| ())
         }
         Some("check") => {
             let a = parse_args(&args[1..], false)?;

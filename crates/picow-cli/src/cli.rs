@@ -84,6 +84,11 @@ pub struct GlobalArgs {
     /// are always RFC 3339 in UTC).
     #[arg(long, global = true)]
     pub utc: bool,
+    /// Technical details with errors (with RUST_BACKTRACE=1 also where they
+    /// happened), for bug reports.
+    #[arg(long, global = true, env = "PICOW_DEBUG",
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub debug: bool,
 }
 
 /// `--color`.

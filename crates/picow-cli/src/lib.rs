@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod esp;
 pub mod exit;
 pub mod files;
+pub mod firmware;
 pub mod ota;
 pub mod output;
 pub mod port;

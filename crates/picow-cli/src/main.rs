@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         // --help and --version exit 0; usage errors exit 2 (clap's own codes).
         Err(e) => e.exit(),
     };
-    let code = exit::report(run(cli));
+    let debug = cli.global.debug;
+    let code = exit::report(run(cli), debug);
     ExitCode::from(code as u8)
 }

@@ -1,6 +1,13 @@
 //! Colours, logging and error-report hooks, decided by the global options.
 
+use std::fmt;
 use std::io::IsTerminal;
+
+use picow_i18n::tr;
+use tracing::{Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::cli::{ColorChoice, GlobalArgs};
 
@@ -16,33 +23,36 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// Installs color-eyre (plain when colours are off) and a tracing subscriber
-/// on stderr: `-q` errors only, default warnings, `-v` debug, `-vv` trace;
-/// `RUST_LOG`, when set, wins.
+/// Installs color-eyre (plain when colours are off; a panic asks the user
+/// to report it) and a tracing subscriber on stderr: `-q` errors only,
+/// default warnings, `-v` debug, `-vv` trace; `RUST_LOG`, when set, wins.
+///
+/// Without `-v`, `--debug` or `RUST_LOG`, a log line is written for people,
+/// `warning: …` (no time stamp, no module path); otherwise in tracing's full
+/// format.
 pub fn install_hooks(global: &GlobalArgs) -> color_eyre::Result<()> {
     let color = use_color(global.color);
-    let hooks = color_eyre::config::HookBuilder::default().display_env_section(false);
-    let hooks = if color {
-        hooks
-    } else {
-        hooks.theme(color_eyre::config::Theme::new())
-    };
     // A second install (tests running several commands in one process) is harmless.
-    let _ = hooks.install();
+    let _ = hooks(color).install();
     let default = match (global.quiet, global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let technical = from_env.is_some() || global.verbose > 0 || global.debug;
+    let filter = from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .fmt_fields(Redacted)
         .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .try_init();
+        .with_ansi(color);
+    let _ = if technical {
+        builder.try_init()
+    } else {
+        builder.event_format(ForPeople).try_init()
+    };
     Ok(())
 }
 
@@ -129,6 +139,45 @@ pub fn redact_payloads(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// color-eyre's hooks: a panic report asks the user to report the bug.
+fn hooks(color: bool) -> color_eyre::config::HookBuilder {
+    let hooks = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .panic_section(tr!("panic-report"));
+    if color {
+        hooks
+    } else {
+        hooks.theme(color_eyre::config::Theme::new())
+    }
+}
+
+/// A log line for people: `warning: the port has no modem-control lines`.
+#[derive(Debug, Clone, Copy)]
+pub struct ForPeople;
+
+impl<S, N> FormatEvent<S, N> for ForPeople
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        let level = match *event.metadata().level() {
+            Level::ERROR => tr!("log-error"),
+            Level::WARN => tr!("log-warning"),
+            Level::INFO => tr!("log-info"),
+            _ => tr!("log-debug"),
+        };
+        write!(writer, "{level}")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +232,22 @@ mod tests {
             redact_payloads("a data: [] b data: [1, 2]").as_deref(),
             Some("a data: [0 bytes not logged] b data: [2 bytes not logged]")
         );
+    }
+
+    #[test]
+    fn a_panic_report_asks_for_a_bug_report() {
+        let (panic_hook, _) = hooks(false).into_hooks();
+        let seen = Arc::new(Mutex::new(String::new()));
+        let keep = Arc::clone(&seen);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            *keep.lock().unwrap() = panic_hook.panic_report(info).to_string();
+        }));
+        let _ = std::panic::catch_unwind(|| panic!("the test's own panic"));
+        std::panic::set_hook(previous);
+        let report = seen.lock().unwrap().clone();
+        assert!(report.contains("the test's own panic"), "{report}");
+        assert!(report.contains("bug in picow"), "{report}");
+        assert!(report.contains("report it"), "{report}");
     }
 }

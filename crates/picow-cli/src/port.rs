@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use picow_i18n::{msg, Msg};
 use serialport::{SerialPort, SerialPortInfo, SerialPortType, UsbPortInfo};
 
 use crate::serial_os::Os;
@@ -22,11 +23,13 @@ pub const USB_SERIAL_JTAG_PID: u16 = 0x1001;
 /// The product id of the vendor MicroPython firmware (TinyUSB, "WPI_PICO_W").
 pub const WPI_MICROPYTHON_PID: u16 = 0x80d1;
 
-/// Why a port could not be found or opened. Every message says what to do.
+/// Why a port could not be found or opened. Every message says what to do;
+/// `Display` is English (for `--json` and logs), [`PortError::localized`]
+/// the user's language.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     /// The path does not exist.
-    #[error("serial port {path} not found; {}", candidates_sentence(.candidates))]
+    #[error("{}", self.msg())]
     NotFound {
         /// What was asked for.
         path: String,
@@ -34,35 +37,31 @@ pub enum PortError {
         candidates: Vec<String>,
     },
     /// No port was given and no Espressif board is plugged in.
-    #[error("no Espressif board (USB 303a:xxxx) found; pass --port. {}", candidates_sentence(.candidates))]
+    #[error("{}", self.msg())]
     NoBoard {
         /// The ports there are.
         candidates: Vec<String>,
     },
     /// No port was given and several Espressif boards are plugged in.
-    #[error("several Espressif boards found ({}); choose one with --port", .candidates.join(", "))]
+    #[error("{}", self.msg())]
     Ambiguous {
         /// The Espressif ports.
         candidates: Vec<String>,
     },
     /// The user may not open the device.
-    #[error("permission denied opening {path}; {}", permission_hint())]
+    #[error("{}", self.msg())]
     PermissionDenied {
         /// The port.
         path: String,
     },
     /// Another program has the port open.
-    #[error(
-        "serial port {path} is busy: another program ({}) has it open; close that program \
-         and try again",
-        busy_holders()
-    )]
+    #[error("{}", self.msg())]
     Busy {
         /// The port.
         path: String,
     },
     /// Anything else the OS said.
-    #[error("could not open serial port {path}: {source}")]
+    #[error("{}", self.msg())]
     Other {
         /// The port.
         path: String,
@@ -71,38 +70,66 @@ pub enum PortError {
         source: serialport::Error,
     },
     /// The list of ports could not be read.
-    #[error("could not list serial ports: {0}")]
+    #[error("{}", self.msg())]
     List(#[source] serialport::Error),
 }
 
-fn candidates_sentence(candidates: &[String]) -> String {
+impl PortError {
+    /// The message, to be shown in any language.
+    pub fn msg(&self) -> Msg {
+        match self {
+            PortError::NotFound { path, candidates } => msg!(
+                "port-not-found",
+                path = path,
+                present = candidates_sentence(candidates)
+            ),
+            PortError::NoBoard { candidates } => {
+                msg!("port-no-board", present = candidates_sentence(candidates))
+            }
+            PortError::Ambiguous { candidates } => {
+                msg!("port-ambiguous", ports = candidates.join(", "))
+            }
+            PortError::PermissionDenied { path } => {
+                msg!("port-permission", path = path, hint = permission_hint())
+            }
+            PortError::Busy { path } => msg!("port-busy", path = path, holders = busy_holders()),
+            PortError::Other { path, source } => {
+                msg!("port-other", path = path, reason = source.to_string())
+            }
+            PortError::List(source) => msg!("port-list", reason = source.to_string()),
+        }
+    }
+
+    /// The message in the user's language.
+    pub fn localized(&self) -> String {
+        self.msg().localized()
+    }
+}
+
+fn candidates_sentence(candidates: &[String]) -> Msg {
     if candidates.is_empty() {
-        "no serial ports are present: is the board plugged in (a data cable, not a charge-only one)?"
-            .into()
+        msg!("port-none-present")
     } else {
-        format!("ports present: {}", candidates.join(", "))
+        msg!("port-present", ports = candidates.join(", "))
     }
 }
 
 /// The programs that usually hold a port, as users of this system know them.
-fn busy_holders() -> &'static str {
+fn busy_holders() -> Msg {
     if cfg!(windows) {
-        "NetAssist, Thonny, PuTTY, the Arduino IDE, a serial monitor or another picow"
+        msg!("port-busy-windows")
     } else {
-        "another monitor, espflash, a serial terminal, ModemManager"
+        msg!("port-busy-unix")
     }
 }
 
-fn permission_hint() -> &'static str {
+fn permission_hint() -> Msg {
     if cfg!(target_os = "linux") {
-        "add yourself to the `dialout` group (`sudo usermod -aG dialout $USER`, then log in \
-         again) or install picow's udev rules (contrib/99-picow.rules into /etc/udev/rules.d/, \
-         then `sudo udevadm control --reload && sudo udevadm trigger`)"
+        msg!("port-permission-linux")
     } else if cfg!(windows) {
-        "another program may hold the port, or the driver refuses access; close other serial \
-         programs and replug the board"
+        msg!("port-permission-windows")
     } else {
-        "check the device's permissions"
+        msg!("port-permission-other")
     }
 }
 

@@ -234,6 +234,15 @@ pub enum Arg {
     Int(i64),
     /// A number with a fraction.
     Float(f64),
+    /// Another message, shown in the same language as the one that holds
+    /// it (a sentence built from parts).
+    Msg(Box<Msg>),
+}
+
+impl From<Msg> for Arg {
+    fn from(m: Msg) -> Arg {
+        Arg::Msg(Box::new(m))
+    }
 }
 
 impl From<&str> for Arg {
@@ -305,6 +314,7 @@ impl Msg {
                 Arg::Str(s) => args.set(*name, FluentValue::from(s.as_str())),
                 Arg::Int(i) => args.set(*name, FluentValue::from(*i)),
                 Arg::Float(f) => args.set(*name, FluentValue::from(*f)),
+                Arg::Msg(m) => args.set(*name, FluentValue::from(m.in_lang(lang))),
             }
         }
         message_in(lang, self.id, Some(&args))
@@ -345,6 +355,21 @@ macro_rules! tr {
         let mut args = $crate::__Args::new();
         $( args.set(stringify!($name), $crate::FluentValue::from($value)); )+
         $crate::message($id, Some(&args))
+    }};
+}
+
+/// [`tr!`] in a given language: `tr_in!(lang, "id", name = value, …)`, for
+/// the parts of a message that is rendered in a language of its own (an
+/// English `Display` for programs next to the user's language for people).
+#[macro_export]
+macro_rules! tr_in {
+    ($lang:expr, $id:literal $(,)?) => {
+        $crate::message_in($lang, $id, None)
+    };
+    ($lang:expr, $id:literal, $($name:ident = $value:expr),+ $(,)?) => {{
+        let mut args = $crate::__Args::new();
+        $( args.set(stringify!($name), $crate::FluentValue::from($value)); )+
+        $crate::message_in($lang, $id, Some(&args))
     }};
 }
 
@@ -430,6 +455,14 @@ mod tests {
             "  #3 最后发来的文本：I got:ping"
         );
         assert_eq!(with_lang(Lang::ZhCn, || m.to_string()), m.in_lang(Lang::En));
+        // A message made of messages is in one language throughout.
+        let whole = msg!("port-no-board", present = msg!("port-none-present"));
+        assert!(
+            whole.to_string().contains("is the board plugged in"),
+            "{whole}"
+        );
+        let zh = whole.in_lang(Lang::ZhCn);
+        assert!(zh.contains("开发板插上了吗"), "{zh}");
     }
 
     #[test]

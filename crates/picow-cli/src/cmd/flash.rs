@@ -21,7 +21,8 @@ use crate::esp::device::{self, After, Before, Target};
 use crate::esp::image::{self, FlashPlan, PicowChip};
 use crate::esp::progress::{self, Progress};
 use crate::esp::select::{self, Found};
-use crate::exit::{Exit, UsageError};
+use crate::exit::{Exit, HumanError, UsageError};
+use crate::firmware;
 use crate::ota::passwords;
 use crate::port::{self, PortError};
 
@@ -450,12 +451,10 @@ pub struct Firmware {
     pub chip: PicowChip,
 }
 
-/// Where `cargo xtask fw build --chip CHIP` leaves the ELF (the last build
-/// for that chip, release or debug), relative to the workspace root.
+/// Where `cargo xtask fw build --chip CHIP` leaves the ELF in a clone (the
+/// last build for that chip, release or debug), relative to its root.
 pub fn fw_build_path(root: &Path, chip: PicowChip) -> PathBuf {
-    root.join("target/picow-fw")
-        .join(chip.as_str())
-        .join("picow-fw.elf")
+    firmware::clone_elf(root, chip.as_str())
 }
 
 /// The picow workspace root above the current directory, if any.
@@ -512,13 +511,24 @@ pub fn load_firmware(path: &Path, chip: Option<PicowChip>) -> Result<Firmware, U
     })
 }
 
-/// The firmware candidates: `--firmware`/`PICOW_FIRMWARE`, else the last
-/// firmware build of each chip (only `--chip`'s when given).
+/// The firmware candidates: `--firmware`/`PICOW_FIRMWARE`, else for each
+/// chip (only `--chip`'s when given) the installed firmware of the last
+/// `cargo xtask fw build` (the user's data directory), else the one in the
+/// clone at `root`.
 pub fn firmware_candidates(
     explicit: Option<&Path>,
     chip: Option<PicowChip>,
     root: Option<&Path>,
-) -> Result<Vec<Firmware>, UsageError> {
+) -> color_eyre::Result<Vec<Firmware>> {
+    firmware_candidates_in(explicit, chip, &|c| firmware::search_path(c.as_str(), root))
+}
+
+/// [`firmware_candidates`] with the places to look for each chip given.
+pub fn firmware_candidates_in(
+    explicit: Option<&Path>,
+    chip: Option<PicowChip>,
+    places: &dyn Fn(PicowChip) -> Vec<PathBuf>,
+) -> color_eyre::Result<Vec<Firmware>> {
     if let Some(p) = explicit {
         return Ok(vec![load_firmware(p, chip)?]);
     }
@@ -527,20 +537,21 @@ pub fn firmware_candidates(
         None => PicowChip::ALL.to_vec(),
     };
     let mut out = Vec::new();
-    if let Some(root) = root {
-        for c in chips {
-            let p = fw_build_path(root, c);
-            if p.is_file() {
-                out.push(load_firmware(&p, Some(c))?);
-            }
+    let mut looked = Vec::new();
+    for c in chips {
+        let path = places(c);
+        if let Some(p) = path.iter().find(|p| p.is_file()) {
+            out.push(load_firmware(p, Some(c))?);
         }
+        looked.extend(path);
     }
     if out.is_empty() {
-        let which = chip.map_or("esp32c3".to_string(), |c| c.to_string());
-        return Err(UsageError(format!(
-            "no firmware: give --firmware ELF (or PICOW_FIRMWARE), or build it first with \
-             `cargo xtask fw build --chip {which} --release` in the picow repository"
-        )));
+        // Where a chip's firmware would be: one entry per directory kind.
+        let shown: Vec<PathBuf> = match chip {
+            Some(_) => looked,
+            None => places(PicowChip::Esp32s3),
+        };
+        return Err(HumanError::usage(firmware::missing(chip, &shown)).into());
     }
     Ok(out)
 }
@@ -735,11 +746,16 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         }]
     } else {
         let Some(fw) = firmware.iter().find(|f| f.chip == board) else {
-            return Err(UsageError(format!(
-                "chip mismatch: the firmware {} is for {}, but the board on {port_name} is an {board}; \
-                 build it with `cargo xtask fw build --chip {board} --release` or give --firmware. Nothing was written",
-                firmware.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>().join(", "),
-                firmware.iter().map(|f| f.chip.as_str()).collect::<Vec<_>>().join(", "),
+            let list = |f: &dyn Fn(&Firmware) -> String| {
+                firmware.iter().map(f).collect::<Vec<_>>().join(", ")
+            };
+            return Err(HumanError::usage(picow_i18n::msg!(
+                "fw-wrong-chip",
+                port = port_name.as_str(),
+                board = board.as_str(),
+                chips = list(&|f| f.chip.to_string()),
+                paths = list(&|f| f.path.display().to_string()),
+                command = firmware::build_command(board),
             ))
             .into());
         };
@@ -1054,33 +1070,59 @@ mod tests {
     use crate::esp::fixture::synthetic_elf;
 
     #[test]
-    fn default_firmware_is_the_last_build_of_each_chip() {
+    fn default_firmware_is_the_installed_build_then_the_clones() {
         let root = tempfile::tempdir().unwrap();
-        let err = firmware_candidates(None, None, Some(root.path())).unwrap_err();
+        let data = tempfile::tempdir().unwrap();
+        let places = |c: PicowChip| {
+            vec![
+                data.path().join(c.as_str()).join("picow-fw.elf"),
+                fw_build_path(root.path(), c),
+            ]
+        };
+        let err = firmware_candidates_in(None, None, &places)
+            .unwrap_err()
+            .to_string();
+        // Without --chip the PicoW's chip is named, with Espressif's toolchain.
+        assert!(err.contains("no picow firmware found"), "{err}");
+        assert!(err.contains("espup install"), "{err}");
         assert!(
-            err.0.contains("no firmware") && err.0.contains("cargo xtask fw build --chip esp32c3"),
+            err.contains("cargo xtask fw build --chip esp32s3 --release"),
             "{err}"
         );
-        let err = firmware_candidates(None, Some(PicowChip::Esp32s3), None).unwrap_err();
-        assert!(err.0.contains("--chip esp32s3"), "{err}");
+        assert!(err.contains(&data.path().display().to_string()), "{err}");
+        let err = firmware_candidates_in(None, Some(PicowChip::Esp32c6), &places).unwrap_err();
+        assert_eq!(crate::exit::classify(&err), Exit::Usage);
+        let err = err.to_string();
+        assert!(err.contains("esp32c6"), "{err}");
+        assert!(
+            err.contains("cargo xtask fw build --chip esp32c6 --release"),
+            "{err}"
+        );
         for chip in [PicowChip::Esp32c3, PicowChip::Esp32c6] {
             let p = fw_build_path(root.path(), chip);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, synthetic_elf(Some(chip.as_str()), 100)).unwrap();
         }
-        let all = firmware_candidates(None, None, Some(root.path())).unwrap();
+        let all = firmware_candidates_in(None, None, &places).unwrap();
         let chips: Vec<_> = all.iter().map(|f| f.chip).collect();
         assert_eq!(chips, [PicowChip::Esp32c3, PicowChip::Esp32c6]);
-        let one = firmware_candidates(None, Some(PicowChip::Esp32c6), Some(root.path())).unwrap();
+        let one = firmware_candidates_in(None, Some(PicowChip::Esp32c6), &places).unwrap();
         assert_eq!(one.len(), 1);
         assert!(one[0]
             .path
             .ends_with("target/picow-fw/esp32c6/picow-fw.elf"));
+        // An installed firmware comes before the clone's.
+        let installed = places(PicowChip::Esp32c6).remove(0);
+        std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+        std::fs::write(&installed, synthetic_elf(Some("esp32c6"), 100)).unwrap();
+        let one = firmware_candidates_in(None, Some(PicowChip::Esp32c6), &places).unwrap();
+        assert_eq!(one[0].path, installed);
         // An explicit path wins, and is checked against --chip.
         let p = fw_build_path(root.path(), PicowChip::Esp32c3);
-        let err =
-            firmware_candidates(Some(&p), Some(PicowChip::Esp32s3), Some(root.path())).unwrap_err();
-        assert!(err.0.contains("built for esp32c3"), "{err}");
+        let err = firmware_candidates_in(Some(&p), Some(PicowChip::Esp32s3), &places)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("built for esp32c3"), "{err}");
     }
 
     #[test]

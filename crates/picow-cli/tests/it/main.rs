@@ -10,6 +10,7 @@ mod app_serve;
 mod cli;
 mod flash_fw;
 mod flash_sim;
+mod for_people;
 mod hostile_inputs;
 mod monitor_backtrace;
 mod monitor_fw_elf;

@@ -11,6 +11,11 @@ panic-report =
     picow crashed: this is a bug in picow, not something you did.
     Please report it with the text below and the command you ran, so that it can be fixed.
 
+log-error = error:{ " " }
+log-warning = warning:{ " " }
+log-info = note:{ " " }
+log-debug = debug:{ " " }
+
 ## picow serve: plain output
 
 serve-listening = picow serve: listening on { $proto } { $addrs }
@@ -35,7 +40,7 @@ serve-summary = summary: { $clients } client(s), { $refused } refused, received 
 
 ## Serial ports (picow-cli port.rs)
 
-port-not-found = serial port { $path } not found; { $present }
+port-not-found = serial port { $path } not found; { $present }. Check the name with `picow probe` (on Windows COM3, or \\.\COM10 from COM10 on); a board that was just reset or replugged may be back under another name
 port-present = ports present: { $ports }
 port-none-present = no serial ports are present: is the board plugged in with a data cable (a charge-only cable has no data lines)?
 port-no-board =
@@ -54,8 +59,10 @@ port-list = could not list serial ports: { $reason }
 ## Firmware (picow flash, picow monitor)
 
 fw-missing =
-    no picow firmware for the { $chip } found; looked in { $places }. Build it once with { $command } (it is then found from any directory), or give --firmware ELF
+    no picow firmware for the { $chip } found (looked in { $places }). To build it once: { $command }; picow then finds it from any directory. Or give --firmware ELF
 fw-missing-any =
-    no picow firmware found; looked in { $places }. Build it once for your board's chip: { $command } for the WalnutPi PicoW (ESP32-S3), or give --firmware ELF
-fw-s3-toolchain = Espressif's Rust toolchain first (`cargo install espup --locked && espup install`, then `. $HOME/export-esp.sh`), then `cargo xtask fw build --chip esp32s3 --release` in the picow repository
-fw-riscv-build = `cargo xtask fw build --chip { $chip } --release` in the picow repository
+    no picow firmware found (looked in { $places }). For the WalnutPi PicoW (ESP32-S3): { $command }. For an ESP32-C3 or C6 board: `cargo xtask fw build --chip esp32c3 --release` (or esp32c6). picow then finds it from any directory. Or give --firmware ELF
+fw-s3-toolchain = install Espressif's Rust toolchain once (`cargo install espup --locked && espup install`, then `. $HOME/export-esp.sh`), then run `cargo xtask fw build --chip esp32s3 --release` in the picow repository
+fw-riscv-build = run `cargo xtask fw build --chip { $chip } --release` in the picow repository
+fw-wrong-chip =
+    chip mismatch: the board on { $port } is an { $board }, but the firmware found is for { $chips } ({ $paths }). For the { $board }: { $command }; or give --firmware ELF. Nothing was written

@@ -9,6 +9,11 @@ panic-report =
     picow 崩溃了：这是 picow 的程序错误，不是你的操作问题。
     请把下面的内容和你运行的命令一起报告给我们，以便修复。
 
+log-error = 错误：
+log-warning = 警告：
+log-info = 提示：
+log-debug = 调试：
+
 ## picow serve：普通输出
 
 serve-listening = picow serve：正在监听 { $proto } { $addrs }
@@ -33,7 +38,7 @@ serve-summary = 汇总：{ $clients } 个客户端，拒绝 { $refused } 个，�
 
 ## 串口
 
-port-not-found = 找不到串口 { $path }；{ $present }
+port-not-found = 找不到串口 { $path }；{ $present }。请用 `picow probe` 核对串口名（Windows 上是 COM3 这样的名字，COM10 起写成 \\.\COM10）；开发板刚复位或重新插拔过的话，串口名可能变了
 port-present = 现有的串口：{ $ports }
 port-none-present = 一个串口都没有：开发板插上了吗？要用能传数据的线（只能充电的线没有数据线）
 port-no-board =
@@ -52,8 +57,10 @@ port-list = 无法列出串口：{ $reason }
 ## 固件
 
 fw-missing =
-    没有找到 { $chip } 的 picow 固件；找过这些地方：{ $places }。先编译一次：{ $command }（之后在任何目录都能找到），或者用 --firmware ELF 指定
+    没有找到 { $chip } 的 picow 固件（找过：{ $places }）。编译一次的方法：{ $command }；之后在任何目录下 picow 都能找到它。也可以用 --firmware ELF 指定
 fw-missing-any =
-    没有找到 picow 固件；找过这些地方：{ $places }。先为开发板的芯片编译一次：核桃派PicoW（ESP32-S3）用 { $command }，或者用 --firmware ELF 指定
-fw-s3-toolchain = 先安装乐鑫的 Rust 工具链（`cargo install espup --locked && espup install`，然后 `. $HOME/export-esp.sh`），再在 picow 仓库里运行 `cargo xtask fw build --chip esp32s3 --release`
+    没有找到 picow 固件（找过：{ $places }）。核桃派PicoW（ESP32-S3）：{ $command }。ESP32-C3 或 C6 的板子：`cargo xtask fw build --chip esp32c3 --release`（或 esp32c6）。之后在任何目录下 picow 都能找到它。也可以用 --firmware ELF 指定
+fw-s3-toolchain = 先安装一次乐鑫的 Rust 工具链（`cargo install espup --locked && espup install`，然后 `. $HOME/export-esp.sh`），再在 picow 仓库里运行 `cargo xtask fw build --chip esp32s3 --release`
 fw-riscv-build = 在 picow 仓库里运行 `cargo xtask fw build --chip { $chip } --release`
+fw-wrong-chip =
+    芯片不匹配：{ $port } 上的开发板是 { $board }，但找到的固件是给 { $chips } 的（{ $paths }）。{ $board } 的固件：{ $command }；或者用 --firmware ELF 指定。没有写入任何内容

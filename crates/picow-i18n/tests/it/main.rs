@@ -131,17 +131,28 @@ fn scan(dir: &Path, used: &mut Vec<(String, String)>) {
             }
         } else if p.extension().is_some_and(|x| x == "rs") {
             let text = std::fs::read_to_string(&p).unwrap_or_default();
-            for marker in ["tr!(\"", "msg!(\"", "Msg::new(\""] {
+            for marker in ["tr!(", "tr_in!(", "msg!(", "Msg::new("] {
                 for (at, _) in text.match_indices(marker) {
                     // `include_str!(` is not `tr!(`.
                     let before = text[..at].chars().next_back().unwrap_or(' ');
                     if before.is_alphanumeric() || before == '_' {
                         continue;
                     }
+                    // The id: the first string literal of the call.
                     let rest = &text[at + marker.len()..];
+                    let Some(q) = rest.find('"') else { continue };
+                    if rest[..q].contains([')', ';', '"']) {
+                        continue;
+                    }
+                    let rest = &rest[q + 1..];
                     let id = &rest[..rest.find('"').unwrap_or(0)];
-                    // The doc example and this test's own markers.
-                    if id != "id" && !id.is_empty() {
+                    // Ids are identifiers (not this file's markers); `id` is
+                    // the doc example's.
+                    let ident = !id.is_empty()
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                    if ident && id != "id" {
                         used.push((p.display().to_string(), id.to_string()));
                     }
                 }

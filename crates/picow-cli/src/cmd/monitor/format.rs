@@ -82,9 +82,9 @@ pub struct Printer<W: Write> {
     line_time: SystemTime,
     lines: LineDecoder<MAX_LINE>,
     symbols: Option<Symbols>,
-    /// Where to look for `target/picow-fw/<chip>/picow-fw.elf` when the
-    /// firmware says which chip it runs on and no `--elf` was given.
-    elf_root: Option<PathBuf>,
+    /// Directories holding `<chip>/picow-fw.elf`, in the order to look in
+    /// when the firmware says which chip it runs on and no `--elf` was given.
+    elf_dirs: Vec<PathBuf>,
     /// The ELF found that way and its modification time.
     auto_elf: Option<(PathBuf, SystemTime)>,
     hex_offset: u64,
@@ -152,7 +152,7 @@ impl<W: Write> Printer<W> {
             line_time: UNIX_EPOCH,
             lines: LineDecoder::new(),
             symbols: None,
-            elf_root: None,
+            elf_dirs: Vec::new(),
             auto_elf: None,
             hex_offset: 0,
             hex_row: Vec::with_capacity(16),
@@ -165,13 +165,19 @@ impl<W: Write> Printer<W> {
     /// Decodes addresses with this ELF (and never looks for another).
     pub fn set_symbols(&mut self, symbols: Symbols) {
         self.symbols = Some(symbols);
-        self.elf_root = None;
+        self.elf_dirs.clear();
     }
 
     /// When the firmware announces its chip and no ELF is loaded, load
     /// `<root>/target/picow-fw/<chip>/picow-fw.elf` if it exists.
     pub fn set_elf_root(&mut self, root: PathBuf) {
-        self.elf_root = Some(root);
+        self.elf_dirs = vec![root.join("target/picow-fw")];
+    }
+
+    /// When the firmware announces its chip and no ELF is loaded, load the
+    /// first `<dir>/<chip>/picow-fw.elf` of `dirs` that exists.
+    pub fn set_elf_dirs(&mut self, dirs: Vec<PathBuf>) {
+        self.elf_dirs = dirs;
     }
 
     /// The ELF in use, if any.
@@ -446,12 +452,18 @@ impl<W: Write> Printer<W> {
     /// it changed since (a new build was flashed while the monitor ran).
     /// Never replaces an `--elf` given by the user.
     fn auto_load_elf(&mut self, chip: &str) {
-        let Some(root) = &self.elf_root else { return };
         // Only plain chip names make a path.
         if chip.is_empty() || !chip.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return;
         }
-        let path = default_elf(root, chip);
+        let Some(path) = self
+            .elf_dirs
+            .iter()
+            .map(|d| d.join(chip).join(crate::firmware::ELF_NAME))
+            .find(|p| p.is_file())
+        else {
+            return;
+        };
         let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
             return;
         };
@@ -909,6 +921,32 @@ mod tests {
         let mut p = printer(Mode::Pretty, true, false);
         p.write_all(b"@picow wifi-lost \x1b]0;x\x07\n").unwrap();
         assert!(!out(&p).contains("\x1b]"), "{:?}", out(&p));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_installed_elf_comes_before_the_clones() {
+        let installed = tempfile::tempdir().unwrap();
+        let clone = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let boot = b"@picow boot version=\"1\" chip=\"esp32c3\"\n";
+        let dirs = vec![installed.path().to_path_buf(), clone.path().to_path_buf()];
+        let place = |d: &std::path::Path| {
+            let p = d.join("esp32c3/picow-fw.elf");
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::copy(&exe, &p).unwrap();
+            p
+        };
+        let in_clone = place(clone.path());
+        let mut p = printer(Mode::Pretty, false, false);
+        p.set_elf_dirs(dirs.clone());
+        p.write_all(boot).unwrap();
+        assert_eq!(p.symbols().map(|s| s.path()), Some(in_clone.as_path()));
+        let in_data = place(installed.path());
+        let mut p = printer(Mode::Pretty, false, false);
+        p.set_elf_dirs(dirs);
+        p.write_all(boot).unwrap();
+        assert_eq!(p.symbols().map(|s| s.path()), Some(in_data.as_path()));
     }
 
     #[test]

@@ -73,8 +73,8 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Firmware ELF for decoding backtrace addresses (default: the last
-    /// `cargo xtask fw build` for the chip the firmware reports,
-    /// `target/picow-fw/<chip>/picow-fw.elf` in the workspace).
+    /// `cargo xtask fw build` for the chip the firmware reports, installed in
+    /// the user's data directory, else in the clone's target/picow-fw/<chip>/).
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
     /// Reset the board after opening the port (opening alone never resets it).
@@ -189,8 +189,13 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     );
     if let Some(s) = symbols {
         printer.set_symbols(s);
-    } else if let Some(root) = workspace_root() {
-        printer.set_elf_root(root);
+    } else {
+        // The firmware `cargo xtask fw build` installed, then the clone's.
+        let dirs = crate::firmware::installed_dir()
+            .into_iter()
+            .chain(workspace_root().map(|r| r.join("target/picow-fw")))
+            .collect();
+        printer.set_elf_dirs(dirs);
     }
     let notes = Notices {
         quiet: global.quiet,

@@ -10,10 +10,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The `picow` binary, without the caller's settings that change what it
-/// does (`RUST_LOG`, `PICOW_PORT`, `PICOW_FIRMWARE`, `PICOW_OTA_PASSWORD`)
-/// and without colour. Its config directory (where it keeps made-up OTA
-/// passwords) is one per test process under Cargo's target tmp dir, never
-/// the user's.
+/// does (`RUST_LOG`, `PICOW_PORT`, `PICOW_FIRMWARE`, `PICOW_OTA_PASSWORD`,
+/// `PICOW_DEBUG`), without colour, and in English (`LC_ALL=C`; a test of
+/// another language sets `LC_ALL` itself). Its config directory (where it
+/// keeps made-up OTA passwords) is one per test process under Cargo's
+/// target tmp dir, never the user's.
 pub fn picow() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
     c.env_remove("RUST_LOG")
@@ -21,6 +22,8 @@ pub fn picow() -> Command {
         .env_remove("PICOW_FIRMWARE")
         .env_remove("PICOW_OTA_PASSWORD")
         .env("PICOW_CONFIG_DIR", config_dir())
+        .env_remove("PICOW_DEBUG")
+        .env("LC_ALL", "C")
         .env("NO_COLOR", "1");
     c
 }
