@@ -152,7 +152,87 @@ fn open_pty() -> io::Result<Pty> {
     })
 }
 
+/// How often the board looks for exclusive mode left behind by a tool that
+/// was killed (see [`Pty::release_stale_exclusive`]).
+pub const STALE_EXCLUSIVE_CHECK: Duration = Duration::from_millis(250);
+
+#[cfg(target_os = "linux")]
+mod exclusive {
+    use std::os::fd::AsFd;
+
+    nix::ioctl_read_bad!(tiocgexcl, nix::libc::TIOCGEXCL, nix::libc::c_int);
+    nix::ioctl_none_bad!(tiocnxcl, nix::libc::TIOCNXCL);
+
+    /// Whether the tty is in exclusive mode (TIOCEXCL).
+    pub fn is_set(fd: &impl AsFd) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut v: nix::libc::c_int = 0;
+        // SAFETY: TIOCGEXCL writes one int; the descriptor is open.
+        unsafe { tiocgexcl(fd.as_fd().as_raw_fd(), &mut v) }.is_ok() && v != 0
+    }
+
+    /// Clears exclusive mode (TIOCNXCL).
+    pub fn clear(fd: &impl AsFd) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: TIOCNXCL takes no argument; the descriptor is open.
+        let _ = unsafe { tiocnxcl(fd.as_fd().as_raw_fd()) };
+    }
+
+    /// Whether anyone holds an flock on the file behind `fd`, from
+    /// `/proc/locks` (`N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ...`, the
+    /// device numbers in hex), without taking a lock ourselves.
+    pub fn flock_held(fd: &impl AsFd) -> bool {
+        let Ok(st) = nix::sys::stat::fstat(fd.as_fd()) else {
+            return true;
+        };
+        let dev = st.st_dev;
+        let want = format!(
+            "{:02x}:{:02x}:{}",
+            nix::sys::stat::major(dev),
+            nix::sys::stat::minor(dev),
+            st.st_ino
+        );
+        let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+            // Cannot tell: never clear someone's lock.
+            return true;
+        };
+        locks.lines().any(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            let kind = f.next();
+            let kind = if kind == Some("->") { f.next() } else { kind };
+            kind == Some("FLOCK") && f.nth(3) == Some(want.as_str())
+        })
+    }
+}
+
 impl Pty {
+    /// A tool that put the port into exclusive mode (serialport, espflash
+    /// and so `picow flash`/`monitor` set TIOCEXCL) and was killed leaves it
+    /// set: a real board's USB port forgets it when its last user closes
+    /// it, but the board holds the pty's slave side open itself, so nobody
+    /// else could open the port until a replug. Exclusive mode with no
+    /// flock on the pty (those tools, and pyserial's exclusive mode, take
+    /// one with it) seen on two checks in a row is such a leftover and is
+    /// cleared. `seen` carries the first sighting to the next check.
+    #[cfg(target_os = "linux")]
+    fn release_stale_exclusive(&self, seen: &mut bool) {
+        if !exclusive::is_set(&self._slave) || exclusive::flock_held(&self._slave) {
+            *seen = false;
+            return;
+        }
+        if std::mem::replace(seen, true) {
+            exclusive::clear(&self._slave);
+            *seen = false;
+            tracing::debug!(
+                "{}: cleared exclusive mode left by a tool that ended without closing the port",
+                self.path.display()
+            );
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn release_stale_exclusive(&self, _seen: &mut bool) {}
+
     async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let mut guard = self.master.readable().await?;
@@ -577,6 +657,9 @@ async fn run(
     // `hang`: nothing is read or written until a reset or an unplug.
     let mut hung = false;
     let mut buf = vec![0u8; 4096];
+    let mut stale_check = tokio::time::interval(STALE_EXCLUSIVE_CHECK);
+    stale_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stale_seen = false;
     let result = loop {
         if let (Some(p), Some(mode)) = (&pty, pending_mode.take()) {
             let _ = events.send(SimEvent::Plugged {
@@ -587,6 +670,11 @@ async fn run(
         }
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
+            _ = stale_check.tick() => {
+                if let Some(p) = &pty {
+                    p.release_stale_exclusive(&mut stale_seen);
+                }
+            }
             r = async { match &pty { Some(p) if !hung => p.read(&mut buf).await, _ => std::future::pending().await } } => {
                 let n = match r {
                     Ok(n) if n > 0 => n,

@@ -5,6 +5,7 @@
 use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -265,4 +266,138 @@ fn booted_virtual_board_greets_a_loopback_server() {
     );
     interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// Whether the tty behind `path` is in exclusive mode (TIOCEXCL), asked
+/// through a descriptor of our own (root may open it anyway; anyone else
+/// gets EBUSY, which is the answer too).
+#[cfg(target_os = "linux")]
+fn exclusive(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(16) => return true, // EBUSY
+        Err(e) => panic!("{}: {e}", path.display()),
+    };
+    const TIOCGEXCL: rustix::ioctl::Opcode = 0x8004_5440;
+    // SAFETY: TIOCGEXCL writes one int, which the getter provides.
+    let r = unsafe {
+        rustix::ioctl::ioctl(
+            &f,
+            rustix::ioctl::Getter::<TIOCGEXCL, std::ffi::c_int>::new(),
+        )
+    };
+    r.is_ok_and(|v| v != 0)
+}
+
+/// A tool killed while it held the board's port exclusively (`picow flash`
+/// or `picow monitor` under SIGKILL) does not lock everyone else out: the
+/// board clears the exclusive mode nobody holds any more, as a real USB
+/// port forgets it on the last close, and the next tool opens the port.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_port_held_by_a_killed_tool_opens_again() {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("board");
+    let mut sim = common::Kill(
+        picow()
+            .args(["sim", "--link"])
+            .arg(&link)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !link.exists() {
+        assert!(Instant::now() < deadline, "picow sim did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pts = std::fs::canonicalize(&link).unwrap();
+    // Anyone may open it (as a user's own board would be), so that a
+    // second tool run by another user than root sees the lock.
+    std::fs::set_permissions(&pts, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let mut held = common::Kill(
+        picow()
+            .args(["monitor", "--non-interactive", "--port"])
+            .arg(&link)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = BufReader::new(held.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("monitoring"), "{line}");
+    assert!(exclusive(&pts), "the monitor holds the port exclusively");
+    // A live holder keeps it: another monitor is told it is busy.
+    let out = picow()
+        .args(["monitor", "--non-interactive", "--port"])
+        .arg(&link)
+        .as_ordinary_user()
+        .output()
+        .unwrap();
+    assert!(
+        text_of(&out.stderr).contains("is busy"),
+        "{}",
+        text_of(&out.stderr)
+    );
+    held.kill().unwrap();
+    held.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while exclusive(&pts) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed monitor's exclusive mode is never cleared"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The next tool, run by an ordinary user, opens it.
+    let mut next = picow()
+        .args(["monitor", "--non-interactive", "--port"])
+        .arg(&link)
+        .as_ordinary_user()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(next.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let _ = next.kill();
+    let _ = next.wait();
+    assert!(line.contains("monitoring"), "{line}");
+    let _ = sim.kill();
+}
+
+/// Root opens a tty in exclusive mode anyway: the second tool runs as
+/// `nobody` then.
+#[cfg(target_os = "linux")]
+trait AsOrdinaryUser {
+    fn as_ordinary_user(&mut self) -> &mut Self;
+}
+
+#[cfg(target_os = "linux")]
+impl AsOrdinaryUser for Command {
+    fn as_ordinary_user(&mut self) -> &mut Self {
+        if rustix::process::geteuid().is_root() {
+            self.uid(65534).gid(65534);
+        }
+        self
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
