@@ -287,14 +287,19 @@ fn reset_of_a_virtual_board_goes_through_its_control_socket() {
     std::os::unix::fs::symlink(&pty.path, &link).unwrap();
     // `picow sim --link L` listens on L.control; the monitor finds it.
     let control = UnixListener::bind(dir.path().join("picow-sim.control")).unwrap();
-    let board = std::thread::spawn(move || {
+    let board = std::thread::spawn(move || loop {
+        // The lookup first checks that a board answers (a connection that
+        // sends nothing); the reset comes on the next one.
         let (s, _) = control.accept().unwrap();
         let mut line = String::new();
         BufReader::new(s.try_clone().unwrap())
             .read_line(&mut line)
             .unwrap();
+        if line.is_empty() {
+            continue;
+        }
         (&s).write_all(b"ok mode=running\n").unwrap();
-        line
+        return line;
     });
     let m = Monitor::spawn(&link, &["--reset"]);
     m.wait_open();
