@@ -14,12 +14,11 @@ use espflash::target::XtalFrequency;
 use picow_protocol::forms::{mask, Server, ServerAddr, WifiCredentials};
 use picow_protocol::ota::OtaPassword;
 use picow_protocol::{DeviceConfig, Transport};
-use serde_json::json;
 
 use crate::cli::GlobalArgs;
 use crate::esp::device::{self, After, Before, Target};
 use crate::esp::image::{self, FlashPlan, PicowChip};
-use crate::esp::progress::{self, Progress};
+use crate::esp::progress::{self, FlashEvent, Progress, RegionInfo};
 use crate::esp::select::{self, Found};
 use crate::exit::{Exit, HumanError, UsageError};
 use crate::firmware;
@@ -646,25 +645,19 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         let img = plan.merged();
         write_whole(out, &img)
             .wrap_err_with(|| format!("writing the --save-image file {}", out.display()))?;
-        if mode == progress::Mode::Json {
-            progress::event(json!({
-                "event": "saved", "path": out.display().to_string(), "size": img.len(),
-                "chip": fw.chip, "regions": regions_json(&plan),
-                "ota_password": ota_json(config.ota_password(), args.show_secrets),
-            }));
-        } else {
-            say(&format!(
-                "wrote {} ({}, {} for {}): {}",
-                out.display(),
-                image::human_size(img.len() as u32),
-                fw.path.display(),
-                fw.chip,
-                plan.regions
-                    .iter()
-                    .map(|r| format!("{} @{:#x}", r.name, r.addr))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+        report(
+            mode,
+            &say,
+            &FlashEvent::Saved {
+                path: out.display().to_string(),
+                size: img.len(),
+                chip: fw.chip,
+                regions: regions_info(&plan),
+                ota_password: ota_shown(config.ota_password(), args.show_secrets),
+                firmware: fw.path.display().to_string(),
+            },
+        );
+        if mode != progress::Mode::Json {
             say(&ota_source.describe(config.ota_password(), args.show_secrets));
         }
         return Ok(Exit::Success);
@@ -699,18 +692,16 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             .into());
         }
     }
-    if mode == progress::Mode::Json {
-        progress::event(json!({
-            "event": "connected", "port": port_name, "chip": board,
-            "flash_size": flash_size, "mac": info.mac_address,
-        }));
-    } else {
-        say(&format!(
-            "{port_name}: {board}, {} flash, MAC {}",
-            image::human_size(flash_size),
-            info.mac_address.as_deref().unwrap_or("?")
-        ));
-    }
+    report(
+        mode,
+        &say,
+        &FlashEvent::Connected {
+            port: &port_name,
+            chip: board,
+            flash_size,
+            mac: info.mac_address.as_deref(),
+        },
+    );
 
     // The settings: given, or the board's own; then the OTA password.
     let (base, existing_ota) = match &settings {
@@ -791,28 +782,23 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     }
     let written = progress.results.iter().filter(|r| !r.skipped).count();
     let skipped = progress.results.len() - written;
-    if mode == progress::Mode::Json {
-        progress::event(json!({
-            "event": "done", "port": port_name, "chip": board, "written": written,
-            "skipped": skipped, "secs": started.elapsed().as_secs_f64(),
-            "ssid": config.ssid(), "password": mask(config.password()),
-            "server": config.server().to_string(),
-            "ota_password": ota_json(config.ota_password(), args.show_secrets),
-            "reset": args.after == After::HardReset && after_warning.is_none(),
-        }));
-    } else {
-        say(&format!(
-            "done in {:.1} s: {written} region(s) written, {skipped} unchanged; Wi-Fi {} (password {}), server {}{}",
-            started.elapsed().as_secs_f64(),
-            config.ssid(),
-            mask(config.password()),
-            config.server(),
-            if args.after == After::HardReset && after_warning.is_none() {
-                "; the board was reset into the app"
-            } else {
-                ""
-            }
-        ));
+    report(
+        mode,
+        &say,
+        &FlashEvent::Done {
+            port: &port_name,
+            chip: board,
+            written,
+            skipped,
+            secs: started.elapsed().as_secs_f64(),
+            ssid: config.ssid(),
+            password: mask(config.password()),
+            server: config.server().to_string(),
+            ota_password: ota_shown(config.ota_password(), args.show_secrets),
+            reset: args.after == After::HardReset && after_warning.is_none(),
+        },
+    );
+    if mode != progress::Mode::Json {
         say(&ota_source.describe(config.ota_password(), args.show_secrets));
     }
     if args.monitor {
@@ -930,20 +916,36 @@ fn read_board_config(
     DeviceConfig::decode(&bytes).map_err(|e| refuse(e.to_string()).into())
 }
 
-/// The OTA password as `--json` shows it.
-fn ota_json(password: Option<&OtaPassword>, show: bool) -> serde_json::Value {
-    match password {
-        Some(p) if show => json!(p.expose()),
-        Some(_) => json!("********"),
-        None => serde_json::Value::Null,
-    }
+/// The OTA password as `--json` shows it: masked unless `--show-secrets`.
+fn ota_shown(password: Option<&OtaPassword>, show: bool) -> Option<String> {
+    password.map(|p| {
+        if show {
+            p.expose().to_string()
+        } else {
+            "********".to_string()
+        }
+    })
 }
 
-fn regions_json(plan: &FlashPlan) -> serde_json::Value {
+fn regions_info(plan: &FlashPlan) -> Vec<RegionInfo> {
     plan.regions
         .iter()
-        .map(|r| json!({"name": r.name, "addr": r.addr, "size": r.data.len()}))
+        .map(|r| RegionInfo {
+            name: r.name,
+            addr: r.addr,
+            size: r.data.len(),
+        })
         .collect()
+}
+
+/// One event: a JSON line with `--json`, else its line for people (through
+/// `say`, which `-q` silences).
+fn report(mode: progress::Mode, say: &dyn Fn(&str), ev: &FlashEvent<'_>) {
+    if mode == progress::Mode::Json {
+        progress::event(ev);
+    } else if let Some(line) = ev.human() {
+        say(&line);
+    }
 }
 
 /// The port to flash, or the exit code when the choice ended the command.
@@ -983,15 +985,17 @@ fn resolve_port(
         }
         Found::MicroPython(p) => {
             let hint = select::micropython_hint(&p);
+            let ev = FlashEvent::Waiting {
+                reason: "micropython",
+                port: &p,
+                hint: &hint,
+                timeout_secs: args.wait.as_secs(),
+            };
             if global.json {
-                progress::event(
-                    json!({"event": "waiting", "reason": "micropython", "port": p, "hint": hint, "timeout_secs": args.wait.as_secs()}),
-                );
-            } else {
-                eprintln!(
-                    "{hint}. Waiting up to {} for the board in download mode…",
-                    picow_values::duration::format(args.wait)
-                );
+                progress::event(&ev);
+            } else if let Some(line) = ev.human() {
+                // Also with -q: the user must act.
+                eprintln!("{line}");
             }
             let t0 = Instant::now();
             let got = select::wait_for_download_port(

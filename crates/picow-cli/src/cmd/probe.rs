@@ -17,7 +17,7 @@ use picow_protocol::forms::mask;
 use picow_protocol::layout::PartitionTable;
 use picow_protocol::otadata::OtaData;
 use picow_protocol::DeviceConfig;
-use serde_json::{json, Value};
+use serde::Serialize;
 use serialport::{SerialPort as _, SerialPortInfo};
 
 use crate::cli::GlobalArgs;
@@ -185,7 +185,99 @@ pub fn by_id(path: &str) -> Vec<String> {
     out
 }
 
-fn list_entry(info: &SerialPortInfo) -> Value {
+/// What picow-fw's `status` line says (`firmware` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Firmware {
+    /// Firmware version.
+    pub version: String,
+    /// Wi-Fi state.
+    pub wifi: String,
+    /// The board's address.
+    pub ip: String,
+    /// Server connection state.
+    pub server: String,
+}
+
+/// A port and what answers on it: one entry of `picow probe` (a JSON array
+/// of these with `--json`), and the report of `--port` for a board that is
+/// not in download mode (without the USB fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortEntry {
+    /// The port's name.
+    pub port: String,
+    /// USB `vid:pid` in hex, if a USB device.
+    #[serde(flatten)]
+    pub usb: Option<UsbFields>,
+    /// `download-mode`, `picow-fw`, `micropython` or `unknown`.
+    pub kind: &'static str,
+    /// picow-fw's status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Firmware>,
+    /// What to do next, or why the kind is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The USB facts of a listed port (absent in `--port` reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsbFields {
+    /// `vid:pid` in hex, or null for a port that is not a USB device.
+    pub usb: Option<String>,
+    /// The USB serial number.
+    pub serial_number: Option<String>,
+    /// The USB product string.
+    pub product: Option<String>,
+    /// The USB manufacturer string.
+    pub manufacturer: Option<String>,
+    /// `/dev/serial/by-id` links to the port.
+    pub by_id: Vec<String>,
+}
+
+impl PortEntry {
+    /// The entry for `port` of `kind`; `detail` for a picow-fw board (which
+    /// the listing does not repeat) only when `examined`.
+    fn new(port: &str, usb: Option<UsbFields>, kind: Kind, examined: bool) -> PortEntry {
+        let tag = kind.tag();
+        let (firmware, detail) = match kind {
+            Kind::PicowFw {
+                version,
+                wifi,
+                ip,
+                server,
+            } => (
+                Some(Firmware {
+                    version,
+                    wifi,
+                    ip,
+                    server,
+                }),
+                examined.then(|| {
+                    "running picow-fw; `picow probe --port PORT --reset` shows the flash contents"
+                        .to_string()
+                }),
+            ),
+            Kind::MicroPython if examined => (
+                None,
+                Some("vendor MicroPython: hold BOOT and replug it to examine or flash it".into()),
+            ),
+            Kind::MicroPython => (
+                None,
+                Some("vendor MicroPython: hold BOOT and replug to flash it".into()),
+            ),
+            Kind::Unknown(why) => (None, Some(why)),
+            Kind::Download => (None, None),
+        };
+        PortEntry {
+            port: port.to_owned(),
+            usb,
+            kind: tag,
+            firmware,
+            detail,
+        }
+    }
+}
+
+fn list_entry(info: &SerialPortInfo) -> PortEntry {
     let usb = port::usb_info(info);
     let usb_id = usb.map(|u| (u.vid, u.pid));
     // Only USB devices are asked: a plain UART name (ttyS*) is usually no
@@ -195,34 +287,17 @@ fn list_entry(info: &SerialPortInfo) -> Value {
     } else {
         Kind::Unknown("not a USB device; give --port to examine it".into())
     };
-    let mut v = json!({
-        "port": info.port_name,
-        "usb": usb.map(|u| format!("{:04x}:{:04x}", u.vid, u.pid)),
-        "serial_number": usb.and_then(|u| u.serial_number.clone()),
-        "product": usb.and_then(|u| u.product.clone()),
-        "manufacturer": usb.and_then(|u| u.manufacturer.clone()),
-        "by_id": by_id(&info.port_name),
-        "kind": kind.tag(),
-    });
-    match kind {
-        Kind::PicowFw {
-            version,
-            wifi,
-            ip,
-            server,
-        } => {
-            v["firmware"] = json!({"version": version, "wifi": wifi, "ip": ip, "server": server});
-        }
-        Kind::Unknown(why) => v["detail"] = json!(why),
-        Kind::MicroPython => {
-            v["detail"] = json!("vendor MicroPython: hold BOOT and replug to flash it")
-        }
-        Kind::Download => {}
-    }
-    v
+    let fields = UsbFields {
+        usb: usb.map(|u| format!("{:04x}:{:04x}", u.vid, u.pid)),
+        serial_number: usb.and_then(|u| u.serial_number.clone()),
+        product: usb.and_then(|u| u.product.clone()),
+        manufacturer: usb.and_then(|u| u.manufacturer.clone()),
+        by_id: by_id(&info.port_name),
+    };
+    PortEntry::new(&info.port_name, Some(fields), kind, false)
 }
 
-fn print_list(entries: &[Value], out: &mut dyn Write) -> std::io::Result<()> {
+fn print_list(entries: &[PortEntry], out: &mut dyn Write) -> std::io::Result<()> {
     if entries.is_empty() {
         writeln!(
             out,
@@ -230,243 +305,393 @@ fn print_list(entries: &[Value], out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     for e in entries {
-        write!(out, "{}", e["port"].as_str().unwrap_or("?"))?;
-        if let Some(u) = e["usb"].as_str() {
-            write!(out, "  {u}")?;
-        }
-        if let Some(s) = e["serial_number"].as_str() {
-            write!(out, "  SN {s}")?;
+        write!(out, "{}", e.port)?;
+        if let Some(u) = &e.usb {
+            if let Some(id) = &u.usb {
+                write!(out, "  {id}")?;
+            }
+            if let Some(sn) = &u.serial_number {
+                write!(out, "  SN {sn}")?;
+            }
         }
         writeln!(out)?;
-        for l in e["by_id"].as_array().into_iter().flatten() {
-            writeln!(out, "    by-id: {}", l.as_str().unwrap_or(""))?;
+        for l in e.usb.iter().flat_map(|u| &u.by_id) {
+            writeln!(out, "    by-id: {l}")?;
         }
-        let what = match e["kind"].as_str() {
-            Some("download-mode") => {
+        let what = match (&e.firmware, e.kind) {
+            (_, "download-mode") => {
                 "ESP chip in download mode (`picow probe --port` for details)".to_string()
             }
-            Some("picow-fw") => format!(
+            (Some(f), _) => format!(
                 "picow-fw {}: wifi {}, ip {}, server {}",
-                e["firmware"]["version"].as_str().unwrap_or("?"),
-                e["firmware"]["wifi"].as_str().unwrap_or("?"),
-                e["firmware"]["ip"].as_str().unwrap_or(""),
-                e["firmware"]["server"].as_str().unwrap_or("?")
+                f.version, f.wifi, f.ip, f.server
             ),
-            Some("micropython") => "vendor MicroPython: hold BOOT and replug it to flash".into(),
-            _ => format!("unknown ({})", e["detail"].as_str().unwrap_or("")),
+            (None, "micropython") => "vendor MicroPython: hold BOOT and replug it to flash".into(),
+            _ => format!("unknown ({})", e.detail.as_deref().unwrap_or("")),
         };
         writeln!(out, "    {what}")?;
     }
     Ok(())
 }
 
+/// The security flags the ROM reports (`security` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Security {
+    /// GET_SECURITY_INFO's flags word, hex.
+    pub flags: String,
+    /// Secure boot is on.
+    pub secure_boot: bool,
+    /// Secure download mode is on.
+    pub secure_download: bool,
+    /// Flash encryption is on (an odd `flash_crypt_cnt`).
+    pub flash_encryption: bool,
+    /// The eFuse counter.
+    pub flash_crypt_cnt: u8,
+    /// The key purposes.
+    pub key_purposes: Vec<u8>,
+    /// The chip id.
+    pub chip_id: Option<u32>,
+    /// The ECO version.
+    pub eco_version: Option<u32>,
+}
+
+/// One partition of the table (`partitions` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Partition {
+    /// Its name.
+    pub label: String,
+    /// The type byte.
+    #[serde(rename = "type")]
+    pub ty: u8,
+    /// The subtype byte.
+    pub subtype: u8,
+    /// Where it starts.
+    pub offset: u32,
+    /// Its size.
+    pub size: u32,
+    /// Its flags.
+    pub flags: u32,
+}
+
+/// Something that could be read, or why not (`{"error": …}` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Found<T> {
+    /// What was read.
+    Ok(T),
+    /// Why not.
+    Error {
+        /// The reason, for people.
+        error: String,
+        /// A machine-readable reason, where there is one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    },
+}
+
+impl<T> Found<T> {
+    fn error(e: impl ToString) -> Found<T> {
+        Found::Error {
+            error: e.to_string(),
+            reason: None,
+        }
+    }
+}
+
+/// The settings in the config partition (`config` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigReport {
+    /// The Wi-Fi network.
+    pub ssid: String,
+    /// Its password, masked unless `--show-secrets`.
+    pub password: String,
+    /// The server, `tcp://HOST:PORT` or `udp://…`.
+    pub server: String,
+    /// The board's name.
+    pub name: Option<String>,
+    /// The OTA password, masked unless `--show-secrets`; null when updates
+    /// over Wi-Fi are off.
+    pub ota_password: Option<String>,
+}
+
+/// One app slot of an OTA layout (`ota.slots` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtaSlot {
+    /// Its number (`ota_N`).
+    pub slot: u8,
+    /// Its label.
+    pub label: String,
+    /// Where it starts.
+    pub offset: u32,
+    /// Its image.
+    pub app: Found<image::AppInfo>,
+}
+
+/// The OTA state of a two-slot layout (`ota` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtaReport {
+    /// The slot the bootloader boots, if any.
+    pub boot_slot: Option<u8>,
+    /// The otadata state of the active entry (`new`, `pending-verify`,
+    /// `valid`, …), if any.
+    pub state: Option<&'static str>,
+    /// Every slot.
+    pub slots: Vec<OtaSlot>,
+}
+
+/// Everything the ROM loader and the flash say about a board in download
+/// mode: the report of `picow probe --port` (`--json` prints it as is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BoardReport {
+    /// The port.
+    pub port: String,
+    /// Always `download-mode`.
+    pub kind: &'static str,
+    /// The chip, e.g. `esp32s3`.
+    pub chip: String,
+    /// Its revision, `v0.2`.
+    pub revision: Option<String>,
+    /// The base MAC.
+    pub mac: Option<String>,
+    /// The crystal, e.g. `40 MHz`.
+    pub crystal: String,
+    /// The chip's features.
+    pub features: Vec<String>,
+    /// The flash size in bytes.
+    pub flash_size: u32,
+    /// The flash's JEDEC id, hex.
+    pub jedec_id: Option<String>,
+    /// Its manufacturer byte, hex.
+    pub flash_manufacturer: Option<String>,
+    /// The security flags, when the ROM reports them.
+    pub security: Option<Security>,
+    /// The partition table.
+    pub partitions: Found<Vec<Partition>>,
+    /// The image the bootloader boots (absent without a table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<Found<image::AppInfo>>,
+    /// The OTA slots and otadata (absent without an OTA layout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ota: Option<OtaReport>,
+    /// The picow settings (absent without a table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Found<ConfigReport>>,
+}
+
 /// The full report on a board in download mode.
-pub fn examine(target: &Target, show_secrets: bool) -> Result<Value, device::DeviceError> {
+pub fn examine(target: &Target, show_secrets: bool) -> Result<BoardReport, device::DeviceError> {
     let mut warn = |w: String| tracing::warn!("{w}");
     let mut s = device::connect(target, Before::NoReset, 115_200, &mut warn)?;
     let info = s.board_info()?;
     let d = &info.device;
-    let mut v = json!({
-        "port": target.port,
-        "kind": "download-mode",
-        "chip": d.chip.to_string(),
-        "revision": d.revision.map(|(a, b)| format!("v{a}.{b}")),
-        "mac": d.mac_address,
-        "crystal": d.crystal_frequency.to_string(),
-        "features": d.features,
-        "flash_size": d.flash_size.size(),
-        "jedec_id": info.jedec.map(|j| format!("{:02x}{:02x}{:02x}", j[0], j[1], j[2])),
-        "flash_manufacturer": info.jedec.map(|j| format!("{:#04x}", j[0])),
-    });
-    v["security"] = match &info.security {
-        Some(sec) => json!({
-            "flags": format!("{:#x}", sec.flags),
-            "secure_boot": sec.flags & 1 != 0,
-            "secure_download": sec.flags & (1 << 2) != 0,
-            "flash_encryption": sec.flash_crypt_cnt.count_ones() % 2 == 1,
-            "flash_crypt_cnt": sec.flash_crypt_cnt,
-            "key_purposes": sec.key_purposes,
-            "chip_id": sec.chip_id,
-            "eco_version": sec.eco_version,
+    let mut report = BoardReport {
+        port: target.port.clone(),
+        kind: "download-mode",
+        chip: d.chip.to_string(),
+        revision: d.revision.map(|(a, b)| format!("v{a}.{b}")),
+        mac: d.mac_address.clone(),
+        crystal: d.crystal_frequency.to_string(),
+        features: d.features.clone(),
+        flash_size: d.flash_size.size(),
+        jedec_id: info
+            .jedec
+            .map(|j| format!("{:02x}{:02x}{:02x}", j[0], j[1], j[2])),
+        flash_manufacturer: info.jedec.map(|j| format!("{:#04x}", j[0])),
+        security: info.security.as_ref().map(|sec| Security {
+            flags: format!("{:#x}", sec.flags),
+            secure_boot: sec.flags & 1 != 0,
+            secure_download: sec.flags & (1 << 2) != 0,
+            flash_encryption: sec.flash_crypt_cnt.count_ones() % 2 == 1,
+            flash_crypt_cnt: sec.flash_crypt_cnt,
+            key_purposes: sec.key_purposes.to_vec(),
+            chip_id: sec.chip_id,
+            eco_version: sec.eco_version,
         }),
-        None => Value::Null,
+        partitions: Found::Ok(Vec::new()),
+        app: None,
+        ota: None,
+        config: None,
     };
     let table = s.read_partition_table()?;
     match PartitionTable::parse(&table) {
         Ok(t) => {
-            v["partitions"] = t
-                .entries()
-                .iter()
-                .map(|e| {
-                    json!({"label": e.label(), "type": e.ty, "subtype": e.subtype,
-                           "offset": e.offset, "size": e.size, "flags": e.flags})
-                })
-                .collect();
+            report.partitions = Found::Ok(
+                t.entries()
+                    .iter()
+                    .map(|e| Partition {
+                        label: e.label().to_string(),
+                        ty: e.ty,
+                        subtype: e.subtype,
+                        offset: e.offset,
+                        size: e.size,
+                        flags: e.flags,
+                    })
+                    .collect(),
+            );
             let otadata = match t.otadata() {
                 Some(o) => Some(OtaData::parse(&s.read_flash(o.offset, o.size.min(0x2000))?)),
                 None => None,
             };
             let boot = image::boot_partition(&t, otadata.as_ref()).copied();
-            v["app"] = match boot {
+            report.app = Some(match boot {
                 Some(app) => match image::parse_app(&s.read_flash(app.offset, 0x200)?) {
-                    Ok(a) => serde_json::to_value(&a).unwrap_or(Value::Null),
-                    Err(e) => json!({"error": e.to_string()}),
+                    Ok(a) => Found::Ok(a),
+                    Err(e) => Found::error(e),
                 },
-                None => json!({"error": "the partition table has no app partition"}),
-            };
+                None => Found::error("the partition table has no app partition"),
+            });
             if let Some(d) = &otadata {
                 let mut slots = Vec::new();
                 for n in 0..t.ota_slot_count() {
                     let Some(p) = t.ota_slot(n) else { continue };
-                    let app = match image::parse_app(&s.read_flash(p.offset, 0x200)?) {
-                        Ok(a) => serde_json::to_value(&a).unwrap_or(Value::Null),
-                        Err(e) => json!({"error": e.to_string()}),
-                    };
-                    slots.push(
-                        json!({"slot": n, "label": p.label(), "offset": p.offset, "app": app}),
-                    );
+                    slots.push(OtaSlot {
+                        slot: n,
+                        label: p.label().to_string(),
+                        offset: p.offset,
+                        app: match image::parse_app(&s.read_flash(p.offset, 0x200)?) {
+                            Ok(a) => Found::Ok(a),
+                            Err(e) => Found::error(e),
+                        },
+                    });
                 }
-                v["ota"] = json!({
-                    "boot_slot": boot.and_then(|b| b.ota_slot()),
-                    "state": d.active_entry().map(|e| e.image_state().map_or("unknown", |st| st.as_str())),
-                    "slots": slots,
+                report.ota = Some(OtaReport {
+                    boot_slot: boot.and_then(|b| b.ota_slot()),
+                    state: d
+                        .active_entry()
+                        .map(|e| e.image_state().map_or("unknown", |st| st.as_str())),
+                    slots,
                 });
             }
-            v["config"] = match t.picow_config() {
+            report.config = Some(match t.picow_config() {
                 Some(c) => {
                     let bytes = s.read_flash(c.offset, 0x200)?;
                     match DeviceConfig::decode(&bytes) {
-                        Ok(cfg) => json!({
-                            "ssid": cfg.ssid(),
-                            "password": if show_secrets { cfg.password() } else { mask(cfg.password()) },
-                            "server": cfg.server().to_string(),
-                            "name": cfg.name(),
-                            "ota_password": cfg.ota_password().map(|p| {
-                                if show_secrets { p.expose() } else { "********" }
+                        Ok(cfg) => Found::Ok(ConfigReport {
+                            ssid: cfg.ssid().to_string(),
+                            password: if show_secrets {
+                                cfg.password().to_string()
+                            } else {
+                                mask(cfg.password()).to_string()
+                            },
+                            server: cfg.server().to_string(),
+                            name: cfg.name().map(str::to_string),
+                            ota_password: cfg.ota_password().map(|p| {
+                                if show_secrets {
+                                    p.expose().to_string()
+                                } else {
+                                    "********".to_string()
+                                }
                             }),
                         }),
-                        Err(e) => json!({"error": e.to_string(), "reason": e.reason()}),
+                        Err(e) => Found::Error {
+                            error: e.to_string(),
+                            reason: Some(e.reason()),
+                        },
                     }
                 }
-                None => json!({"error": "no picow config partition (not flashed with picow)"}),
-            };
+                None => Found::error("no picow config partition (not flashed with picow)"),
+            });
         }
-        Err(e) => v["partitions"] = json!({"error": e.to_string()}),
+        Err(e) => report.partitions = Found::error(e),
     }
     s.finish(After::NoReset)?;
-    Ok(v)
+    Ok(report)
 }
 
-fn print_details(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
-    let s = |k: &str| {
-        v[k].as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| "?".into())
-    };
-    writeln!(out, "port:        {}", s("port"))?;
+fn print_details(r: &BoardReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "?".into());
+    writeln!(out, "port:        {}", r.port)?;
     writeln!(
         out,
         "chip:        {} (revision {})",
-        s("chip"),
-        s("revision")
+        r.chip,
+        opt(&r.revision)
     )?;
-    writeln!(out, "MAC:         {}", s("mac"))?;
-    writeln!(out, "crystal:     {}", s("crystal"))?;
-    let size = v["flash_size"].as_u64().unwrap_or(0) as u32;
+    writeln!(out, "MAC:         {}", opt(&r.mac))?;
+    writeln!(out, "crystal:     {}", r.crystal)?;
     writeln!(
         out,
         "flash:       {} (JEDEC id {})",
-        image::human_size(size),
-        s("jedec_id")
+        image::human_size(r.flash_size),
+        opt(&r.jedec_id)
     )?;
-    if let Some(f) = v["features"].as_array() {
-        let f: Vec<&str> = f.iter().filter_map(Value::as_str).collect();
-        writeln!(out, "features:    {}", f.join(", "))?;
-    }
-    let sec = &v["security"];
-    if !sec.is_null() {
+    writeln!(out, "features:    {}", r.features.join(", "))?;
+    if let Some(sec) = &r.security {
         writeln!(
             out,
             "security:    secure boot {}, flash encryption {}, secure download {}",
-            on(sec["secure_boot"].as_bool()),
-            on(sec["flash_encryption"].as_bool()),
-            on(sec["secure_download"].as_bool())
+            on(sec.secure_boot),
+            on(sec.flash_encryption),
+            on(sec.secure_download)
         )?;
     }
-    match v["partitions"].as_array() {
-        Some(parts) => {
+    match &r.partitions {
+        Found::Ok(parts) => {
             writeln!(out, "partitions:")?;
             for p in parts {
                 writeln!(
                     out,
                     "  {:<16} type {:#04x}/{:#04x}  {:#09x}  {:>8} bytes",
-                    p["label"].as_str().unwrap_or(""),
-                    p["type"].as_u64().unwrap_or(0),
-                    p["subtype"].as_u64().unwrap_or(0),
-                    p["offset"].as_u64().unwrap_or(0),
-                    p["size"].as_u64().unwrap_or(0)
+                    p.label, p.ty, p.subtype, p.offset, p.size
                 )?;
             }
         }
-        None => writeln!(
-            out,
-            "partitions:  {}",
-            v["partitions"]["error"].as_str().unwrap_or("none")
-        )?,
+        Found::Error { error, .. } => writeln!(out, "partitions:  {error}")?,
     }
-    let app = &v["app"];
-    if let Some(slot) = v["ota"]["boot_slot"].as_u64() {
-        writeln!(
-            out,
-            "boots:       ota_{slot} (otadata state {})",
-            v["ota"]["state"].as_str().unwrap_or("none")
-        )?;
+    if let Some(ota) = &r.ota {
+        if let Some(slot) = ota.boot_slot {
+            writeln!(
+                out,
+                "boots:       ota_{slot} (otadata state {})",
+                ota.state.unwrap_or("none")
+            )?;
+        }
     }
-    if let Some(d) = app.get("descriptor").filter(|d| !d.is_null()) {
-        writeln!(
-            out,
-            "app:         {} {} built {} (ELF SHA-256 {})",
-            d["name"].as_str().unwrap_or("?"),
-            d["version"].as_str().unwrap_or("?"),
-            d["build_time"].as_str().unwrap_or("?"),
-            d["elf_sha256"].as_str().unwrap_or("?")
-        )?;
-    } else if let Some(e) = app["error"].as_str() {
-        writeln!(out, "app:         {e}")?;
-    } else if !app.is_null() {
-        writeln!(out, "app:         an image without an app descriptor")?;
+    match &r.app {
+        Some(Found::Ok(a)) => match &a.descriptor {
+            Some(d) => writeln!(
+                out,
+                "app:         {} {} built {} (ELF SHA-256 {})",
+                d.name, d.version, d.build_time, d.elf_sha256
+            )?,
+            None => writeln!(out, "app:         an image without an app descriptor")?,
+        },
+        Some(Found::Error { error, .. }) => writeln!(out, "app:         {error}")?,
+        None => {}
     }
-    let c = &v["config"];
-    if let Some(ssid) = c["ssid"].as_str() {
-        writeln!(
-            out,
-            "config:      Wi-Fi {ssid} (password {}), server {}{}",
-            c["password"].as_str().unwrap_or(""),
-            c["server"].as_str().unwrap_or("?"),
-            c["name"]
-                .as_str()
-                .map(|n| format!(", name {n}"))
-                .unwrap_or_default()
-        )?;
-        writeln!(
-            out,
-            "OTA:         {}",
-            match c["ota_password"].as_str() {
-                Some(p) => format!("updates over Wi-Fi with password {p}"),
-                None => "no OTA password: updates over Wi-Fi are off".into(),
-            }
-        )?;
-    } else if let Some(e) = c["error"].as_str() {
-        writeln!(out, "config:      {e}")?;
+    match &r.config {
+        Some(Found::Ok(c)) => {
+            writeln!(
+                out,
+                "config:      Wi-Fi {} (password {}), server {}{}",
+                c.ssid,
+                c.password,
+                c.server,
+                c.name
+                    .as_deref()
+                    .map(|n| format!(", name {n}"))
+                    .unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "OTA:         {}",
+                match &c.ota_password {
+                    Some(p) => format!("updates over Wi-Fi with password {p}"),
+                    None => "no OTA password: updates over Wi-Fi are off".into(),
+                }
+            )?;
+        }
+        Some(Found::Error { error, .. }) => writeln!(out, "config:      {error}")?,
+        None => {}
     }
     Ok(())
 }
 
-fn on(b: Option<bool>) -> &'static str {
-    match b {
-        Some(true) => "on",
-        Some(false) => "off",
-        None => "?",
+fn on(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
     }
 }
 
@@ -475,9 +700,10 @@ pub fn run(args: ProbeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let mut out = std::io::stdout().lock();
     let Some(path) = &args.port else {
         let ports = port::list()?;
-        let entries: Vec<Value> = ports.iter().map(list_entry).collect();
+        let entries: Vec<PortEntry> = ports.iter().map(list_entry).collect();
         if global.json {
-            writeln!(out, "{}", Value::Array(entries))?;
+            serde_json::to_writer(&mut out, &entries)?;
+            writeln!(out)?;
         } else {
             print_list(&entries, &mut out)?;
         }
@@ -504,29 +730,8 @@ pub fn run(args: ProbeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         identify_port(path, usb)?
     };
     let report = match kind {
-        Kind::Download => examine(&target, args.show_secrets)?,
-        other => {
-            let mut v = json!({"port": path, "kind": other.tag()});
-            match other {
-                Kind::PicowFw {
-                    version,
-                    wifi,
-                    ip,
-                    server,
-                } => {
-                    v["firmware"] =
-                        json!({"version": version, "wifi": wifi, "ip": ip, "server": server});
-                    v["detail"] = json!("running picow-fw; `picow probe --port PORT --reset` shows the flash contents");
-                }
-                Kind::MicroPython => {
-                    v["detail"] =
-                        json!("vendor MicroPython: hold BOOT and replug it to examine or flash it")
-                }
-                Kind::Unknown(why) => v["detail"] = json!(why),
-                Kind::Download => {}
-            }
-            v
-        }
+        Kind::Download => Report::Board(Box::new(examine(&target, args.show_secrets)?)),
+        other => Report::Port(Box::new(PortEntry::new(path, None, other, true))),
     };
     if args.reset {
         if let Some(ctl) = &target.control {
@@ -534,13 +739,25 @@ pub fn run(args: ProbeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         }
     }
     if global.json {
-        writeln!(out, "{report}")?;
-    } else if report["kind"] == "download-mode" {
-        print_details(&report, &mut out)?;
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
     } else {
-        print_list(std::slice::from_ref(&report), &mut out)?;
+        match &report {
+            Report::Board(r) => print_details(r, &mut out)?,
+            Report::Port(e) => print_list(std::slice::from_ref(e), &mut out)?,
+        }
     }
     Ok(Exit::Success)
+}
+
+/// What `picow probe --port` reports.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Report {
+    /// A board in download mode, examined.
+    Board(Box<BoardReport>),
+    /// Anything else.
+    Port(Box<PortEntry>),
 }
 
 #[cfg(test)]
@@ -577,11 +794,45 @@ mod tests {
 
     #[test]
     fn list_output_names_each_kind() {
+        let usb = |id: &str, sn: Option<&str>, by_id: &[&str]| {
+            Some(UsbFields {
+                usb: Some(id.into()),
+                serial_number: sn.map(Into::into),
+                product: None,
+                manufacturer: None,
+                by_id: by_id.iter().map(|s| s.to_string()).collect(),
+            })
+        };
         let entries = vec![
-            json!({"port": "/dev/ttyACM0", "usb": "303a:1001", "serial_number": "7C:DF", "by_id": ["/dev/serial/by-id/usb-Espressif"], "kind": "download-mode"}),
-            json!({"port": "/dev/ttyACM1", "usb": "303a:80d1", "by_id": [], "kind": "micropython"}),
-            json!({"port": "/dev/ttyS0", "by_id": [], "kind": "unknown", "detail": "not a USB device"}),
+            PortEntry::new(
+                "/dev/ttyACM0",
+                usb(
+                    "303a:1001",
+                    Some("7C:DF"),
+                    &["/dev/serial/by-id/usb-Espressif"],
+                ),
+                Kind::Download,
+                false,
+            ),
+            PortEntry::new(
+                "/dev/ttyACM1",
+                usb("303a:80d1", None, &[]),
+                Kind::MicroPython,
+                false,
+            ),
+            PortEntry::new(
+                "/dev/ttyS0",
+                None,
+                Kind::Unknown("not a USB device".into()),
+                false,
+            ),
         ];
+        let json = serde_json::to_value(&entries).unwrap();
+        assert_eq!(json[0]["usb"], "303a:1001");
+        assert_eq!(json[0]["kind"], "download-mode");
+        assert_eq!(json[0]["by_id"][0], "/dev/serial/by-id/usb-Espressif");
+        assert!(json[0].get("detail").is_none() && json[0].get("firmware").is_none());
+        assert_eq!(json[2]["detail"], "not a USB device");
         let mut out = Vec::new();
         print_list(&entries, &mut out).unwrap();
         let s = String::from_utf8(out).unwrap();

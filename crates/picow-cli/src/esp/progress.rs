@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use espflash::target::ProgressCallbacks;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
+use serde::Serialize;
+
+use crate::esp::image::{self, PicowChip};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +67,206 @@ impl std::fmt::Debug for Progress {
     }
 }
 
+/// Everything `picow flash --json` reports, one JSON object per line with
+/// the event's name as `"event"` (`docs/flash.md`). The lines people see are
+/// printed from the same values ([`FlashEvent::human`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum FlashEvent<'a> {
+    /// A board runs the vendor MicroPython: waiting for download mode.
+    Waiting {
+        /// Why (`micropython`).
+        reason: &'static str,
+        /// The board's port.
+        port: &'a str,
+        /// What the user must do.
+        hint: &'a str,
+        /// How long picow waits.
+        timeout_secs: u64,
+    },
+    /// `--save-image`: the merged image was written.
+    Saved {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: usize,
+        /// The chip.
+        chip: PicowChip,
+        /// What it holds.
+        regions: Vec<RegionInfo>,
+        /// The OTA password written, masked unless `--show-secrets`; null
+        /// when updates over Wi-Fi are off.
+        ota_password: Option<String>,
+        /// The firmware it was made from (not in JSON).
+        #[serde(skip)]
+        firmware: String,
+    },
+    /// Connected to the board's ROM loader.
+    Connected {
+        /// The port.
+        port: &'a str,
+        /// The chip.
+        chip: PicowChip,
+        /// Its flash size in bytes.
+        flash_size: u32,
+        /// Its MAC.
+        mac: Option<&'a str>,
+    },
+    /// A region's write begins.
+    Region {
+        /// Its name.
+        name: &'static str,
+        /// Its address.
+        addr: u32,
+        /// Its size.
+        size: usize,
+        /// The chunks espflash sends.
+        chunks: usize,
+    },
+    /// Bytes of a region written so far.
+    Progress {
+        /// Its name.
+        name: &'static str,
+        /// Its address.
+        addr: u32,
+        /// Bytes done.
+        bytes: u64,
+        /// Its size.
+        size: usize,
+        /// Chunks done.
+        chunk: usize,
+        /// Chunks in all.
+        chunks: usize,
+    },
+    /// A region was written (and verified).
+    Written(RegionDone),
+    /// A region was already on the board and not sent.
+    Skipped(RegionDone),
+    /// Everything was written.
+    Done {
+        /// The port.
+        port: &'a str,
+        /// The chip.
+        chip: PicowChip,
+        /// Regions written.
+        written: usize,
+        /// Regions unchanged.
+        skipped: usize,
+        /// Seconds it took.
+        secs: f64,
+        /// The Wi-Fi network written.
+        ssid: &'a str,
+        /// Its password, masked.
+        password: &'a str,
+        /// The server written.
+        server: String,
+        /// The OTA password written, masked unless `--show-secrets`; null
+        /// when updates over Wi-Fi are off.
+        ota_password: Option<String>,
+        /// Whether the board was reset into the app.
+        reset: bool,
+    },
+}
+
+/// A region of a plan (`regions` of `saved`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegionInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its address.
+    pub addr: u32,
+    /// Its size.
+    pub size: usize,
+}
+
+/// A finished region (`written` and `skipped`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionDone {
+    /// Its name.
+    pub name: &'static str,
+    /// Its address.
+    pub addr: u32,
+    /// Its size.
+    pub size: usize,
+    /// Read back and compared.
+    pub verified: bool,
+    /// Seconds it took.
+    pub secs: f64,
+}
+
+impl FlashEvent<'_> {
+    /// The line people see for this event, if it has one.
+    pub fn human(&self) -> Option<String> {
+        Some(match self {
+            FlashEvent::Waiting {
+                hint, timeout_secs, ..
+            } => format!(
+                "{hint}. Waiting up to {} for the board in download mode…",
+                picow_values::duration::format(std::time::Duration::from_secs(*timeout_secs))
+            ),
+            FlashEvent::Saved {
+                path,
+                size,
+                chip,
+                regions,
+                firmware,
+                ..
+            } => format!(
+                "wrote {path} ({}, {firmware} for {chip}): {}",
+                image::human_size(*size as u32),
+                regions
+                    .iter()
+                    .map(|r| format!("{} @{:#x}", r.name, r.addr))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            FlashEvent::Connected {
+                port,
+                chip,
+                flash_size,
+                mac,
+            } => format!(
+                "{port}: {chip}, {} flash, MAC {}",
+                image::human_size(*flash_size),
+                mac.unwrap_or("?")
+            ),
+            FlashEvent::Region { .. } | FlashEvent::Progress { .. } => return None,
+            FlashEvent::Written(r) => format!(
+                "{:>16} {} bytes written and verified in {:.1} s",
+                format!("{} @{:#x}", r.name, r.addr),
+                r.size,
+                r.secs
+            ),
+            FlashEvent::Skipped(r) => {
+                format!("{:>16} unchanged, skipped", format!("{} @{:#x}", r.name, r.addr))
+            }
+            FlashEvent::Done {
+                written,
+                skipped,
+                secs,
+                ssid,
+                password,
+                server,
+                reset,
+                ..
+            } => format!(
+                "done in {secs:.1} s: {written} region(s) written, {skipped} unchanged; Wi-Fi {ssid} (password {password}), server {server}{}",
+                if *reset {
+                    "; the board was reset into the app"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+}
+
 /// Prints one JSON event line on stdout.
-pub fn event(value: serde_json::Value) {
+pub fn event(value: &FlashEvent<'_>) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}");
+    if serde_json::to_writer(&mut out, value).is_ok() {
+        let _ = writeln!(out);
+    }
     let _ = out.flush();
 }
 
@@ -130,9 +328,12 @@ impl ProgressCallbacks for Progress {
                 Some(bar)
             }
             Mode::Json => {
-                event(
-                    json!({"event": "region", "name": name, "addr": addr, "size": size, "chunks": total}),
-                );
+                event(&FlashEvent::Region {
+                    name,
+                    addr,
+                    size,
+                    chunks: total,
+                });
                 None
             }
             Mode::Quiet => None,
@@ -156,10 +357,14 @@ impl ProgressCallbacks for Progress {
                     b.set_position(done);
                 }
             }
-            Mode::Json => event(json!({
-                "event": "progress", "name": c.name, "addr": c.addr,
-                "bytes": done, "size": c.size, "chunk": current, "chunks": c.chunks,
-            })),
+            Mode::Json => event(&FlashEvent::Progress {
+                name: c.name,
+                addr: c.addr,
+                bytes: done,
+                size: c.size,
+                chunk: current,
+                chunks: c.chunks,
+            }),
             Mode::Quiet => {}
         }
     }
@@ -192,21 +397,21 @@ impl ProgressCallbacks for Progress {
             }
         };
         let secs = c.started.elapsed().as_secs_f64();
+        let done = RegionDone {
+            name: c.name,
+            addr: c.addr,
+            size: c.size,
+            verified: !skipped && self.verifying,
+            secs,
+        };
+        let ev = if skipped {
+            FlashEvent::Skipped(done)
+        } else {
+            FlashEvent::Written(done)
+        };
         match self.mode {
             Mode::Bars => {
-                let line = if skipped {
-                    format!(
-                        "{:>16} unchanged, skipped",
-                        format!("{} @{:#x}", c.name, c.addr)
-                    )
-                } else {
-                    format!(
-                        "{:>16} {} bytes written and verified in {:.1} s",
-                        format!("{} @{:#x}", c.name, c.addr),
-                        c.size,
-                        secs
-                    )
-                };
+                let line = ev.human().unwrap_or_default();
                 match c.bar {
                     Some(b) if !b.is_hidden() => b.finish_with_message(if skipped {
                         "unchanged, skipped"
@@ -216,11 +421,7 @@ impl ProgressCallbacks for Progress {
                     _ => eprintln!("{line}"),
                 }
             }
-            Mode::Json => event(json!({
-                "event": if skipped { "skipped" } else { "written" },
-                "name": c.name, "addr": c.addr, "size": c.size,
-                "verified": !skipped && self.verifying, "secs": secs,
-            })),
+            Mode::Json => event(&ev),
             Mode::Quiet => {}
         }
         self.results.push(RegionResult {

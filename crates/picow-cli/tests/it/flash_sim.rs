@@ -560,6 +560,41 @@ fn bare_pty_is_not_reset_and_a_silent_board_is_a_sync_failure() {
     let fw = board.write_elf("fw.elf", "esp32c3", 4000);
     // The pty itself: no control socket next to it, no DTR/RTS.
     let pts = std::fs::read_link(&board.link).unwrap();
+    // Found through the board registry, it is reset through its control
+    // socket (no warning) ...
+    let erased = board.flash();
+    let first = picow(&[
+        "flash",
+        "--port",
+        pts.to_str().unwrap(),
+        "--firmware",
+        board
+            .write_elf("fw0.elf", "esp32c3", 1000)
+            .to_str()
+            .unwrap(),
+        "--wifi",
+        "PicoLab:correct-horse",
+        "--server",
+        "127.0.0.1:10000",
+    ]);
+    exits_saying(&first, 0, &[]);
+    assert!(
+        !text(&first.stderr).contains("modem-control"),
+        "{}",
+        text(&first.stderr)
+    );
+    assert_ne!(board.flash(), erased);
+    // ... but a pty that no registry knows is a bare pty.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let unregistered = |args: &[&str]| {
+        common::picow()
+            .args(args)
+            .env("XDG_RUNTIME_DIR", elsewhere.path())
+            .env("TMPDIR", elsewhere.path())
+            .output()
+            .unwrap()
+    };
+    assert!(board.control("reset download").starts_with("ok"));
     let args = [
         "flash",
         "--port",
@@ -571,7 +606,7 @@ fn bare_pty_is_not_reset_and_a_silent_board_is_a_sync_failure() {
         "--server",
         "127.0.0.1:10000",
     ];
-    let out = picow(&args);
+    let out = unregistered(&args);
     exits_saying(
         &out,
         0,
@@ -584,7 +619,7 @@ fn bare_pty_is_not_reset_and_a_silent_board_is_a_sync_failure() {
     // The board runs its app now: nothing answers the loader's SYNC.
     assert!(board.control("reset run").starts_with("ok"));
     let before = board.flash();
-    let out = picow(&args);
+    let out = unregistered(&args);
     exits_saying(&out, 1, &["no answer from the ESP ROM loader", "hold BOOT"]);
     assert_eq!(board.flash(), before);
 }
