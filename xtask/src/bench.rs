@@ -8,6 +8,8 @@ mod flash;
 #[cfg(unix)]
 mod monitor;
 mod serve;
+#[cfg(unix)]
+mod web;
 
 /// Runs `cargo xtask bench <name>`.
 pub fn run(args: &[String]) -> Result {
@@ -17,6 +19,9 @@ pub fn run(args: &[String]) -> Result {
         #[cfg(unix)]
         Some("monitor") => monitor::run(&args[1..]),
         Some("serve") => serve::run(&args[1..]),
+        // The page under 50 boards in headless Chromium (issue #14).
+        #[cfg(unix)]
+        Some("web") => web::run(&args[1..]),
         // The virtual board's reply latency over a pty (issue #5).
         Some("sim-latency") => crate::step(
             "bench sim-latency",

@@ -23,7 +23,7 @@ const ENTRY_BYTES_MAX = 16 * 1024 * 1024;
 // ---------------------------------------------------------------- settings
 
 const DEFAULTS = {
-  view: 'text', time: true, wrap: true, only: false, sent: true, scrollback: 5000,
+  view: 'text', time: 'local', wrap: true, only: false, sent: true, scrollback: 5000,
   hexsend: false, escapes: false, clear: false, ending: 'none', every: 1000,
   encoding: '', lang: null, gone: true, plot: false, plotWindow: 'p500',
   macros: [
@@ -40,6 +40,7 @@ function loadSettings() {
   }
 }
 const settings = loadSettings();
+if (typeof settings.time === 'boolean') settings.time = settings.time ? 'local' : 'off';
 function saveSettings() {
   try {
     localStorage.setItem('picow.settings', JSON.stringify(settings));
@@ -95,6 +96,7 @@ const state = {
   link: 'connecting',
   snapshot: false,
   listening: null,
+  offers: null,
   /** @type {Map<number, Client>} */ clients: new Map(),
   /** @type {'all' | number} */ selected: 'all',
   /** @type {Entry[]} */ entries: [],
@@ -237,6 +239,10 @@ function handle(e) {
           gone: true, until: ms(g.until), reason: g.reason,
         });
       }
+      break;
+    case 'web.offers':
+      state.offers = e;
+      renderAddresses();
       break;
     case 'web.auto':
       state.auto = e;
@@ -494,11 +500,16 @@ function putText(el, text) {
   if (at < text.length) el.append(text.slice(at));
 }
 
+/** The time shown before an entry, or '' when timestamps are off. */
+function stampOf(ms) {
+  return settings.time === 'off' ? '' : clock(ms, settings.time === 'utc');
+}
+
 function prefix(row, e) {
-  if (settings.time) {
+  if (settings.time !== 'off') {
     const ts = document.createElement('span');
     ts.className = 'ts';
-    ts.textContent = clock(e.t);
+    ts.textContent = stampOf(e.t);
     row.append(ts);
   }
   if (e.k === 'sys') return;
@@ -705,7 +716,7 @@ function drawClients() {
     const name = td(kindText(c), 'name');
     name.dataset.kind = c.kind;
     td(c.peer);
-    td(clock(c.since));
+    td(clock(c.since, settings.time === 'utc'));
     td(count(shown(c, 'rx')), 'num');
     td(count(shown(c, 'tx')), 'num');
     const act = document.createElement('td');
@@ -778,47 +789,42 @@ function renderAddresses() {
   if (!e) return;
   $('net-proto').textContent = e.transport.toUpperCase();
   $('net-local').textContent = e.local.join(', ');
-  const port = Number((e.local[0] || '').replace(/^.*:/, '')) || 10000;
-  const udp = e.transport === 'udp';
-  const localIps = e.local.map((a) => a.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
-  const loopbackOnly = localIps.every((ip) => ip === '127.0.0.1' || ip === '::1' || ip.startsWith('127.'));
+  const offers = state.offers ? state.offers.offers : [];
   const warn = $('net-warning');
-  const wildcard = localIps.some((ip) => ip === '0.0.0.0' || ip === '::');
-  let ips;
-  if (wildcard) {
-    ips = e.lan.map((l) => ({ ip: l.ip, iface: l.iface }));
-  } else {
-    ips = localIps.map((ip) => ({ ip, iface: (e.lan.find((l) => l.ip === ip) || {}).iface || '' }));
-  }
-  if (loopbackOnly) {
+  if (state.offers && state.offers.loopback_only) {
     warn.textContent = t('net.loopback');
     warn.hidden = false;
-  } else if (!ips.length) {
+  } else if (state.offers && !offers.length) {
     warn.textContent = t('net.none');
     warn.hidden = false;
   } else {
     warn.hidden = true;
   }
-  ips.forEach((a, i) => {
+  for (const o of offers) {
     const li = document.createElement('li');
     li.dataset.testid = 'net-addr';
-    const v6 = a.ip.includes(':');
-    const host = v6 ? `[${a.ip}]` : a.ip;
+    if (o.virtual) li.classList.add('virtual');
     const head = document.createElement('div');
     head.className = 'ip';
-    head.textContent = `${a.ip}${a.iface ? ` (${a.iface})` : ''}`;
-    if (i === 0 && !loopbackOnly) {
+    head.textContent = `${o.ip}${o.iface ? ` (${o.iface})` : ''}`;
+    if (o.likely && !state.offers.loopback_only) {
       const star = document.createElement('span');
       star.className = 'best';
       star.textContent = t('net.best');
       head.append(' ', star);
+    } else if (o.virtual && !state.offers.loopback_only) {
+      const v = document.createElement('span');
+      v.className = 'virt';
+      v.textContent = t('net.virtual');
+      head.append(' ', v);
     }
     li.append(head);
-    const flashCmd = `picow flash --server ${udp ? 'udp://' : ''}${host}:${port}`;
-    const micro = `addr=('${a.ip}', ${port})`;
-    li.append(copyRow(t('net.flash'), flashCmd, 'hint-flash'), copyRow(t('net.micropython'), micro, 'hint-micropython'));
+    li.append(
+      copyRow(t('net.flash'), `picow flash --server ${o.server}`, 'hint-flash'),
+      copyRow(t('net.micropython'), o.micropython, 'hint-micropython'),
+    );
     list.append(li);
-  });
+  }
 }
 
 function copyRow(title, value, testid) {
@@ -928,14 +934,24 @@ function toggleAuto() {
   command({ cmd: 'auto', to, every_ms: Math.round(every), data: payloadOf(/** @type {HTMLTextAreaElement} */ ($('send-input')).value) });
 }
 
+let autoTimer = 0;
+
 function renderAuto() {
   const a = state.auto;
   const el = $('auto-state');
   el.dataset.running = String(Boolean(a.running));
   /** @type {HTMLInputElement} */ ($('opt-auto')).checked = Boolean(a.running);
+  clearInterval(autoTimer);
   if (a.running) {
     const to = a.to === 'all' ? t('clients.all_short') : `#${a.to}`;
-    el.textContent = t('tx.auto.running', { every: a.every_ms, to, len: a.len });
+    const show = () => {
+      // Sends so far: one per period since it started, as the engine's
+      // interval ticks (the terminal view counts the same way).
+      const n = Math.max(0, Math.floor((Date.now() - (a.since_ms ?? Date.now())) / a.every_ms));
+      el.textContent = t('tx.auto.running', { every: a.every_ms, to, len: a.len, n });
+    };
+    show();
+    autoTimer = setInterval(show, Math.max(250, Math.min(1000, a.every_ms)));
     el.classList.add('on');
   } else {
     el.textContent = t('tx.auto.stopped');
@@ -1015,6 +1031,26 @@ function saveReceived() {
   download(`picow-received-${who}-${stamp()}.bin`, new Blob(parts, { type: 'application/octet-stream' }));
   const n = parts.reduce((a, b) => a + b.length, 0);
   flash(state.droppedIn ? t('rx.save.partial', { n: count(n) }) : t('rx.save.done', { n: count(n) }));
+}
+
+/** The view as text lines, as it is shown (mode, timestamps, filter). */
+function viewLines() {
+  const out = [];
+  for (const e of state.entries.filter(shows)) {
+    const stamp = stampOf(e.t);
+    const head = (stamp ? stamp + ' ' : '') + (e.k === 'sys' ? '' : `${label(e.id)} ${e.k === 'in' ? '<' : '>'} `);
+    if (e.k === 'sys') out.push(head + t(e.key, e.vars));
+    else if (settings.view === 'hex') out.push(head + spacedHex(e.bytes));
+    else if (settings.view === 'both') for (const [h, a] of hexDump(e.bytes)) out.push(`${head}${h}  ${a}`);
+    else for (const line of displayText(e.text ?? '').split('\n')) out.push(head + line);
+  }
+  return out;
+}
+
+function saveText() {
+  const lines = viewLines();
+  download(`picow-view-${stamp()}.txt`, new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/plain;charset=utf-8' }));
+  flash(t('rx.save_text.done', { n: lines.length }));
 }
 
 // ---------------------------------------------------------------- plot
@@ -1125,7 +1161,13 @@ function wire() {
       renderAll();
     });
   }
-  bindCheck('opt-time', 'time', renderAll);
+  const time = /** @type {HTMLSelectElement} */ ($('opt-time'));
+  time.value = settings.time;
+  time.addEventListener('change', () => {
+    settings.time = time.value;
+    saveSettings();
+    renderAll();
+  });
   bindCheck('opt-wrap', 'wrap', () => view.classList.toggle('wrap', settings.wrap));
   bindCheck('opt-only', 'only', renderAll);
   bindCheck('opt-sent', 'sent', renderAll);
@@ -1176,6 +1218,7 @@ function wire() {
     renderAll();
   });
   $('btn-save').addEventListener('click', saveReceived);
+  $('btn-save-text').addEventListener('click', saveText);
   $('btn-reset').addEventListener('click', resetCounters);
   $('jump').addEventListener('click', () => {
     state.follow = true;

@@ -114,12 +114,17 @@ export function hexDump(bytes) {
 }
 
 /**
- * The local time of day with milliseconds, `09:12:01.234`.
+ * The time of day with milliseconds, `09:12:01.234`: local time (the
+ * browser's time zone), or UTC.
  * @param {number} ms Unix time in milliseconds
+ * @param {boolean} [utc]
  */
-export function clock(ms) {
+export function clock(ms, utc = false) {
   const d = new Date(ms);
   const p = (n, w = 2) => String(n).padStart(w, '0');
+  if (utc) {
+    return `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}`;
+  }
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 

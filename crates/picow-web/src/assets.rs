@@ -151,6 +151,22 @@ mod tests {
     }
 
     #[test]
+    fn every_element_the_script_looks_up_is_in_the_page() {
+        let app = std::str::from_utf8(find("/app.js").unwrap().body).unwrap();
+        let mut missing = Vec::new();
+        for part in app.split("$('").skip(1) {
+            let id = part.split('\'').next().unwrap_or_default();
+            if !INDEX.contains(&format!("id=\"{id}\"")) {
+                missing.push(id.to_owned());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "app.js looks up ids not in index.html: {missing:?}"
+        );
+    }
+
+    #[test]
     fn the_page_loads_only_its_own_files() {
         let html = INDEX;
         let urls = ["src=\"", "href=\""]

@@ -139,12 +139,7 @@ pub fn bridge(control: mpsc::Sender<Control>, opts: Options) -> (Bridge, WebObse
         history_size: 0,
         pages: HashMap::new(),
         next_page: 1,
-        auto: AutoState {
-            running: false,
-            every_ms: None,
-            to: None,
-            len: None,
-        },
+        auto: AutoState::stopped(),
         auto_to: None,
         ended: false,
     }));
@@ -180,6 +175,56 @@ struct GoneJson<'a> {
     bytes_in: u64,
     bytes_out: u64,
     reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct OfferJson<'a> {
+    iface: &'a str,
+    ip: String,
+    likely: bool,
+    #[serde(rename = "virtual")]
+    virtual_adapter: bool,
+    server: &'a str,
+    micropython: &'a str,
+}
+
+/// `web.offers`: what to give the board (picow-serve's `addrs::offers`,
+/// the same as the terminal view shows), and whether only loopback
+/// clients can reach serve.
+#[derive(Serialize)]
+struct Offers<'a> {
+    event: &'static str,
+    offers: Vec<OfferJson<'a>>,
+    loopback_only: bool,
+}
+
+fn offers_line(listening: &Event) -> Option<String> {
+    let Event::Listening {
+        transport,
+        local,
+        lan,
+        ..
+    } = listening
+    else {
+        return None;
+    };
+    let list = picow_serve::addrs::offers(*transport, local, lan);
+    let msg = Offers {
+        event: "web.offers",
+        offers: list
+            .iter()
+            .map(|o| OfferJson {
+                iface: &o.iface,
+                ip: o.ip.to_string(),
+                likely: o.likely,
+                virtual_adapter: o.virtual_adapter,
+                server: &o.server,
+                micropython: &o.micropython,
+            })
+            .collect(),
+        loopback_only: picow_serve::addrs::loopback_warning(local).is_some(),
+    };
+    serde_json::to_string(&msg).ok()
 }
 
 #[derive(Serialize)]
@@ -405,6 +450,9 @@ impl State {
         push_line(&mut buf, &hello.to_line());
         if let Some((at, e)) = &self.listening {
             let _ = Json::new(&mut buf).event(*at, e);
+            if let Some(l) = offers_line(e) {
+                push_line(&mut buf, &l);
+            }
         }
         let gone = GoneList {
             event: "web.gone",
@@ -527,12 +575,7 @@ impl Observer for WebObserver {
         // report "no client" at every tick.
         if let Event::Disconnected { id, .. } = event {
             if st.auto.running && st.auto_to == Some(Target::One(*id)) {
-                st.auto = AutoState {
-                    running: false,
-                    every_ms: None,
-                    to: None,
-                    len: None,
-                };
+                st.auto = AutoState::stopped();
                 st.auto_to = None;
                 let _ = self.control.try_send(Control::Auto(None));
                 let line = WebMsg::Auto(st.auto.clone()).to_line();
@@ -543,12 +586,16 @@ impl Observer for WebObserver {
             st.ended = true;
         }
         let engine = st.opts.charset;
+        let offers = offers_line(event);
         let mut big = false;
         for p in st.pages.values_mut() {
             if p.lagging {
                 continue;
             }
             p.push(engine, at, event)?;
+            if let Some(l) = &offers {
+                p.line(l);
+            }
             big |= p.buf.len() >= FLUSH_AT;
         }
         if big {
@@ -661,6 +708,10 @@ impl Bridge {
                         every_ms: Some(every_ms),
                         to: Some(to),
                         len: Some(bytes.len()),
+                        since_ms: SystemTime::now()
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .ok()
+                            .map(|d| d.as_millis() as u64),
                     };
                     st.auto_to = Some(t);
                     let line = WebMsg::Auto(st.auto.clone()).to_line();
@@ -672,12 +723,7 @@ impl Bridge {
                     )))
                 }
                 Command::AutoStop => {
-                    st.auto = AutoState {
-                        running: false,
-                        every_ms: None,
-                        to: None,
-                        len: None,
-                    };
+                    st.auto = AutoState::stopped();
                     st.auto_to = None;
                     let line = WebMsg::Auto(st.auto.clone()).to_line();
                     st.broadcast_line(&line);

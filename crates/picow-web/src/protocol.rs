@@ -184,6 +184,23 @@ pub struct AutoState {
     /// How many bytes each send has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub len: Option<usize>,
+    /// When it started (Unix time in milliseconds): the page counts the
+    /// sends from it, one per period, as the engine's interval does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
+}
+
+impl AutoState {
+    /// No auto-send.
+    pub fn stopped() -> AutoState {
+        AutoState {
+            running: false,
+            every_ms: None,
+            to: None,
+            len: None,
+            since_ms: None,
+        }
+    }
 }
 
 /// The page's own messages (their `event` starts with `web.`).
@@ -373,6 +390,7 @@ mod tests {
             every_ms: Some(1000),
             to: Some(To::ALL),
             len: Some(4),
+            since_ms: Some(1),
         });
         let v: serde_json::Value = serde_json::from_str(&auto.to_line()).unwrap();
         assert_eq!(v["event"], "web.auto");

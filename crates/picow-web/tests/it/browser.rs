@@ -166,7 +166,7 @@ async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() 
 /// data (the data view, addresses, names) is left out.
 const ENGLISH_WORDS: &str = r#"
 const skip = (el) => el.closest('[data-testid=data-view], #client-rows, #net-addrs, #net-local, #net-proto, .brand, #plot, #plot-legend, #opt-encoding, #send-history, #send-target, #plot-source, #macros input, #lang-switch, #total-rx, #total-tx, #client-count, title');
-const allowed = new Set(['PicoW', 'UTF', 'GBK', 'HEX', 'CSV', 'CR', 'LF', 'CRLF', 'MicroPython', 'picow', 'serve', 'flash', 'server', 'xNN', 'KiB', 'ping', 'temp', 'hum', 'log', 'max', 'queue', 'clients', 'bind', 'timeout', 'Ctrl', 'Shift', 'TCP', 'UDP', 'Wi', 'Fi']);
+const allowed = new Set(['PicoW', 'UTF', 'GBK', 'HEX', 'CSV', 'CR', 'LF', 'CRLF', 'MicroPython', 'picow', 'serve', 'flash', 'server', 'xNN', 'KiB', 'ping', 'temp', 'hum', 'log', 'max', 'queue', 'clients', 'bind', 'timeout', 'Ctrl', 'Shift', 'TCP', 'UDP', 'Wi', 'Fi', 'UTC']);
 const words = [];
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -447,6 +447,178 @@ async fn the_encoding_switch_decodes_and_encodes_gbk() {
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(board.received(), [0xd6, 0xd0, 0xce, 0xc4]);
+    c.close().await.unwrap();
+    serve.stop().await;
+}
+
+/// The rest of the window, as a NetAssist user would use it: search,
+/// pause, clear, counters, hex send errors, auto-send, disconnect, the
+/// departed group and a selection that follows a board that comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_of_the_window_works() {
+    let serve = Serve::start(Setup::default()).await;
+    let alpha = Board::connect(serve.port, "alpha").await;
+    greeted(&serve, 1).await;
+    let beta = Board::connect(serve.port, "beta").await;
+    greeted(&serve, 2).await;
+    let driver = Driver::start();
+    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+    let c = browser(&driver, "zh-CN", &profile.0, &downloads.0).await;
+    open(&c, &serve).await;
+    alpha.send(b"ping one\nping two\n");
+    wait_view(&c, "ping two").await;
+
+    // Search: matches marked and counted.
+    c.find(css("[data-testid=search-input]"))
+        .await
+        .unwrap()
+        .send_keys("PING")
+        .await
+        .unwrap();
+    until("two matches marked", 10, || async {
+        js(
+            &c,
+            "return document.querySelectorAll('[data-testid=data-view] mark').length",
+        )
+        .await
+            == 2
+    })
+    .await;
+    assert_eq!(
+        js(
+            &c,
+            "return document.querySelector('[data-testid=search-count]').textContent"
+        )
+        .await,
+        "找到 2 处"
+    );
+
+    // Pause: nothing new is shown, everything is still counted.
+    click(&c, "[data-testid=opt-pause]").await;
+    let rx = || async {
+        js(&c, "return Number(document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, ''))")
+            .await
+            .as_u64()
+            .unwrap()
+    };
+    let before = rx().await;
+    alpha.send(b"while paused\n");
+    until("the paused data counted", 10, || async {
+        rx().await == before + 13
+    })
+    .await;
+    assert!(!view_text(&c).await.contains("while paused"));
+    click(&c, "[data-testid=opt-pause]").await;
+    wait_view(&c, "while paused").await;
+
+    // Clear, and counters reset.
+    click(&c, "[data-testid=clear-button]").await;
+    until("an empty view", 10, || async {
+        view_text(&c).await.is_empty()
+    })
+    .await;
+    click(&c, "[data-testid=reset-counters]").await;
+    assert_eq!(rx().await, 0);
+    beta.send(b"abc");
+    until("counting from zero", 10, || async { rx().await == 3 }).await;
+
+    // Hex send with a bad byte: the reason in the page's language, the
+    // text kept, nothing sent.
+    click(&c, "[data-testid=client-row][data-id='2']").await;
+    click(&c, "[data-testid=opt-hexsend]").await;
+    let input = c.find(css("[data-testid=send-input]")).await.unwrap();
+    input.send_keys("41 4g").await.unwrap();
+    click(&c, "[data-testid=send-button]").await;
+    until("the hex error", 10, || async {
+        js(
+            &c,
+            "return document.querySelector('[data-testid=send-error]').dataset.code",
+        )
+        .await
+            == "bad_hex"
+    })
+    .await;
+    let msg = js(
+        &c,
+        "return document.querySelector('[data-testid=send-error]').textContent",
+    )
+    .await;
+    assert!(msg.as_str().unwrap().contains("不是十六进制数字"), "{msg}");
+    assert_eq!(input.prop("value").await.unwrap().as_deref(), Some("41 4g"));
+    assert_eq!(beta.received(), b"");
+    input.clear().await.unwrap();
+    input.send_keys("41 42 0d 0a").await.unwrap();
+    click(&c, "[data-testid=send-button]").await;
+    until("beta gets the hex bytes", 10, || async {
+        beta.received() == b"AB\r\n"
+    })
+    .await;
+    click(&c, "[data-testid=opt-hexsend]").await;
+
+    // Auto-send: its running state is shown, and it sends.
+    input.clear().await.unwrap();
+    input.send_keys("tick").await.unwrap();
+    let every = c.find(css("[data-testid=opt-every]")).await.unwrap();
+    every.clear().await.unwrap();
+    every.send_keys("100").await.unwrap();
+    click(&c, "[data-testid=opt-auto]").await;
+    until("auto-send shown as running", 10, || async {
+        js(
+            &c,
+            "return document.querySelector('[data-testid=auto-state]').dataset.running",
+        )
+        .await
+            == "true"
+    })
+    .await;
+    until("beta gets ticks", 10, || async {
+        beta.received().windows(4).filter(|w| w == b"tick").count() >= 3
+    })
+    .await;
+    let state = js(
+        &c,
+        "return document.querySelector('[data-testid=auto-state]').textContent",
+    )
+    .await;
+    assert!(state.as_str().unwrap().contains("100"), "{state}");
+    click(&c, "[data-testid=opt-auto]").await;
+    until("auto-send stopped", 10, || async {
+        js(
+            &c,
+            "return document.querySelector('[data-testid=auto-state]').dataset.running",
+        )
+        .await
+            == "false"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ticks = beta.received().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(beta.received().len(), ticks, "no tick after stopping");
+
+    // Disconnect alpha from the page: greyed in the departed group; then it
+    // comes back (same name) and the selection follows it.
+    click(&c, "[data-testid=client-row][data-id='1']").await;
+    click(&c, "[data-testid=disconnect][data-id='1']").await;
+    until("alpha departed", 10, || async {
+        names(&c).await == serde_json::json!([["2", "beta", false], ["1", "alpha", true]])
+    })
+    .await;
+    let _alpha2 = Board::connect(serve.port, "alpha").await;
+    until("the selection follows alpha to #3", 10, || async {
+        js(
+            &c,
+            "return document.querySelector('#client-rows tr.sel')?.dataset.id",
+        )
+        .await
+            == "3"
+    })
+    .await;
+    std::fs::write(
+        output_dir().join("page-features-zh-CN.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     c.close().await.unwrap();
     serve.stop().await;
 }
