@@ -2,19 +2,16 @@
 //! the send encoding, so a GBK board gets GBK (`中文` is `d6 d0 ce c4`).
 //! A character the encoding cannot write is refused, never replaced.
 
-use crate::text::{self, Charset};
+use crate::text::{self, Charset, SendError};
 
 /// `text` in `charset`, or which character cannot be written in it.
-pub fn encode(s: &str, charset: Charset) -> Result<Vec<u8>, String> {
+pub fn encode(s: &str, charset: Charset) -> Result<Vec<u8>, SendError> {
     let enc = match charset {
         Charset::Utf8 => return Ok(s.as_bytes().to_vec()),
         Charset::Other(e) => e,
     };
     if enc.output_encoding() != enc {
-        return Err(format!(
-            "text cannot be sent as {}: choose another encoding (/encoding utf-8)",
-            enc.name()
-        ));
+        return Err(SendError::NoEncoder(enc.name()));
     }
     let mut encoder = enc.new_encoder();
     let mut out = Vec::with_capacity(
@@ -22,23 +19,25 @@ pub fn encode(s: &str, charset: Charset) -> Result<Vec<u8>, String> {
             .max_buffer_length_from_utf8_without_replacement(s.len())
             .unwrap_or(s.len() * 4),
     );
-    let (result, _read) = encoder.encode_from_utf8_to_vec_without_replacement(s, &mut out, true);
-    match result {
-        encoding_rs::EncoderResult::InputEmpty => Ok(out),
-        encoding_rs::EncoderResult::Unmappable(c) => Err(format!(
-            "`{c}` cannot be written in {}: remove it, send it as hex (/hex), or choose another \
-             encoding (/encoding utf-8)",
-            enc.name()
-        )),
-        encoding_rs::EncoderResult::OutputFull => {
-            Err("internal error: the encoder's buffer was too small".into())
+    let mut input = s;
+    loop {
+        let (result, read) =
+            encoder.encode_from_utf8_to_vec_without_replacement(input, &mut out, true);
+        input = &input[read..];
+        match result {
+            encoding_rs::EncoderResult::InputEmpty => return Ok(out),
+            encoding_rs::EncoderResult::Unmappable(c) => {
+                return Err(SendError::Unmappable(c, enc.name()))
+            }
+            // The vector is filled up to its capacity: give it more.
+            encoding_rs::EncoderResult::OutputFull => out.reserve(input.len() * 4 + 16),
         }
     }
 }
 
 /// Like [`encode`], with the escapes of `--send` (`\r \n \t \0 \\ \xNN`)
 /// giving exact bytes: the text between them is encoded.
-pub fn encode_escaped(s: &str, charset: Charset) -> Result<Vec<u8>, String> {
+pub fn encode_escaped(s: &str, charset: Charset) -> Result<Vec<u8>, SendError> {
     let mut out = Vec::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('\\') {
@@ -66,9 +65,13 @@ mod tests {
         assert_eq!(encode("中文", gbk).unwrap(), [0xd6, 0xd0, 0xce, 0xc4]);
         assert_eq!(encode("中文", Charset::Utf8).unwrap(), "中文".as_bytes());
         let e = encode("a😀", gbk).unwrap_err();
-        assert!(e.contains("`😀` cannot be written in GBK"), "{e}");
+        assert!(
+            e.to_string().contains("`😀` cannot be written in GBK"),
+            "{e}"
+        );
+        assert_eq!((e.code(), e.at().as_deref()), ("unmappable", Some("😀")));
         let e = encode("x", Charset::from_label("utf-16le").unwrap()).unwrap_err();
-        assert!(e.contains("UTF-16LE"), "{e}");
+        assert!(e.to_string().contains("UTF-16LE"), "{e}");
     }
 
     #[test]
@@ -80,9 +83,11 @@ mod tests {
         );
         assert!(encode_escaped("bad \\q", gbk)
             .unwrap_err()
+            .to_string()
             .contains("unknown escape"));
         assert!(encode_escaped("\\x4", gbk)
             .unwrap_err()
+            .to_string()
             .contains("two hex digits"));
         assert!(encode_escaped("end\\", gbk).is_err());
         assert!(encode_escaped("\\x中", Charset::Utf8).is_err());

@@ -302,7 +302,7 @@ pub fn hex_spaced(bytes: &[u8]) -> String {
 }
 
 /// Parses hex bytes, with or without spaces: `48 65 6c`, `48656c`, `0x48`.
-pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
+pub fn parse_hex(input: &str) -> Result<Vec<u8>, SendError> {
     let mut digits = String::new();
     for word in input.split(|c: char| c.is_whitespace() || c == ',') {
         let w = word
@@ -311,22 +311,89 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
             .unwrap_or(word);
         digits.push_str(w);
     }
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!(
-            "`{input}` has an odd number of hex digits: give two per byte, e.g. `48 65 6c`"
-        ));
+    // Every character first: slicing pairs of a non-ASCII string would cut
+    // a character in two.
+    if let Some(c) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(SendError::NotHex(c));
     }
-    (0..digits.len())
+    if !digits.len().is_multiple_of(2) {
+        return Err(SendError::OddHex(input.to_owned()));
+    }
+    Ok((0..digits.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| format!("`{}` is not a hex byte (00 to ff)", &digits[i..i + 2]))
-        })
-        .collect()
+        .filter_map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
+        .collect())
+}
+
+/// Why text, escapes or hex cannot be sent: one type for every front end
+/// (stdin commands, the terminal view, the web page), so that each can say
+/// it in its own words (the web page translates by [`SendError::code`]).
+/// The messages name what to do; `From<SendError> for String` keeps them
+/// for callers that report strings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// A character that is not a hex digit.
+    #[error("`{0}` is not a hex digit: give bytes such as `48 65 6c`")]
+    NotHex(char),
+    /// An odd number of hex digits.
+    #[error("`{0}` has an odd number of hex digits: give two per byte, e.g. `48 65 6c`")]
+    OddHex(String),
+    /// A `\` at the very end.
+    #[error("ends with a lone `\\`: write `\\\\` for a backslash")]
+    LoneBackslash,
+    /// `\x` without two hex digits.
+    #[error("`\\x` needs two hex digits, e.g. `\\x0d`")]
+    ShortHexEscape,
+    /// An escape that does not exist.
+    #[error("unknown escape `\\{0}`: use \\r, \\n, \\t, \\0, \\\\ or \\xNN")]
+    UnknownEscape(char),
+    /// A character the chosen encoding cannot write.
+    #[error(
+        "`{0}` cannot be written in {1}: remove it, send it as hex (/hex), or choose another \
+         encoding (/encoding utf-8)"
+    )]
+    Unmappable(char, &'static str),
+    /// An encoding that text cannot be sent in (UTF-16, replacement).
+    #[error("text cannot be sent as {0}: choose another encoding (/encoding utf-8)")]
+    NoEncoder(&'static str),
+}
+
+impl SendError {
+    /// A stable name of the rule that was broken: `not_hex`, `odd_hex`,
+    /// `lone_backslash`, `short_hex_escape`, `unknown_escape`,
+    /// `unmappable`, `no_encoder`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SendError::NotHex(_) => "not_hex",
+            SendError::OddHex(_) => "odd_hex",
+            SendError::LoneBackslash => "lone_backslash",
+            SendError::ShortHexEscape => "short_hex_escape",
+            SendError::UnknownEscape(_) => "unknown_escape",
+            SendError::Unmappable(..) => "unmappable",
+            SendError::NoEncoder(_) => "no_encoder",
+        }
+    }
+
+    /// The piece of the input that broke it, when there is one (a
+    /// character, an escape, an encoding's name).
+    pub fn at(&self) -> Option<String> {
+        match self {
+            SendError::NotHex(c) | SendError::Unmappable(c, _) => Some(c.to_string()),
+            SendError::UnknownEscape(c) => Some(format!("\\{c}")),
+            SendError::NoEncoder(e) => Some((*e).to_owned()),
+            SendError::OddHex(_) | SendError::LoneBackslash | SendError::ShortHexEscape => None,
+        }
+    }
+}
+
+impl From<SendError> for String {
+    fn from(e: SendError) -> String {
+        e.to_string()
+    }
 }
 
 /// Expands `\r`, `\n`, `\t`, `\0`, `\\` and `\xNN` in a `--send` value.
-pub fn unescape(input: &str) -> Result<Vec<u8>, String> {
+pub fn unescape(input: &str) -> Result<Vec<u8>, SendError> {
     let mut out = Vec::with_capacity(input.len());
     let mut rest = input.as_bytes();
     while let Some((&b, tail)) = rest.split_first() {
@@ -336,7 +403,7 @@ pub fn unescape(input: &str) -> Result<Vec<u8>, String> {
             continue;
         }
         let Some((&e, tail)) = rest.split_first() else {
-            return Err("ends with a lone `\\`: write `\\\\` for a backslash".into());
+            return Err(SendError::LoneBackslash);
         };
         rest = tail;
         match e {
@@ -348,17 +415,20 @@ pub fn unescape(input: &str) -> Result<Vec<u8>, String> {
             b'x' => {
                 let hex = rest
                     .get(..2)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or("`\\x` needs two hex digits, e.g. `\\x0d`")?;
+                    .ok_or(SendError::ShortHexEscape)?;
                 out.push(hex);
                 rest = &rest[2..];
             }
             other => {
-                return Err(format!(
-                    "unknown escape `\\{}`: use \\r, \\n, \\t, \\0, \\\\ or \\xNN",
-                    other as char
-                ))
+                // The whole character after the backslash, not its first byte.
+                let c = std::str::from_utf8(&input.as_bytes()[input.len() - rest.len() - 1..])
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(other as char);
+                return Err(SendError::UnknownEscape(c));
             }
         }
     }
@@ -499,8 +569,14 @@ mod tests {
     #[test]
     fn escapes_and_hex() {
         assert_eq!(unescape(r"ping\r\n\x41\\").unwrap(), b"ping\r\nA\\");
-        assert!(unescape(r"\x4").unwrap_err().contains("two hex digits"));
-        assert!(unescape(r"\q").unwrap_err().contains("unknown escape"));
+        assert!(unescape(r"\x4")
+            .unwrap_err()
+            .to_string()
+            .contains("two hex digits"));
+        assert!(unescape(r"\q")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown escape"));
         assert!(unescape("\\").is_err());
         assert_eq!(hex(b"\x00\xffA"), "00ff41");
         let big: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
@@ -521,8 +597,16 @@ mod tests {
         }
         assert_eq!(hex_spaced(b"He"), "48 65");
         assert_eq!(parse_hex("48 65 0x6c,6c6f").unwrap(), b"Hello");
-        assert!(parse_hex("4").is_err());
-        assert!(parse_hex("zz").is_err());
+        assert_eq!(parse_hex("4"), Err(SendError::OddHex("4".into())));
+        assert_eq!(parse_hex("zz"), Err(SendError::NotHex('z')));
+        // Not hex, and not ASCII: an error, never a panic on a cut character.
+        assert_eq!(parse_hex("中文"), Err(SendError::NotHex('中')));
+        assert_eq!(
+            unescape("\\中").unwrap_err(),
+            SendError::UnknownEscape('中')
+        );
+        assert_eq!(unescape("\\x+1").unwrap_err(), SendError::ShortHexEscape);
+        assert_eq!(unescape("\\中").unwrap_err().at().as_deref(), Some("\\中"));
         let mut s = String::new();
         display_line("a\u{1b}b\tc", &mut s);
         assert_eq!(s, "a\\x1bb\tc");

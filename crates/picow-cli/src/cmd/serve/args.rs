@@ -137,7 +137,7 @@ fn parse_encoding(s: &str) -> Result<Charset, String> {
 }
 
 fn parse_send(s: &str) -> Result<Bytes, String> {
-    text::unescape(s).map(Bytes::from)
+    Ok(text::unescape(s).map(Bytes::from)?)
 }
 
 fn parse_regex(s: &str) -> Result<Regex, String> {

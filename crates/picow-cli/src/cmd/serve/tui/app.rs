@@ -246,7 +246,7 @@ impl App {
         let ending = self.session.ending.bytes();
         let charset = self.session.charset;
         if self.input == Input::Hex {
-            return text::parse_hex(typed);
+            return Ok(text::parse_hex(typed)?);
         }
         let mut out = Vec::new();
         let mut lines = typed.split('\n').peekable();
