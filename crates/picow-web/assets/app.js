@@ -505,29 +505,26 @@ function stampOf(ms) {
   return settings.time === 'off' ? '' : clock(ms, settings.time === 'utc');
 }
 
-function prefix(row, e) {
-  if (settings.time !== 'off') {
-    const ts = document.createElement('span');
-    ts.className = 'ts';
-    ts.textContent = stampOf(e.t);
-    row.append(ts);
-  }
-  if (e.k === 'sys') return;
-  const who = document.createElement('span');
-  who.className = 'who';
-  who.textContent = label(e.id);
-  const dir = document.createElement('span');
-  dir.className = 'dir';
-  dir.textContent = e.k === 'in' ? '<' : '>';
-  dir.title = t(e.k === 'in' ? 'dir.in' : 'dir.out');
-  row.append(who, dir);
+function span(cls, text) {
+  const s = document.createElement('span');
+  s.className = cls;
+  s.textContent = text;
+  return s;
 }
 
-/** One row of an entry: the prefix, then `fill(body)`. */
+/**
+ * One row of an entry: the prefix, then `fillBody(body)`. Rows are plain
+ * blocks of inline spans (no flex boxes): thousands of them lay out fast.
+ */
 function row(e, fillBody) {
   const div = document.createElement('div');
   div.className = 'l';
-  prefix(div, e);
+  if (settings.time !== 'off') div.append(span('ts', stampOf(e.t)), ' ');
+  if (e.k !== 'sys') {
+    const dir = span('dir', e.k === 'in' ? '<' : '>');
+    dir.title = t(e.k === 'in' ? 'dir.in' : 'dir.out');
+    div.append(span('who', label(e.id)), ' ', dir, ' ');
+  }
   const body = document.createElement('span');
   body.className = 'body';
   fillBody(body);
@@ -548,18 +545,7 @@ function renderEntry(e) {
   } else if (settings.view === 'hex') {
     div.append(row(e, (b) => putText(b, spacedHex(e.bytes))));
   } else if (settings.view === 'both') {
-    for (const [h, a] of hexDump(e.bytes)) {
-      div.append(row(e, (b) => {
-        b.classList.add('hx');
-        const hs = document.createElement('span');
-        hs.className = 'h';
-        putText(hs, h);
-        const as = document.createElement('span');
-        as.className = 'a';
-        putText(as, a);
-        b.append(hs, as);
-      }));
-    }
+    for (const [h, a] of hexDump(e.bytes)) div.append(row(e, (b) => putText(b, `${h}  ${a}`)));
   } else {
     for (const line of displayText(e.text ?? '').split('\n')) div.append(row(e, (b) => putText(b, line)));
   }
@@ -590,17 +576,25 @@ function flushView() {
   while (extra-- > 0) view.firstElementChild?.remove();
   renderSearchCount();
   if (follow) {
-    view.scrollTop = view.scrollHeight;
+    toEnd();
     $('jump').hidden = true;
   } else {
     $('jump').hidden = false;
   }
 }
 
+/** Scrolls the view to its end; the scroll event this causes is ours. */
+function toEnd() {
+  const before = view.scrollTop;
+  view.scrollTop = view.scrollHeight;
+  ownScroll = view.scrollTop !== before;
+}
+let ownScroll = false;
+
 // The view follows new data while it is scrolled to the end (also when it
 // changes size); scrolling up stops that until it is at the end again.
 new ResizeObserver(() => {
-  if (state.follow) view.scrollTop = view.scrollHeight;
+  if (state.follow) toEnd();
 }).observe(view);
 
 function renderAll() {
@@ -612,7 +606,7 @@ function renderAll() {
   for (const e of shown) frag.append(renderEntry(e));
   view.replaceChildren(frag);
   view.classList.toggle('wrap', settings.wrap);
-  view.scrollTop = view.scrollHeight;
+  toEnd();
   state.follow = true;
   $('jump').hidden = true;
   renderSearchCount();
@@ -1222,13 +1216,21 @@ function wire() {
   $('btn-reset').addEventListener('click', resetCounters);
   $('jump').addEventListener('click', () => {
     state.follow = true;
-    view.scrollTop = view.scrollHeight;
+    toEnd();
     $('jump').hidden = true;
   });
-  view.addEventListener('scroll', () => {
-    state.follow = atBottom();
-    if (state.follow) $('jump').hidden = true;
-  });
+  view.addEventListener(
+    'scroll',
+    () => {
+      if (ownScroll) {
+        ownScroll = false;
+        return;
+      }
+      state.follow = atBottom();
+      if (state.follow) $('jump').hidden = true;
+    },
+    { passive: true },
+  );
   let searchTimer = 0;
   $('search').addEventListener('input', (e) => {
     clearTimeout(searchTimer);
@@ -1338,7 +1340,7 @@ let searchAt = -1;
 
 // For the browser tests: the pure functions and a look at the state.
 window.picowTest = {
-  parsePlotLine, displayText, takeLines, pickLanguage,
+  parsePlotLine, displayText, takeLines, pickLanguage, plot,
   state: () => ({
     selected: state.selected, entries: state.entries.length, clients: state.clients.size,
     encoding: state.encoding, lang, link: state.link,

@@ -684,10 +684,7 @@ impl Bridge {
                 Some(p) => p.charset,
                 None => return Ok(()),
             };
-            let enc = match charset {
-                Charset::Utf8 => encoding_rs::UTF_8,
-                Charset::Other(e) => e,
-            };
+            let enc = charset;
             match cmd {
                 Command::Send { to, data } => {
                     let t = target(&st, to)?;
@@ -734,8 +731,7 @@ impl Bridge {
                     Control::Disconnect(id)
                 }
                 Command::Encoding { name } => {
-                    let e = encode::encoding(&name)?;
-                    let cs = Charset::from_label(e.name()).unwrap_or(Charset::Utf8);
+                    let cs = encode::encoding(&name)?;
                     if let Some(p) = st.pages.get_mut(&page) {
                         p.charset = cs;
                     }

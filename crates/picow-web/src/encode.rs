@@ -1,8 +1,10 @@
 //! What the page sends, as bytes: text encoded in the page's encoding
 //! (browsers encode only UTF-8, so this happens here), escapes, hex, the
-//! line ending.
+//! line ending; with the same rules as every other front end
+//! (`picow_serve::encode`, `picow_serve::text::parse_hex`).
 
-use encoding_rs::{EncoderResult, Encoding};
+use picow_serve::encode::{encode, encode_escaped};
+use picow_serve::text::{parse_hex, Charset, SendError};
 
 use crate::protocol::{Payload, Problem};
 
@@ -19,9 +21,11 @@ pub const ENCODINGS: &[(&str, &str)] = &[
 
 /// Looks an encoding up by label. UTF-16 and the replacement encoding are
 /// refused: nothing could be sent in them.
-pub fn encoding(label: &str) -> Result<&'static Encoding, Problem> {
-    match Encoding::for_label(label.trim().as_bytes()) {
-        Some(e) if e.output_encoding() == e => Ok(e),
+pub fn encoding(label: &str) -> Result<Charset, Problem> {
+    match encoding_rs::Encoding::for_label(label.trim().as_bytes()) {
+        Some(e) if e.output_encoding() == e => {
+            Ok(Charset::from_label(e.name()).unwrap_or(Charset::Utf8))
+        }
         _ => Err(Problem::at(
             "unknown_encoding",
             format!(
@@ -32,151 +36,22 @@ pub fn encoding(label: &str) -> Result<&'static Encoding, Problem> {
     }
 }
 
-/// A piece of text with escapes: literal text, or one byte.
-enum Piece<'a> {
-    Text(&'a str),
-    Byte(u8),
-}
-
-/// Splits `text` at its escapes `\r \n \t \0 \\ \xNN`; `\xNN` is a raw
-/// byte, the others are characters.
-fn pieces(text: &str) -> Result<Vec<Piece<'_>>, Problem> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('\\') {
-        if i > 0 {
-            out.push(Piece::Text(&rest[..i]));
-        }
-        let after = &rest[i + 1..];
-        let mut chars = after.chars();
-        let Some(e) = chars.next() else {
-            return Err(Problem::new(
-                "lone_backslash",
-                "the text ends with a lone `\\`: write `\\\\` for a backslash",
-            ));
-        };
-        let (piece, used) = match e {
-            'r' => (Piece::Text("\r"), 1),
-            'n' => (Piece::Text("\n"), 1),
-            't' => (Piece::Text("\t"), 1),
-            '0' => (Piece::Byte(0), 1),
-            '\\' => (Piece::Text("\\"), 1),
-            'x' => {
-                let hex = after
-                    .get(1..3)
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => (Piece::Byte(b), 3),
-                    None => {
-                        let shown: String = after.chars().take(3).collect();
-                        return Err(Problem::at(
-                            "bad_escape",
-                            "`\\x` needs two hex digits, e.g. `\\x0d`",
-                            format!("\\{shown}"),
-                        ));
-                    }
-                }
-            }
-            other => {
-                return Err(Problem::at(
-                    "bad_escape",
-                    format!("unknown escape `\\{other}`: use \\r, \\n, \\t, \\0, \\\\ or \\xNN"),
-                    format!("\\{other}"),
-                ))
-            }
-        };
-        out.push(piece);
-        rest = &after[used..];
+/// A send error as the page gets it: the rule's code (translated by the
+/// page), the English message, the offending piece.
+fn problem(e: SendError) -> Problem {
+    Problem {
+        code: e.code(),
+        at: e.at(),
+        message: e.to_string(),
     }
-    if !rest.is_empty() {
-        out.push(Piece::Text(rest));
-    }
-    Ok(out)
-}
-
-/// Encodes `text` in `enc`, refusing a character the encoding cannot write
-/// (rather than sending `&#NNNN;` or `?` to the board).
-pub fn encode_text(text: &str, enc: &'static Encoding, out: &mut Vec<u8>) -> Result<(), Problem> {
-    if enc == encoding_rs::UTF_8 {
-        out.extend_from_slice(text.as_bytes());
-        return Ok(());
-    }
-    let mut encoder = enc.new_encoder();
-    let mut input = text;
-    loop {
-        let need = encoder
-            .max_buffer_length_from_utf8_without_replacement(input.len())
-            .unwrap_or(input.len() * 4 + 16);
-        let start = out.len();
-        out.resize(start + need, 0);
-        let (result, read, written) =
-            encoder.encode_from_utf8_without_replacement(input, &mut out[start..], true);
-        out.truncate(start + written);
-        match result {
-            EncoderResult::InputEmpty => return Ok(()),
-            EncoderResult::OutputFull => input = &input[read..],
-            EncoderResult::Unmappable(c) => {
-                return Err(Problem::at(
-                    "unmappable",
-                    format!(
-                        "`{c}` (U+{:04X}) cannot be written in {}: choose UTF-8 or remove it",
-                        c as u32,
-                        enc.name()
-                    ),
-                    c.to_string(),
-                ))
-            }
-        }
-    }
-}
-
-/// Parses hex digits: pairs, with spaces, commas and `0x` prefixes allowed.
-pub fn parse_hex(input: &str) -> Result<Vec<u8>, Problem> {
-    let mut digits = String::new();
-    for word in input.split(|c: char| c.is_whitespace() || c == ',') {
-        let w = word
-            .strip_prefix("0x")
-            .or_else(|| word.strip_prefix("0X"))
-            .unwrap_or(word);
-        digits.push_str(w);
-    }
-    if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(Problem::at(
-            "bad_hex",
-            format!("`{bad}` is not a hex digit: give bytes such as `48 65 6c`"),
-            bad.to_string(),
-        ));
-    }
-    if !digits.len().is_multiple_of(2) {
-        return Err(Problem::new(
-            "odd_hex",
-            "an odd number of hex digits: give two per byte, e.g. `48 65 6c`",
-        ));
-    }
-    Ok((0..digits.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
-        .collect())
 }
 
 /// The bytes a payload stands for, at most `max` of them.
-pub fn payload_bytes(p: &Payload, enc: &'static Encoding, max: usize) -> Result<Vec<u8>, Problem> {
+pub fn payload_bytes(p: &Payload, charset: Charset, max: usize) -> Result<Vec<u8>, Problem> {
     let mut out = match (&p.text, &p.hex) {
-        (Some(text), None) => {
-            let mut out = Vec::with_capacity(text.len() + 2);
-            if p.escapes {
-                for piece in pieces(text)? {
-                    match piece {
-                        Piece::Text(t) => encode_text(t, enc, &mut out)?,
-                        Piece::Byte(b) => out.push(b),
-                    }
-                }
-            } else {
-                encode_text(text, enc, &mut out)?;
-            }
-            out
-        }
-        (None, Some(hex)) => parse_hex(hex)?,
+        (Some(text), None) if p.escapes => encode_escaped(text, charset).map_err(problem)?,
+        (Some(text), None) => encode(text, charset).map_err(problem)?,
+        (None, Some(hex)) => parse_hex(hex).map_err(problem)?,
         _ => {
             return Err(Problem::new(
                 "no_text_or_hex",
@@ -254,8 +129,9 @@ mod tests {
         );
         let code = |t: &str| payload_bytes(&text(t, true, Ending::None), utf8, MAX).unwrap_err();
         assert_eq!(code(r"a\q").at.as_deref(), Some(r"\q"));
-        assert_eq!(code(r"\x4").code, "bad_escape");
-        assert_eq!(code(r"\x中").code, "bad_escape");
+        assert_eq!(code(r"a\q").code, "unknown_escape");
+        assert_eq!(code(r"\x4").code, "short_hex_escape");
+        assert_eq!(code(r"\x中").code, "short_hex_escape");
         assert_eq!(code("end\\").code, "lone_backslash");
     }
 
@@ -275,7 +151,7 @@ mod tests {
             "odd_hex"
         );
         let e = payload_bytes(&hex("48 zz"), utf8, MAX).unwrap_err();
-        assert_eq!((e.code, e.at.as_deref()), ("bad_hex", Some("z")));
+        assert_eq!((e.code, e.at.as_deref()), ("not_hex", Some("z")));
         assert_eq!(
             payload_bytes(&hex(""), utf8, MAX).unwrap_err().code,
             "empty"

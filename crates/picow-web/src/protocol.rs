@@ -138,9 +138,11 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// A stable code: `bad_json`, `bad_command`, `binary`, `token`,
-    /// `odd_hex`, `bad_hex`, `bad_escape`, `lone_backslash`, `unmappable`,
     /// `unknown_encoding`, `empty`, `no_text_or_hex`, `bad_period`,
-    /// `no_client`, `too_big`, `busy`.
+    /// `no_client`, `too_big`, `busy`, or one of
+    /// `picow_serve::text::SendError::code` (`not_hex`, `odd_hex`,
+    /// `unknown_escape`, `short_hex_escape`, `lone_backslash`, `unmappable`,
+    /// `no_encoder`).
     pub code: &'static str,
     /// What went wrong and what to do, in English.
     pub message: String,
@@ -375,14 +377,14 @@ mod tests {
     fn web_messages_are_json_lines() {
         let line = WebMsg::Error {
             cmd: Some("send"),
-            problem: Problem::at("bad_hex", "`zz` is not a hex byte", "zz"),
+            problem: Problem::at("not_hex", "`z` is not a hex digit", "z"),
         }
         .to_line();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["event"], "web.error");
         assert_eq!(v["cmd"], "send");
-        assert_eq!(v["code"], "bad_hex");
-        assert_eq!(v["at"], "zz");
+        assert_eq!(v["code"], "not_hex");
+        assert_eq!(v["at"], "z");
         let v: serde_json::Value = serde_json::from_str(&WebMsg::Ready.to_line()).unwrap();
         assert_eq!(v["event"], "web.ready");
         let auto = WebMsg::Auto(AutoState {

@@ -325,6 +325,31 @@ new MutationObserver((ms) => {
 return true;
 "#;
 
+/// PICOW_WEBBENCH_PROFILE: time spent in the plot's draws and resizes.
+const PROFILE: &str = r#"
+const p = window.picowTest.plot;
+window.__prof = { draw: 0, draws: 0, resize: 0, resizes: 0 };
+const d = p.draw.bind(p), r = p.resize.bind(p);
+p.draw = () => { const t = performance.now(); d(); window.__prof.draw += performance.now() - t; window.__prof.draws++; };
+p.resize = () => { const t = performance.now(); r(); window.__prof.resize += performance.now() - t; window.__prof.resizes++; };
+window.__loaf = { n: 0, total: 0, script: 0, layout: 0, render: 0, by: {} };
+new PerformanceObserver((l) => {
+  for (const e of l.getEntries()) {
+    const L = window.__loaf;
+    L.n++; L.total += e.duration;
+    const end = e.startTime + e.duration;
+    if (e.renderStart) L.render += (e.styleAndLayoutStart || end) - e.renderStart;
+    if (e.styleAndLayoutStart) L.layout += end - e.styleAndLayoutStart;
+    for (const s of e.scripts) {
+      L.script += s.duration;
+      const k = (s.invoker || '?') + ' ' + (s.sourceFunctionName || '');
+      L.by[k] = (L.by[k] || 0) + s.duration;
+    }
+  }
+}).observe({ type: 'long-animation-frame', buffered: false });
+return true;
+"#;
+
 const HEAP: &str = "if (window.gc) window.gc(); return performance.memory.usedJSHeapSize;";
 
 const RESULT: &str = r#"
@@ -367,10 +392,13 @@ async fn run(
         c.goto(&url).await.map_err(|e| format!("open {url}: {e}"))?;
         // The scroll-back under test and the plot open, as a person would
         // set them; then the page again with those settings.
+        // PICOW_WEBBENCH_SETTINGS adds page settings for experiments
+        // (e.g. `{"plot": false}`).
+        let extra = std::env::var("PICOW_WEBBENCH_SETTINGS").unwrap_or_else(|_| "{}".into());
         js(
             &c,
             &format!(
-                "localStorage.setItem('picow.settings', JSON.stringify({{scrollback: {scrollback}, plot: true}})); return 1"
+                "localStorage.setItem('picow.settings', JSON.stringify(Object.assign({{scrollback: {scrollback}, plot: true}}, {extra}))); return 1"
             ),
         )
         .await?;
@@ -391,6 +419,9 @@ async fn run(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         js(&c, OBSERVE).await?;
+        if std::env::var_os("PICOW_WEBBENCH_PROFILE").is_some() {
+            js(&c, PROFILE).await?;
+        }
         session = Some((driver, c, profile));
     }
     let needle = session
@@ -422,6 +453,10 @@ async fn run(
     let mut page_rx = None;
     let mut dom = None;
     if let Some((_driver, c, _)) = session {
+        if std::env::var_os("PICOW_WEBBENCH_PROFILE").is_some() {
+            println!("profile: {}", js(&c, "return window.__prof").await?);
+            println!("long frames: {}", js(&c, "return window.__loaf").await?);
+        }
         let r = js(&c, RESULT).await?;
         lat = Some((
             r["n"].as_u64().unwrap_or(0),

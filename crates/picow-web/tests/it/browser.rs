@@ -535,7 +535,7 @@ async fn the_rest_of_the_window_works() {
             "return document.querySelector('[data-testid=send-error]').dataset.code",
         )
         .await
-            == "bad_hex"
+            == "not_hex"
     })
     .await;
     let msg = js(
