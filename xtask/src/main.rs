@@ -22,6 +22,7 @@ tasks:
   bench     benchmarks: `cargo xtask bench <name>`
   sim-check the virtual board against esptool (part of ci)
   windows   picow.exe for Windows and its smoke test under Wine: `cargo xtask windows [build|smoke]`
+  tools     install what ci needs on a fresh Debian machine (packages as root, the esptool venv)
   help      this text
 ";
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("sim-check") => sim_check::run(),
         Some("windows") => windows::run(&args[1..]),
+        Some("tools") => tools::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

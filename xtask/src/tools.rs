@@ -96,3 +96,30 @@ pub fn esptool() -> Result<PathBuf> {
     std::fs::write(&stamp, "").map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     Ok(exe)
 }
+
+/// `cargo xtask tools`: everything `cargo xtask ci` installs on its way, at
+/// once (Debian packages as root, the Python venv with esptool), so that a
+/// fresh machine can be prepared before going offline or before a run.
+pub fn run(args: &[String]) -> Result {
+    if let Some(a) = args.first() {
+        return Err(crate::bad_input(format!(
+            "tools takes no arguments, got `{a}`"
+        )));
+    }
+    for pkgs in [
+        crate::fw::DEBIAN_PACKAGES,
+        crate::fw::DEBIAN_CLIPPY,
+        crate::windows::PACKAGES,
+        BROWSER,
+        TERMINAL_TEST_PACKAGES,
+        &["python3", "python3-venv"],
+    ] {
+        apt_install(pkgs)?;
+    }
+    let esptool = esptool()?;
+    println!(
+        "xtask tools: everything is installed (esptool: {})",
+        esptool.display()
+    );
+    Ok(())
+}

@@ -30,7 +30,7 @@ use crate::{root, step, tools, Result};
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 
 /// What the build and the smoke test need on Debian 12.
-const PACKAGES: &[&str] = &[
+pub const PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
     "rust-web-src",
