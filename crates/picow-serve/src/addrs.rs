@@ -176,17 +176,11 @@ pub fn offers(transport: Transport, local: &[SocketAddr], lan: &[LanAddr]) -> Ve
         .collect()
 }
 
-/// The warning for a server that only loopback clients can reach, if so.
-pub fn loopback_warning(local: &[SocketAddr]) -> Option<String> {
+/// The warning for a server that only loopback clients can reach, if so
+/// (`Display`: English; `.localized()`: the user's language).
+pub fn loopback_warning(local: &[SocketAddr]) -> Option<picow_i18n::Msg> {
     let all_loopback = !local.is_empty() && local.iter().all(|a| a.ip().is_loopback());
-    all_loopback.then(|| {
-        let a = local[0];
-        format!(
-            "listening on {} only: a board on Wi-Fi cannot reach it (only programs on this \
-             computer can, such as picow sim). Leave out --bind, or --bind a LAN address.",
-            a.ip()
-        )
-    })
+    all_loopback.then(|| picow_i18n::msg!("serve-loopback-only", ip = local[0].ip().to_string()))
 }
 
 #[cfg(test)]
@@ -250,7 +244,7 @@ mod tests {
         );
         assert!(loopback_warning(&one).is_none());
         let lo: Vec<SocketAddr> = vec!["127.0.0.1:10000".parse().unwrap()];
-        let w = loopback_warning(&lo).unwrap();
+        let w = loopback_warning(&lo).unwrap().to_string();
         assert!(w.contains("a board on Wi-Fi cannot reach"), "{w}");
         assert_eq!(offers(Transport::Tcp, &lo, &l)[0].iface, "loopback");
         assert!(loopback_warning(&["[::]:1".parse().unwrap()]).is_none());

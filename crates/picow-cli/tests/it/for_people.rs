@@ -67,3 +67,91 @@ fn no_board_in_chinese_under_a_chinese_locale() {
     let (_, err) = monitor_without_board(&[("LANG", "zh_CN.UTF-8")], &[]);
     assert!(err.starts_with("error: "), "{err}");
 }
+
+/// One scripted `picow serve` session under `locale` (`LC_ALL`): a client
+/// that greets and echoes like the tutorial's board. Returns stdout.
+fn serve_session(locale: &str, global: &[&str]) -> String {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let mut child = common::Kill(
+        common::picow()
+            .env("LC_ALL", locale)
+            .args(global)
+            .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args(["--send", "ping", "--expect", "Hello WalnutPi!"])
+            .args(["--expect", "I got:ping", "--timeout", "30s"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = common::lines(&mut child);
+    let first = lines.recv_timeout(Duration::from_secs(60)).unwrap();
+    let port = common::listening_port(&first);
+    let mut board = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    board
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    board.write_all(b"Hello WalnutPi!").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 128];
+    while !got.ends_with(b"ping") {
+        let n = board.read(&mut buf).unwrap();
+        assert!(n > 0, "serve closed before sending ping");
+        got.extend_from_slice(&buf[..n]);
+    }
+    board.write_all(b"I got:ping").unwrap();
+    assert_eq!(common::wait_exit(&mut child, 30), Some(0), "{locale}");
+    let mut out = first;
+    while let Ok(l) = lines.recv_timeout(Duration::from_secs(10)) {
+        out.push('\n');
+        out.push_str(&l);
+    }
+    out
+}
+
+#[test]
+fn serve_speaks_the_locales_language_and_its_json_does_not() {
+    let zh = serve_session("zh_CN.UTF-8", &[]);
+    let en = serve_session("C", &[]);
+    for (zh_word, en_word) in [
+        (
+            "picow serve：正在监听 TCP 127.0.0.1:",
+            "picow serve: listening on TCP 127.0.0.1:",
+        ),
+        ("已连接，来自 127.0.0.1:", "connected from 127.0.0.1:"),
+        ("是一块 PicoW", "is a PicoW"),
+        (
+            "第 2 个期望 /I got:ping/ 已在 #1 看到",
+            "expect 2 /I got:ping/ seen from #1",
+        ),
+        ("汇总：1 个客户端", "summary: 1 client(s)"),
+    ] {
+        assert!(zh.contains(zh_word), "{zh_word:?} not in:\n{zh}");
+        assert!(en.contains(en_word), "{en_word:?} not in:\n{en}");
+        assert!(!en.contains(zh_word), "{en}");
+    }
+    // What the board sent is the same bytes in both.
+    for same in ["#1 < Hello WalnutPi!", "#1 > ping", "#1 < I got:ping"] {
+        assert!(zh.contains(same) && en.contains(same), "{same}");
+    }
+
+    // --json: byte for byte the same, once the times, the ports and the
+    // duration (which differ from run to run) are masked.
+    let mask = |s: &str| {
+        let t = regex::Regex::new(r#""t":"[^"]*""#).unwrap();
+        let port = regex::Regex::new(r":\d{2,5}\b").unwrap();
+        let secs = regex::Regex::new(r#""seconds":[0-9.e-]+"#).unwrap();
+        let s = t.replace_all(s, "\"t\":T");
+        let s = port.replace_all(&s, ":PORT");
+        secs.replace_all(&s, "\"seconds\":S").into_owned()
+    };
+    let zh = serve_session("zh_CN.UTF-8", &["--json"]);
+    let en = serve_session("C", &["--json"]);
+    assert!(zh.lines().count() >= 8, "{zh}");
+    assert!(!zh.contains("正在监听") && !zh.contains("汇总"), "{zh}");
+    assert_eq!(mask(&zh), mask(&en));
+}

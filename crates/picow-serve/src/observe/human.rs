@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::time::SystemTime;
 
+use picow_i18n::tr;
 use picow_protocol::Transport;
 use picow_values::time::{clock, Zone};
 
@@ -14,13 +15,34 @@ use crate::text;
 fn kind_str(kind: &Kind) -> String {
     match kind {
         Kind::Unknown => "-".into(),
-        Kind::Other => "other".into(),
+        Kind::Other => tr!("serve-kind-other"),
         Kind::Picow(None) => "PicoW".into(),
         Kind::Picow(Some(n)) => format!("PicoW ({n})"),
     }
 }
 
-/// Plain lines for people.
+/// A disconnect reason in the user's language when serve itself chose the
+/// words (the `reason` field of the JSON event stays as it is).
+fn reason_text(reason: &str) -> String {
+    match reason {
+        "closed by peer" => tr!("serve-reason-closed-by-peer"),
+        "expectations met" => tr!("serve-reason-met"),
+        "timeout" => tr!("serve-reason-timeout"),
+        "server stopped" => tr!("serve-reason-stopped"),
+        "disconnected by the user" => tr!("serve-reason-user"),
+        other => other.to_owned(),
+    }
+}
+
+/// `s` padded with spaces to `width` terminal columns (a Chinese character
+/// takes two).
+fn pad(s: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// Plain lines for people, in the user's language (picow-i18n); the data
+/// lines themselves are the bytes received, never translated.
 #[derive(Debug)]
 pub struct Human<W> {
     out: W,
@@ -112,38 +134,43 @@ impl<W: Write + Send> Observer for Human<W> {
                     Transport::Udp => "UDP",
                 };
                 let addrs: Vec<String> = local.iter().map(ToString::to_string).collect();
-                writeln!(o, "picow serve: listening on {proto} {}", addrs.join(", "))?;
+                writeln!(
+                    o,
+                    "{}",
+                    tr!("serve-listening", proto = proto, addrs = addrs.join(", "))
+                )?;
                 if !lan.is_empty() {
                     let ips: Vec<String> = lan
                         .iter()
                         .map(|l| {
-                            let v = if crate::addrs::is_virtual(&l.iface) {
-                                ", virtual"
+                            if crate::addrs::is_virtual(&l.iface) {
+                                tr!(
+                                    "serve-lan-virtual",
+                                    ip = l.ip.to_string(),
+                                    iface = l.iface.as_str()
+                                )
                             } else {
-                                ""
-                            };
-                            format!("{} ({}{v})", l.ip, l.iface)
+                                format!("{} ({})", l.ip, l.iface)
+                            }
                         })
                         .collect();
-                    writeln!(o, "LAN addresses: {}", ips.join(", "))?;
+                    writeln!(o, "{}", tr!("serve-lan", ips = ips.join(", ")))?;
                 }
                 if let Some(w) = crate::addrs::loopback_warning(local) {
-                    writeln!(o, "warning: {w}")?;
+                    writeln!(o, "{}", tr!("serve-warning", message = w.localized()))?;
                 }
                 let offers = crate::addrs::offers(*transport, local, lan);
                 let _ = hints;
                 if offers.is_empty() {
-                    writeln!(
-                        o,
-                        "no LAN address found: connect this computer to the board's Wi-Fi network"
-                    )?;
+                    writeln!(o, "{}", tr!("serve-no-lan"))?;
                 } else {
                     let many = offers.len() > 1;
-                    writeln!(
-                        o,
-                        "give the board this server{}:",
-                        if many { " (* = most likely)" } else { "" }
-                    )?;
+                    let head = if many {
+                        tr!("serve-give-board-many")
+                    } else {
+                        tr!("serve-give-board")
+                    };
+                    writeln!(o, "{head}")?;
                     let w = offers.iter().map(|f| f.server.len()).max().unwrap_or(0);
                     for f in &offers {
                         let mark = if f.likely && many { '*' } else { ' ' };
@@ -155,12 +182,39 @@ impl<W: Write + Send> Observer for Human<W> {
                     }
                 }
             }
-            Event::Connected { id, peer } => writeln!(o, "{t} #{id} connected from {peer}")?,
+            Event::Connected { id, peer } => writeln!(
+                o,
+                "{}",
+                tr!(
+                    "serve-connected",
+                    time = t.as_str(),
+                    id = *id,
+                    peer = peer.to_string()
+                )
+            )?,
             Event::Picow { id, name } => match name {
-                Some(n) => writeln!(o, "{t} #{id} is a PicoW named {n}")?,
-                None => writeln!(o, "{t} #{id} is a PicoW")?,
+                Some(n) => writeln!(
+                    o,
+                    "{}",
+                    tr!(
+                        "serve-picow-named",
+                        time = t.as_str(),
+                        id = *id,
+                        name = n.as_str()
+                    )
+                )?,
+                None => writeln!(o, "{}", tr!("serve-picow", time = t.as_str(), id = *id))?,
             },
-            Event::Refused { peer, reason } => writeln!(o, "{t} refused {peer}: {reason}")?,
+            Event::Refused { peer, reason } => writeln!(
+                o,
+                "{}",
+                tr!(
+                    "serve-refused",
+                    time = t.as_str(),
+                    peer = peer.to_string(),
+                    reason = reason.as_str()
+                )
+            )?,
             Event::Data { id, bytes, text } => self.data(at, *id, "<", bytes, text)?,
             Event::Sent { id, bytes, text } => self.data(at, *id, ">", bytes, text)?,
             Event::Disconnected {
@@ -171,59 +225,87 @@ impl<W: Write + Send> Observer for Human<W> {
                 ..
             } => writeln!(
                 o,
-                "{t} #{id} disconnected: {reason} (received {bytes_in} B, sent {bytes_out} B)"
+                "{}",
+                tr!(
+                    "serve-disconnected",
+                    time = t.as_str(),
+                    id = *id,
+                    reason = reason_text(reason),
+                    bytes_in = *bytes_in,
+                    bytes_out = *bytes_out
+                )
             )?,
             Event::Expect {
                 index, pattern, id, ..
-            } => writeln!(o, "{t} expect {} /{pattern}/ seen from #{id}", index + 1)?,
+            } => writeln!(
+                o,
+                "{}",
+                tr!(
+                    "serve-expect-seen",
+                    time = t.as_str(),
+                    n = index + 1,
+                    pattern = pattern.as_str(),
+                    id = *id
+                )
+            )?,
             Event::Clients { clients: list } => {
                 if list.is_empty() {
-                    writeln!(o, "no clients connected")?;
+                    writeln!(o, "{}", tr!("serve-no-clients"))?;
                 }
                 for c in list {
                     writeln!(
                         o,
-                        "#{:<4} {:<40} since {}  {:<16} in {} B, out {} B",
-                        c.id,
-                        c.peer.to_string(),
-                        clock(c.since, self.zone),
-                        kind_str(&c.kind),
-                        c.bytes_in,
-                        c.bytes_out
+                        "{}",
+                        tr!(
+                            "serve-client-row",
+                            id = format!("{:<4}", c.id),
+                            peer = format!("{:<40}", c.peer.to_string()),
+                            since = clock(c.since, self.zone),
+                            kind = pad(&kind_str(&c.kind), 16),
+                            bytes_in = c.bytes_in,
+                            bytes_out = c.bytes_out
+                        )
                     )?;
                 }
             }
             Event::Notice { message } => writeln!(o, "{message}")?,
-            Event::Error { message } => writeln!(o, "{t} error: {message}")?,
+            Event::Error { message } => writeln!(
+                o,
+                "{}",
+                tr!("serve-error", time = t.as_str(), message = message.as_str())
+            )?,
             Event::Timeout {
                 unmet,
                 clients_missing,
                 seen,
             } => {
-                writeln!(o, "timed out (--timeout)")?;
+                writeln!(o, "{}", tr!("serve-timeout"))?;
                 if let Some(n) = clients_missing {
-                    writeln!(o, "  still waiting for {n} more client(s) (--clients)")?;
+                    writeln!(o, "{}", tr!("serve-timeout-clients", n = *n))?;
                 }
                 for p in unmet {
-                    writeln!(o, "  not seen: /{p}/")?;
+                    writeln!(o, "{}", tr!("serve-timeout-unmet", pattern = p.as_str()))?;
                 }
                 if seen.is_empty() {
-                    writeln!(o, "  no text was received")?;
+                    writeln!(o, "{}", tr!("serve-timeout-nothing"))?;
                 }
                 for crate::event::Seen { id, text: s } in seen {
                     let mut l = String::new();
                     text::display_line(s, &mut l);
-                    writeln!(o, "  last text from #{id}: {l}")?;
+                    writeln!(o, "{}", tr!("serve-timeout-last", id = *id, text = l))?;
                 }
             }
             Event::Summary(s) => writeln!(
                 o,
-                "summary: {} client(s), {} refused, received {} B, sent {} B in {:.1} s",
-                s.clients,
-                s.refused,
-                s.bytes_in,
-                s.bytes_out,
-                s.elapsed.as_secs_f64()
+                "{}",
+                tr!(
+                    "serve-summary",
+                    clients = s.clients,
+                    refused = s.refused,
+                    bytes_in = s.bytes_in,
+                    bytes_out = s.bytes_out,
+                    secs = format!("{:.1}", s.elapsed.as_secs_f64())
+                )
             )?,
         }
         Ok(())

@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use picow_i18n::Lang;
 use picow_serve::event::{Seen, SCHEMA_VERSION};
 use picow_serve::observe::{Human, Json, Log};
 use picow_serve::{ClientInfo, Event, Kind, LanAddr, Observer, Summary, Transport};
@@ -156,24 +157,47 @@ fn render(mut o: impl Observer) {
     o.finish().unwrap();
 }
 
+/// The plain lines in `lang`, whatever the machine's locale.
+fn plain(lang: Lang, hex: bool) -> String {
+    let mut out = Vec::new();
+    picow_i18n::with_lang(lang, || {
+        render(Human::new(&mut out, hex).with_zone(Zone::Utc))
+    });
+    String::from_utf8(out).unwrap()
+}
+
 #[test]
 fn plain_lines() {
-    let mut out = Vec::new();
-    render(Human::new(&mut out, false).with_zone(Zone::Utc));
-    insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    insta::assert_snapshot!(plain(Lang::En, false));
 }
 
 #[test]
 fn plain_lines_hex() {
-    let mut out = Vec::new();
-    render(Human::new(&mut out, true).with_zone(Zone::Utc));
-    insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    insta::assert_snapshot!(plain(Lang::En, true));
+}
+
+/// Under a Chinese locale: the same session for a student, the data and
+/// the commands to type unchanged.
+#[test]
+fn plain_lines_zh_cn() {
+    let zh = plain(Lang::ZhCn, false);
+    let en = plain(Lang::En, false);
+    assert_eq!(zh.lines().count(), en.lines().count());
+    for same in [
+        "picow flash --server 192.0.2.2:10000",
+        "addr=('192.0.2.2',10000)",
+        "< I got:ping",
+    ] {
+        assert!(zh.contains(same), "{same}:\n{zh}");
+    }
+    insta::assert_snapshot!(zh);
 }
 
 #[test]
 fn json_lines() {
     let mut out = Vec::new();
-    render(Json::new(&mut out));
+    // The language never changes what programs read.
+    picow_i18n::with_lang(Lang::ZhCn, || render(Json::new(&mut out)));
     let text = String::from_utf8(out).unwrap();
     // Every line is one JSON object with the event's name and time first.
     for line in text.lines() {
@@ -187,6 +211,6 @@ fn json_lines() {
 #[test]
 fn log_lines() {
     let mut out = Vec::new();
-    render(Log::new(&mut out));
+    picow_i18n::with_lang(Lang::ZhCn, || render(Log::new(&mut out)));
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }

@@ -166,7 +166,7 @@ impl ViewState {
                     &format!("listening on {proto} {}", addrs.join(", ")),
                 );
                 self.offers = addrs::offers(*transport, local, lan);
-                self.warning = addrs::loopback_warning(local);
+                self.warning = addrs::loopback_warning(local).map(|m| m.localized());
                 if let Some(w) = &self.warning {
                     pane.info(at, Source::Error, w);
                 }
