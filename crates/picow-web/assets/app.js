@@ -443,6 +443,10 @@ function addEntry(entry) {
   trimEntries();
   if (!state.snapshot && !state.paused && shows(entry)) {
     state.pending.push(entry);
+    // A tab in the background draws no frames: what waits for one stays
+    // within the scroll-back too.
+    const max = settings.scrollback;
+    if (state.pending.length > max * 1.1) state.pending.splice(0, state.pending.length - max);
     scheduleView();
   }
 }
@@ -761,9 +765,20 @@ function renderTargets() {
   sel.value = String(state.selected);
 }
 
+let totalsFrame = 0;
+
+/** The status bar's counters, at most once a frame (not once a read). */
 function renderTotals() {
-  $('total-rx').textContent = count(Math.max(0, state.totalRx - state.baseRx));
-  $('total-tx').textContent = count(Math.max(0, state.totalTx - state.baseTx));
+  if (totalsFrame) return;
+  totalsFrame = requestAnimationFrame(() => {
+    totalsFrame = 0;
+    const rx = count(Math.max(0, state.totalRx - state.baseRx));
+    const tx = count(Math.max(0, state.totalTx - state.baseTx));
+    const r = $('total-rx');
+    const x = $('total-tx');
+    if (r.textContent !== rx) r.textContent = rx;
+    if (x.textContent !== tx) x.textContent = tx;
+  });
 }
 
 function resetCounters() {

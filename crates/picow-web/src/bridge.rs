@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 
 use crate::encode;
 use crate::protocol::{AutoState, Command, Problem, To, WebMsg, VERSION};
-use crate::server::{Backend, PageLink};
+use crate::server::{Backend, Outbox, PageLink, Pushed, OUTBOX};
 
 /// How the bridge is set up.
 #[derive(Debug, Clone)]
@@ -58,9 +58,6 @@ impl Default for Options {
 
 /// Departed clients kept for the page's "gone" group.
 const GONE: usize = 50;
-/// What a page's queue holds at most, in messages (each up to [`FLUSH_AT`]
-/// bytes, or a piece of a snapshot).
-const PAGE_QUEUE: usize = 64;
 /// A page's pending lines are handed over at this size, or at the engine's
 /// next flush.
 const FLUSH_AT: usize = 64 * 1024;
@@ -88,7 +85,7 @@ struct Gone {
 
 #[derive(Debug)]
 struct Page {
-    tx: mpsc::Sender<String>,
+    outbox: Arc<Outbox>,
     charset: Charset,
     decoders: HashMap<ClientId, TextDecoder>,
     buf: Vec<u8>,
@@ -280,6 +277,17 @@ impl Page {
         Json::new(&mut self.buf).event(at, event)
     }
 
+    /// Queues a snapshot; a page whose outbox cannot take it (a history
+    /// larger than the outbox) gets another when the outbox is empty.
+    fn send_snapshot(&mut self, lines: Vec<String>) {
+        for l in lines {
+            if self.outbox.push(&l) != Pushed::Queued {
+                self.lagging = true;
+                return;
+            }
+        }
+    }
+
     fn line(&mut self, line: &str) {
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
@@ -295,13 +303,13 @@ impl Page {
         if text.ends_with('\n') {
             text.pop();
         }
-        match self.tx.try_send(text) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match self.outbox.push(&text) {
+            Pushed::Queued => true,
+            Pushed::Full => {
                 self.lagging = true;
                 true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Pushed::Closed => false,
         }
     }
 }
@@ -495,7 +503,7 @@ impl State {
         // The history, decoded for this page; its decoders then go on from
         // where the history ends.
         let mut tmp = Page {
-            tx: page.tx.clone(),
+            outbox: page.outbox.clone(),
             charset,
             decoders: HashMap::new(),
             buf: std::mem::take(&mut buf),
@@ -528,11 +536,8 @@ impl State {
         for (&id, p) in self.pages.iter_mut() {
             if p.lagging {
                 p.buf.clear();
-                if p.tx.capacity() == p.tx.max_capacity() {
+                if p.outbox.is_empty() {
                     resync.push(id);
-                }
-                if p.tx.is_closed() {
-                    closed.push(id);
                 }
                 continue;
             }
@@ -546,12 +551,7 @@ impl State {
         for id in resync {
             let lines = self.snapshot(id);
             if let Some(p) = self.pages.get_mut(&id) {
-                for l in lines {
-                    if p.tx.try_send(l).is_err() {
-                        p.lagging = true;
-                        break;
-                    }
-                }
+                p.send_snapshot(lines);
             }
         }
     }
@@ -635,31 +635,26 @@ impl Backend for Bridge {
         }
         let id = st.next_page;
         st.next_page += 1;
-        let (tx, outgoing) = mpsc::channel(PAGE_QUEUE);
+        let outbox = Arc::new(Outbox::new(OUTBOX));
         let charset = st.opts.charset;
         st.pages.insert(
             id,
             Page {
-                tx: tx.clone(),
+                outbox: outbox.clone(),
                 charset,
                 decoders: HashMap::new(),
                 buf: Vec::new(),
                 lagging: false,
             },
         );
-        for line in st.snapshot(id) {
-            // A fresh queue holds a whole snapshot of the default history.
-            if tx.try_send(line).is_err() {
-                if let Some(p) = st.pages.get_mut(&id) {
-                    p.lagging = true;
-                }
-                break;
-            }
+        let lines = st.snapshot(id);
+        if let Some(p) = st.pages.get_mut(&id) {
+            p.send_snapshot(lines);
         }
         drop(st);
         let (commands, rx) = mpsc::channel(16);
         tokio::spawn(page_commands(self.clone(), id, rx));
-        Ok(PageLink { outgoing, commands })
+        Ok(PageLink { outbox, commands })
     }
 }
 
@@ -737,12 +732,7 @@ impl Bridge {
                     }
                     let lines = st.snapshot(page);
                     if let Some(p) = st.pages.get_mut(&page) {
-                        for l in lines {
-                            if p.tx.try_send(l).is_err() {
-                                p.lagging = true;
-                                break;
-                            }
-                        }
+                        p.send_snapshot(lines);
                     }
                     return Ok(());
                 }
@@ -775,4 +765,117 @@ async fn page_commands(bridge: Bridge, page: u64, mut rx: mpsc::Receiver<Command
     }
     // The page closed or reloaded: forget it, and nothing else.
     lock(&bridge.state).pages.remove(&page);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(id: ClientId, n: usize) -> Event {
+        Event::Data {
+            id,
+            bytes: Bytes::from(vec![b'x'; n]),
+            text: "x".repeat(n).into(),
+        }
+    }
+
+    fn lines(s: &str) -> Vec<serde_json::Value> {
+        s.split('\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_page_that_falls_behind_gets_a_fresh_snapshot_with_every_byte_counted() {
+        let (ctl, _ctl_rx) = mpsc::channel(8);
+        let (bridge, mut obs) = bridge(
+            ctl,
+            Options {
+                history_bytes: 64 * 1024,
+                ..Options::default()
+            },
+        );
+        let at = SystemTime::now();
+        obs.event(
+            at,
+            &Event::Connected {
+                id: 1,
+                peer: "127.0.0.1:9".parse().unwrap(),
+            },
+        )
+        .unwrap();
+        let link = bridge.attach().unwrap();
+        let first = lines(&link.outbox.take().await.unwrap());
+        assert_eq!(first[0]["event"], "web.hello");
+        assert_eq!(first.last().unwrap()["event"], "web.ready");
+        // The page reads nothing while 6 MiB arrive: its outbox (4 MiB)
+        // fills, later events are dropped for it, the engine never waits.
+        let chunk = 16 * 1024;
+        let n = 6 * 64;
+        for _ in 0..n {
+            obs.event(at, &data(1, chunk)).unwrap();
+            obs.flush().unwrap();
+        }
+        assert!(lock(&bridge.state).pages.values().all(|p| p.lagging));
+        let backlog = link.outbox.take().await.unwrap();
+        assert!(backlog.len() <= OUTBOX, "{} bytes queued", backlog.len());
+        // Caught up: the next flush queues a snapshot, whose table counts
+        // every byte, also those the page did not get.
+        obs.flush().unwrap();
+        let snap = lines(&link.outbox.take().await.unwrap());
+        assert_eq!(snap[0]["event"], "web.hello");
+        let table = snap.iter().find(|l| l["event"] == "clients").unwrap();
+        assert_eq!(table["clients"][0]["bytes_in"], (chunk * n) as u64);
+        // The history in it is bounded by the setting.
+        let history: usize = snap
+            .iter()
+            .filter(|l| l["event"] == "data")
+            .map(|l| l["len"].as_u64().unwrap() as usize)
+            .sum();
+        assert!(history <= 64 * 1024, "{history}");
+        assert!(history > 0);
+        // And from now on it gets events again.
+        obs.event(at, &data(1, 3)).unwrap();
+        obs.flush().unwrap();
+        let next = lines(&link.outbox.take().await.unwrap());
+        assert_eq!(next[0]["event"], "data");
+        assert_eq!(next[0]["len"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_goes_away_is_forgotten_and_nothing_reaches_the_engine() {
+        let (ctl, mut ctl_rx) = mpsc::channel(8);
+        let (bridge, mut obs) = bridge(ctl, Options::default());
+        let link = bridge.attach().unwrap();
+        assert_eq!(lock(&bridge.state).pages.len(), 1);
+        // The session closes the outbox and drops the command sender.
+        link.outbox.close();
+        drop(link);
+        for _ in 0..50 {
+            if lock(&bridge.state).pages.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(lock(&bridge.state).pages.is_empty());
+        obs.event(SystemTime::now(), &data(1, 5)).unwrap();
+        obs.flush().unwrap();
+        assert!(ctl_rx.try_recv().is_err(), "no control from a page that went away");
+    }
+
+    #[tokio::test]
+    async fn at_most_max_pages_are_open() {
+        let (ctl, _rx) = mpsc::channel(8);
+        let (bridge, _obs) = bridge(
+            ctl,
+            Options {
+                max_pages: 2,
+                ..Options::default()
+            },
+        );
+        let _a = bridge.attach().unwrap();
+        let _b = bridge.attach().unwrap();
+        assert_eq!(bridge.attach().unwrap_err().code, "busy");
+    }
 }

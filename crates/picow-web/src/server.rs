@@ -25,21 +25,103 @@ use crate::security::{self, Access, Refusal};
 /// The largest message a page may send (a file is sent in pieces well
 /// below this); a larger one closes that page's WebSocket with 1009.
 pub const MAX_MESSAGE: usize = 256 * 1024;
-/// What the server puts into one WebSocket message at most (events are
-/// coalesced up to this size when a page is behind).
-pub const MAX_OUT: usize = 256 * 1024;
+/// What waits for one page at most, in bytes of JSON lines: a page that
+/// falls further behind is given a fresh snapshot once it has caught up.
+pub const OUTBOX: usize = 4 << 20;
 
 /// The default address of the page.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 10080);
 
+/// What waits to be sent to one page: JSON lines, bounded in bytes, taken
+/// all at once by the page's session (so a page that is behind gets one
+/// large message instead of many small ones).
+#[derive(Debug)]
+pub struct Outbox {
+    state: std::sync::Mutex<(String, bool)>,
+    ready: tokio::sync::Notify,
+    limit: usize,
+}
+
+/// What [`Outbox::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued.
+    Queued,
+    /// Not queued: the page is that far behind.
+    Full,
+    /// The page is gone.
+    Closed,
+}
+
+impl Outbox {
+    /// An empty outbox holding at most `limit` bytes.
+    pub fn new(limit: usize) -> Outbox {
+        Outbox {
+            state: std::sync::Mutex::new((String::new(), false)),
+            ready: tokio::sync::Notify::new(),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (String, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends lines (`\n`-separated, without a final newline).
+    pub fn push(&self, lines: &str) -> Pushed {
+        let mut st = self.lock();
+        if st.1 {
+            return Pushed::Closed;
+        }
+        if !st.0.is_empty() && st.0.len() + lines.len() > self.limit {
+            return Pushed::Full;
+        }
+        if !st.0.is_empty() {
+            st.0.push('\n');
+        }
+        st.0.push_str(lines);
+        drop(st);
+        self.ready.notify_one();
+        Pushed::Queued
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.lock().0.is_empty()
+    }
+
+    /// No more pushes are taken; the session ends once it has sent what
+    /// waits.
+    pub fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_one();
+    }
+
+    /// Waits for lines and takes them all; `None` when closed and empty.
+    pub async fn take(&self) -> Option<String> {
+        loop {
+            {
+                let mut st = self.lock();
+                if !st.0.is_empty() {
+                    return Some(std::mem::take(&mut st.0));
+                }
+                if st.1 {
+                    return None;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
 /// One open page, as the backend sees it: what to send it, and the
-/// commands it sends. Dropping the link (the page closed or reloaded) is
-/// all the backend hears: nothing a page does by going away reaches the
-/// boards.
+/// commands it sends. When the page goes (closed or reloaded) its outbox
+/// is closed and its command channel ends; that is all the backend hears:
+/// nothing a page does by going away reaches the boards.
 #[derive(Debug)]
 pub struct PageLink {
-    /// JSON lines for the page (one or more per item, `\n`-separated).
-    pub outgoing: mpsc::Receiver<String>,
+    /// JSON lines for the page.
+    pub outbox: Arc<Outbox>,
     /// The page's commands, parsed and with the token checked.
     pub commands: mpsc::Sender<Command>,
 }
@@ -311,7 +393,14 @@ async fn send_line(socket: &mut WebSocket, line: String) -> bool {
 }
 
 /// One page: what the backend has for it goes out, its messages come in.
-async fn session(mut socket: WebSocket, mut link: PageLink, shared: Shared) {
+async fn session(socket: WebSocket, link: PageLink, shared: Shared) {
+    let outbox = link.outbox.clone();
+    serve_page(socket, link, shared).await;
+    // However the page went, the backend stops queueing for it.
+    outbox.close();
+}
+
+async fn serve_page(mut socket: WebSocket, link: PageLink, shared: Shared) {
     let mut stop = shared.stop.clone();
     loop {
         tokio::select! {
@@ -319,21 +408,11 @@ async fn session(mut socket: WebSocket, mut link: PageLink, shared: Shared) {
                 close(&mut socket, close_code::AWAY, "picow serve stopped").await;
                 return;
             }
-            out = link.outgoing.recv() => {
-                let Some(mut text) = out else {
+            out = link.outbox.take() => {
+                let Some(text) = out else {
                     close(&mut socket, close_code::AWAY, "picow serve stopped").await;
                     return;
                 };
-                // Coalesce what else is waiting into one message.
-                while text.len() < MAX_OUT {
-                    match link.outgoing.try_recv() {
-                        Ok(more) => {
-                            text.push('\n');
-                            text.push_str(&more);
-                        }
-                        Err(_) => break,
-                    }
-                }
                 if !send_line(&mut socket, text).await {
                     return;
                 }
