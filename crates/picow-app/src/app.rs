@@ -5,11 +5,11 @@ use core::convert::Infallible;
 use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 
-use embassy_futures::select::{select, Either};
+use embassy_futures::select::{select, select3, Either};
 use heapless::String;
 use picow_protocol::config::RECORD_MAX;
 use picow_protocol::console::{Command, Event, Text, UnknownCommand};
-use picow_protocol::forms::Host;
+use picow_protocol::forms::{Discover, Host, Server, ServerAddr, HOST_MAX};
 use picow_protocol::layout::{
     PartitionTable, TableError, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
 };
@@ -17,6 +17,8 @@ use picow_protocol::session::{greeting, Line, LineDecoder, ECHO_PREFIX};
 use picow_protocol::{DeviceConfig, Transport};
 
 use crate::board::{Board, Link, NetError, NetInfo};
+use crate::discover::{self, MdnsLink};
+use crate::mdns::{Found, Query};
 use crate::timing::*;
 use crate::Backoff;
 
@@ -34,6 +36,9 @@ pub struct AppInfo {
     pub version: &'static str,
     /// Chip name, e.g. `esp32s3`.
     pub chip: &'static str,
+    /// The base MAC address (its TXT record on the LAN, and the default
+    /// board name `picow-xxxxxx`).
+    pub mac: [u8; 6],
 }
 
 /// Why [`run`] returned.
@@ -71,6 +76,8 @@ impl WifiState {
 pub enum ServerState {
     /// Not trying (no Wi-Fi).
     Idle,
+    /// Looking for the server on the LAN (`--server auto`).
+    Browsing,
     /// Resolving or connecting.
     Connecting,
     /// Connected and greeted.
@@ -84,6 +91,7 @@ impl ServerState {
     pub fn as_str(self) -> &'static str {
         match self {
             ServerState::Idle => "idle",
+            ServerState::Browsing => "browsing",
             ServerState::Connecting => "connecting",
             ServerState::Connected => "connected",
             ServerState::Backoff => "backoff",
@@ -106,6 +114,7 @@ pub async fn run<B: Board>(board: &B, info: AppInfo) -> Exit {
         wifi: Cell::new(WifiState::Down),
         ip: Cell::new(None),
         server: Cell::new(ServerState::Idle),
+        mdns: MdnsLink::default(),
     };
     match select(app.main(), app.console()).await {
         Either::First(never) => match never {},
@@ -113,12 +122,13 @@ pub async fn run<B: Board>(board: &B, info: AppInfo) -> Exit {
     }
 }
 
-struct App<'a, B: Board> {
-    board: &'a B,
-    info: AppInfo,
+pub(crate) struct App<'a, B: Board> {
+    pub(crate) board: &'a B,
+    pub(crate) info: AppInfo,
     wifi: Cell<WifiState>,
     ip: Cell<Option<IpAddr>>,
     server: Cell<ServerState>,
+    pub(crate) mdns: MdnsLink,
 }
 
 /// How a server session ended.
@@ -129,8 +139,16 @@ struct SessionEnd {
     had_data: bool,
 }
 
+/// A session that ended before it began.
+fn fail(reason: &'static str) -> SessionEnd {
+    SessionEnd {
+        reason,
+        had_data: false,
+    }
+}
+
 impl<B: Board> App<'_, B> {
-    fn emit(&self, event: &Event<'_>) {
+    pub(crate) fn emit(&self, event: &Event<'_>) {
         let mut line: String<LINE_MAX> = String::new();
         if event.write_line(&mut line).is_ok() {
             self.board.console_line(&line);
@@ -209,8 +227,19 @@ impl<B: Board> App<'_, B> {
                     self.joined(&net);
                     backoff.reset();
                     attempt = 1;
-                    // The server loop never ends by itself; a lost link ends it.
-                    let _ = select(self.server_loop(cfg, &server), self.board.wifi_down()).await;
+                    self.mdns.start(
+                        discover::identity(cfg, &self.info, net.ip),
+                        self.board.now_ms(),
+                    );
+                    // The server loop and the mDNS responder never end by
+                    // themselves; a lost link ends them.
+                    let _ = select3(
+                        self.server_loop(cfg, &server),
+                        self.mdns_task(),
+                        self.board.wifi_down(),
+                    )
+                    .await;
+                    self.mdns.stop();
                     self.wifi.set(WifiState::Down);
                     self.ip.set(None);
                     self.server.set(ServerState::Idle);
@@ -279,12 +308,10 @@ impl<B: Board> App<'_, B> {
         let mut backoff = Backoff::new(SERVER_BACKOFF_FIRST_MS, SERVER_BACKOFF_MAX_MS);
         let mut attempt = 1;
         loop {
-            self.server.set(ServerState::Connecting);
-            self.emit(&Event::ServerConnecting {
-                server: Text::str(server),
-                attempt,
-            });
-            let end = self.session(cfg, server).await;
+            let end = match cfg.server() {
+                Server::Addr(addr) => self.fixed(cfg, addr, server, attempt).await,
+                Server::Discover(d) => self.discovered(cfg, d, attempt).await,
+            };
             if end.had_data {
                 backoff.reset();
                 attempt = 0;
@@ -300,44 +327,132 @@ impl<B: Board> App<'_, B> {
         }
     }
 
-    async fn session(&self, cfg: &DeviceConfig, server: &str) -> SessionEnd {
-        let fail = |e: NetError| SessionEnd {
-            reason: e.reason(),
-            had_data: false,
-        };
-        let Some(addr) = cfg.server().addr() else {
-            // Discovery (`--server auto`) arrives with the mDNS querier.
-            return fail(NetError::Other);
-        };
+    /// One session with a configured address (a name is resolved first:
+    /// by multicast DNS when it ends in `.local`).
+    async fn fixed(
+        &self,
+        cfg: &DeviceConfig,
+        addr: &ServerAddr,
+        server: &str,
+        attempt: u32,
+    ) -> SessionEnd {
+        self.server.set(ServerState::Connecting);
+        self.emit(&Event::ServerConnecting {
+            server: Text::str(server),
+            attempt,
+        });
         let ip = match &addr.host {
             Host::Ip(ip) => *ip,
+            Host::Name(name) if addr.host.mdns_name().is_some() => {
+                let mut host = String::new();
+                let _ = host.push_str(name);
+                let query = Query::Resolve {
+                    host,
+                    port: addr.port,
+                };
+                match self.look(query, Some(CONNECT_TIMEOUT_MS)).await {
+                    Ok(found) => {
+                        self.discovered_line(&found, addr.transport);
+                        found.addr.ip()
+                    }
+                    Err(reason) => return fail(reason),
+                }
+            }
             Host::Name(name) => {
                 match self
                     .timeout(CONNECT_TIMEOUT_MS, self.board.dns_lookup(name))
                     .await
                 {
                     Ok(Ok(ip)) => ip,
-                    Ok(Err(_)) | Err(_) => return fail(NetError::Dns),
+                    Ok(Err(_)) | Err(_) => return fail(NetError::Dns.reason()),
                 }
             }
         };
-        let sock = SocketAddr::new(ip, addr.port);
+        self.connect(cfg, SocketAddr::new(ip, addr.port), server)
+            .await
+    }
+
+    /// Browses for the server, then one session with what answered.
+    async fn discovered(&self, cfg: &DeviceConfig, d: &Discover, attempt: u32) -> SessionEnd {
+        self.server.set(ServerState::Browsing);
+        self.emit(&Event::ServerBrowsing {
+            service: Text::str(d.service()),
+            instance: d.instance.as_deref().map(Text::str),
+            attempt,
+        });
+        let query = Query::Browse {
+            service: d.service(),
+            instance: d.instance.clone(),
+        };
+        let found = match self.look(query, None).await {
+            Ok(f) => f,
+            Err(reason) => return fail(reason),
+        };
+        let text = self.discovered_line(&found, d.transport);
+        self.server.set(ServerState::Connecting);
+        self.emit(&Event::ServerConnecting {
+            server: Text::str(&text),
+            attempt,
+        });
+        self.connect(cfg, found.addr, &text).await
+    }
+
+    /// Looks on the LAN, showing [`LOOKING_PATTERN`] on the LED meanwhile.
+    async fn look(&self, query: Query, window_ms: Option<u32>) -> Result<Found, &'static str> {
+        let started = self.board.now_ms();
+        let found = match select(
+            self.find(query, window_ms),
+            self.led_pattern(LOOKING_PATTERN),
+        )
+        .await
+        {
+            Either::First(f) => f,
+            Either::Second(never) => match never {},
+        };
+        self.board.set_led(true);
+        // The search time, for the console line.
+        self.mdns
+            .searched_ms
+            .set(self.board.now_ms().saturating_sub(started));
+        found
+    }
+
+    /// Prints `server-discovered`; returns the server's canonical text.
+    fn discovered_line(&self, found: &Found, transport: Transport) -> String<HOST_MAX> {
+        // As `Server`'s canonical form (only IPv4 is ever found).
+        let mut text: String<HOST_MAX> = String::new();
+        let _ = write!(
+            text,
+            "{}://{}:{}",
+            transport.as_str(),
+            found.addr.ip(),
+            found.addr.port()
+        );
+        let after = u32::try_from(self.mdns.searched_ms.get()).unwrap_or(u32::MAX);
+        self.emit(&Event::ServerDiscovered {
+            instance: found.instance.as_deref().map(Text::str),
+            host: Text::str(&found.host),
+            server: Text::str(&text),
+            after_ms: after,
+        });
+        text
+    }
+
+    async fn connect(&self, cfg: &DeviceConfig, sock: SocketAddr, server: &str) -> SessionEnd {
         let mut buffers = B::Buffers::default();
-        match addr.transport {
+        match cfg.server().transport() {
             Transport::Tcp => {
                 let c = self.board.tcp_connect(sock, &mut buffers);
                 match self.timeout(CONNECT_TIMEOUT_MS, c).await {
                     Ok(Ok(link)) => self.talk(cfg, server, link).await,
-                    Ok(Err(e)) => fail(e),
-                    Err(e) => fail(e),
+                    Ok(Err(e)) | Err(e) => fail(e.reason()),
                 }
             }
             Transport::Udp => {
                 let c = self.board.udp_connect(sock, &mut buffers);
                 match self.timeout(CONNECT_TIMEOUT_MS, c).await {
                     Ok(Ok(link)) => self.talk(cfg, server, link).await,
-                    Ok(Err(e)) => fail(e),
-                    Err(e) => fail(e),
+                    Ok(Err(e)) | Err(e) => fail(e.reason()),
                 }
             }
         }

@@ -10,7 +10,7 @@
 //! one in the `host` module (feature `host`).
 
 use core::fmt;
-use core::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// What the board reports after joining Wi-Fi.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,9 @@ pub enum NetError {
     Dns,
     /// The board ran out of sockets or buffers.
     NoResources,
+    /// The board has no multicast (a virtual board started without
+    /// `--mdns`), so it cannot use multicast DNS.
+    NoMulticast,
     /// Anything else.
     Other,
 }
@@ -67,6 +70,7 @@ impl NetError {
             NetError::Timeout => "timeout",
             NetError::Dns => "dns",
             NetError::NoResources => "no-resources",
+            NetError::NoMulticast => "no-multicast",
             NetError::Other => "error",
         }
     }
@@ -95,6 +99,17 @@ pub trait Link {
     async fn write(&mut self, buf: &[u8]) -> Result<(), NetError>;
 }
 
+/// A UDP socket that takes datagrams from anyone and sends to anyone: the
+/// board's multicast DNS socket.
+#[allow(async_fn_in_trait)] // the app is single-threaded: no `Send` bound wanted
+pub trait Datagrams {
+    /// Waits for a datagram; returns its length and sender. A datagram
+    /// longer than `buf` may be cut short or dropped.
+    async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddr), NetError>;
+    /// Sends one datagram to `to`.
+    async fn send_to(&mut self, buf: &[u8], to: SocketAddr) -> Result<(), NetError>;
+}
+
 /// Everything the app needs from the hardware.
 #[allow(async_fn_in_trait)] // the app is single-threaded: no `Send` bound wanted
 pub trait Board {
@@ -108,6 +123,10 @@ pub trait Board {
         Self: 'b;
     /// A connected UDP socket borrowing the buffers.
     type Udp<'b>: Link
+    where
+        Self: 'b;
+    /// A multicast UDP socket borrowing the buffers.
+    type Multicast<'b>: Datagrams
     where
         Self: 'b;
 
@@ -154,4 +173,17 @@ pub trait Board {
         addr: SocketAddr,
         buffers: &'b mut Self::Buffers,
     ) -> Result<Self::Udp<'b>, NetError>;
+
+    /// Opens a UDP socket on `port` that receives what is sent to the
+    /// multicast `group` on the Wi-Fi network (the board joins the group;
+    /// IGMP on the chip) as well as datagrams to the board itself, and
+    /// sends from `port`, to the group with a TTL of 255. For multicast DNS
+    /// (224.0.0.251:5353). [`NetError::NoMulticast`] when the board has
+    /// none.
+    async fn multicast_open<'b>(
+        &'b self,
+        group: Ipv4Addr,
+        port: u16,
+        buffers: &'b mut Self::Buffers,
+    ) -> Result<Self::Multicast<'b>, NetError>;
 }

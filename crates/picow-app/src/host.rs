@@ -21,7 +21,7 @@
 //!     ..HostConfig::new(flash_image(&LAYOUT_4MB, Some(&cfg)))
 //! });
 //! let mut console = board.handle().take_console().unwrap();
-//! let info = picow_app::AppInfo { version: "0.1.0", chip: "host" };
+//! let info = picow_app::AppInfo { version: "0.1.0", chip: "host", mac: [2, 0, 0, 0, 0, 1] };
 //! tokio::task::LocalSet::new().run_until(async {
 //!     tokio::task::spawn_local(async move { picow_app::run(&board, info).await });
 //!     while let Some(line) = console.recv().await {
@@ -33,7 +33,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +44,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Duration, Instant};
 
-use crate::board::{Board, FlashError, Link, NetError, NetInfo, WifiError};
+use crate::board::{Board, Datagrams, FlashError, Link, NetError, NetInfo, WifiError};
 
 /// How long a join attempt takes when no access point has the SSID.
 pub const NOT_FOUND_MS: u64 = 3_000;
@@ -84,11 +84,14 @@ pub struct HostConfig {
     pub net: NetInfo,
     /// How long a successful join takes.
     pub join_ms: u64,
+    /// Multicast (for mDNS), or none: then
+    /// [`Board::multicast_open`] fails with [`NetError::NoMulticast`].
+    pub multicast: Option<HostMulticast>,
 }
 
 impl HostConfig {
     /// No access point in range; a join takes 500 ms and reports
-    /// 127.0.0.1 with RSSI -50 dBm.
+    /// 127.0.0.1 with RSSI -50 dBm; no multicast.
     pub fn new(flash: Vec<u8>) -> HostConfig {
         HostConfig {
             flash,
@@ -99,7 +102,37 @@ impl HostConfig {
                 rssi: -50,
             },
             join_ms: 500,
+            multicast: None,
         }
+    }
+}
+
+/// Where the host board's multicast goes: real sockets that join the group
+/// on one interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostMulticast {
+    /// The address of the interface that joins the group and sends (the
+    /// board's own address: see [`multicast_interface`]).
+    pub interface: Ipv4Addr,
+    /// A port used instead of the one the app asks for (5353), in both
+    /// directions: tests on 127.0.0.1 take a port of their own so that
+    /// tests running at the same time do not hear each other. `None`: the
+    /// app's port.
+    pub port: Option<u16>,
+}
+
+/// The address from which this host sends to the mDNS group: the address
+/// of the interface its multicast route goes through (in a network
+/// namespace with a veth pair, the veth's). Nothing is sent to find out.
+pub fn multicast_interface() -> io::Result<Ipv4Addr> {
+    let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    probe.connect((picow_protocol::discovery::MDNS_GROUP_V4, 5353))?;
+    match probe.local_addr()? {
+        SocketAddr::V4(a) if !a.ip().is_unspecified() => Ok(*a.ip()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no IPv4 address to send multicast from",
+        )),
     }
 }
 
@@ -136,6 +169,7 @@ struct Shared {
     link_up: watch::Sender<bool>,
     net: NetInfo,
     join_ms: u64,
+    multicast: Option<HostMulticast>,
     led: watch::Sender<bool>,
     led_log: Mutex<Vec<LedChange>>,
     console_tx: mpsc::UnboundedSender<String>,
@@ -144,6 +178,7 @@ struct Shared {
     input: tokio::sync::Mutex<(mpsc::UnboundedReceiver<Vec<u8>>, VecDeque<u8>)>,
     wifi_joins: AtomicU32,
     connects: AtomicU32,
+    multicast_received: Arc<AtomicU32>,
 }
 
 impl Shared {
@@ -193,6 +228,7 @@ impl HostBoard {
                 link_up: watch::Sender::new(false),
                 net: config.net,
                 join_ms: config.join_ms,
+                multicast: config.multicast,
                 led: watch::Sender::new(false),
                 led_log: Mutex::new(Vec::new()),
                 console_tx,
@@ -201,6 +237,7 @@ impl HostBoard {
                 input: tokio::sync::Mutex::new((input_rx, VecDeque::new())),
                 wifi_joins: AtomicU32::new(0),
                 connects: AtomicU32::new(0),
+                multicast_received: Arc::new(AtomicU32::new(0)),
             }),
         }
     }
@@ -299,6 +336,11 @@ impl HostHandle {
         self.shared.connects.load(Ordering::Relaxed)
     }
 
+    /// Datagrams the app read from its multicast socket so far.
+    pub fn multicast_received(&self) -> u32 {
+        self.shared.multicast_received.load(Ordering::Relaxed)
+    }
+
     /// Replaces the flash contents (what a re-flash does; the app reads the
     /// config at boot).
     pub fn set_flash(&self, flash: Vec<u8>) {
@@ -349,10 +391,71 @@ impl Link for HostUdp {
     }
 }
 
+/// The multicast socket of the host board.
+#[derive(Debug)]
+pub struct HostMulticastSocket {
+    socket: UdpSocket,
+    /// The app's port and the one used instead, when they differ.
+    ports: (u16, u16),
+    received: Arc<AtomicU32>,
+}
+
+impl Datagrams for HostMulticastSocket {
+    async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddr), NetError> {
+        let (n, mut from) = self
+            .socket
+            .recv_from(buf)
+            .await
+            .map_err(|e| net_error(&e))?;
+        self.received.fetch_add(1, Ordering::Relaxed);
+        if from.port() == self.ports.1 {
+            from.set_port(self.ports.0);
+        }
+        Ok((n, from))
+    }
+
+    async fn send_to(&mut self, buf: &[u8], mut to: SocketAddr) -> Result<(), NetError> {
+        if to.port() == self.ports.0 {
+            to.set_port(self.ports.1);
+        }
+        self.socket
+            .send_to(buf, to)
+            .await
+            .map(|_| ())
+            .map_err(|e| net_error(&e))
+    }
+}
+
+/// A non-blocking UDP socket as the host board's multicast DNS uses it:
+/// bound to `port` on every address with address and port reuse (beside a
+/// system responder and other boards), `group` joined on `interface`, sending
+/// from `interface` with TTL 255 and loopback on. Tests use it for their
+/// peers.
+pub fn open_multicast(
+    group: Ipv4Addr,
+    port: u16,
+    interface: Ipv4Addr,
+) -> io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    // Beside a system responder (Avahi, Bonjour) and other boards.
+    s.set_reuse_address(true)?;
+    #[cfg(unix)]
+    s.set_reuse_port(true)?;
+    s.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
+    s.join_multicast_v4(&group, &interface)?;
+    s.set_multicast_if_v4(&interface)?;
+    s.set_multicast_ttl_v4(255)?;
+    s.set_multicast_loop_v4(true)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
 impl Board for HostBoard {
     type Buffers = ();
     type Tcp<'b> = HostTcp;
     type Udp<'b> = HostUdp;
+    type Multicast<'b> = HostMulticastSocket;
 
     fn set_led(&self, on: bool) {
         self.set_led_level(on);
@@ -467,5 +570,28 @@ impl Board for HostBoard {
         let s = UdpSocket::bind(local).await.map_err(|e| net_error(&e))?;
         s.connect(addr).await.map_err(|e| net_error(&e))?;
         Ok(HostUdp(s))
+    }
+
+    async fn multicast_open<'b>(
+        &'b self,
+        group: Ipv4Addr,
+        port: u16,
+        _buffers: &'b mut (),
+    ) -> Result<HostMulticastSocket, NetError> {
+        let Some(mc) = self.shared.multicast else {
+            return Err(NetError::NoMulticast);
+        };
+        if !*self.shared.link_up.borrow() {
+            return Err(NetError::Unreachable);
+        }
+        let real = mc.port.unwrap_or(port);
+        let socket = open_multicast(group, real, mc.interface)
+            .and_then(UdpSocket::from_std)
+            .map_err(|e| net_error(&e))?;
+        Ok(HostMulticastSocket {
+            socket,
+            ports: (port, real),
+            received: self.shared.multicast_received.clone(),
+        })
     }
 }

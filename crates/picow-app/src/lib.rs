@@ -20,12 +20,14 @@
 mod app;
 mod backoff;
 pub mod board;
+mod discover;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod mdns;
 
 pub use app::{run, AppInfo, Exit, ServerState, WifiState, CONFIG_HINT, LINE_MAX};
 pub use backoff::Backoff;
-pub use board::{Board, FlashError, Link, NetError, NetInfo, WifiError};
+pub use board::{Board, Datagrams, FlashError, Link, NetError, NetInfo, WifiError};
 
 /// The app's timings and sizes (all durations in milliseconds).
 pub mod timing {
@@ -47,6 +49,9 @@ pub mod timing {
     pub const CONNECT_TIMEOUT_MS: u32 = 10_000;
     /// LED while joining Wi-Fi: 300 ms on, 300 ms off (the tutorial's).
     pub const JOINING_PATTERN: &[u32] = &[300, 300];
+    /// LED while looking for the server on the LAN (`--server auto`, or a
+    /// `.local` name): a short flash every second.
+    pub const LOOKING_PATTERN: &[u32] = &[100, 900];
     /// LED without a valid config: two short flashes every 2 s.
     pub const CONFIG_INVALID_PATTERN: &[u32] = &[100, 150, 100, 1_650];
     /// Bytes read from the server at a time (the tutorial's `recv(128)`).

@@ -3,7 +3,7 @@
 //! USB-Serial-JTAG console.
 
 use core::cell::RefCell;
-use core::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use embassy_net::dns::DnsQueryType;
 use embassy_net::tcp::{ConnectError, TcpSocket};
@@ -21,7 +21,7 @@ use esp_radio::wifi::{
     WifiController,
 };
 use esp_storage::FlashStorage;
-use picow_app::{Board, FlashError, Link, NetError, NetInfo, WifiError};
+use picow_app::{Board, Datagrams, FlashError, Link, NetError, NetInfo, WifiError};
 
 /// Socket buffers, owned by the app for the length of one connection.
 pub struct Buffers {
@@ -102,6 +102,53 @@ impl Link for FwUdp<'_> {
     }
 }
 
+/// The multicast DNS socket: bound to the port, the group joined (IGMP)
+/// while it lives.
+pub struct FwMulticast<'b> {
+    socket: UdpSocket<'b>,
+    stack: Stack<'static>,
+    group: Ipv4Addr,
+}
+
+impl Drop for FwMulticast<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .stack
+            .leave_multicast_group(IpAddress::Ipv4(self.group));
+    }
+}
+
+impl Datagrams for FwMulticast<'_> {
+    async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddr), NetError> {
+        loop {
+            match self.socket.recv_from(buf).await {
+                Ok((n, meta)) => {
+                    // IPv4 only in this build: the pattern is irrefutable.
+                    #[allow(irrefutable_let_patterns)]
+                    if let IpAddress::Ipv4(a) = meta.endpoint.addr {
+                        let from = SocketAddrV4::new(a, meta.endpoint.port);
+                        return Ok((n, SocketAddr::V4(from)));
+                    }
+                }
+                // Longer than a packet buffer: not one of ours; drop it.
+                Err(RecvError::Truncated) => {}
+                #[allow(unreachable_patterns)]
+                Err(_) => return Err(NetError::Other),
+            }
+        }
+    }
+
+    async fn send_to(&mut self, buf: &[u8], to: SocketAddr) -> Result<(), NetError> {
+        self.socket
+            .send_to(buf, endpoint(to)?)
+            .await
+            .map_err(|e| match e {
+                SendError::NoRoute => NetError::Unreachable,
+                _ => NetError::Other,
+            })
+    }
+}
+
 fn endpoint(addr: SocketAddr) -> Result<IpEndpoint, NetError> {
     match addr.ip() {
         IpAddr::V4(v4) => Ok(IpEndpoint::new(IpAddress::Ipv4(v4), addr.port())),
@@ -114,6 +161,7 @@ impl Board for FwBoard {
     type Buffers = Buffers;
     type Tcp<'b> = FwTcp<'b>;
     type Udp<'b> = FwUdp<'b>;
+    type Multicast<'b> = FwMulticast<'b>;
 
     fn set_led(&self, on: bool) {
         let level = if on == self.led_active_high {
@@ -246,5 +294,31 @@ impl Board for FwBoard {
         let mut socket = UdpSocket::new(self.stack, rx_meta, rx, tx_meta, tx);
         socket.bind(0).map_err(|_| NetError::NoResources)?;
         Ok(FwUdp { socket, peer })
+    }
+
+    async fn multicast_open<'b>(
+        &'b self,
+        group: Ipv4Addr,
+        port: u16,
+        buffers: &'b mut Buffers,
+    ) -> Result<FwMulticast<'b>, NetError> {
+        let Buffers {
+            rx,
+            tx,
+            rx_meta,
+            tx_meta,
+        } = buffers;
+        let mut socket = UdpSocket::new(self.stack, rx_meta, rx, tx_meta, tx);
+        socket.bind(port).map_err(|_| NetError::NoResources)?;
+        // RFC 6762 §11: multicast DNS goes out with a TTL of 255.
+        socket.set_hop_limit(Some(255));
+        self.stack
+            .join_multicast_group(IpAddress::Ipv4(group))
+            .map_err(|_| NetError::NoResources)?;
+        Ok(FwMulticast {
+            socket,
+            stack: self.stack,
+            group,
+        })
     }
 }

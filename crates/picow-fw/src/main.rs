@@ -33,6 +33,16 @@ const CHIP: &str = "esp32c3";
 #[cfg(feature = "esp32c6")]
 const CHIP: &str = "esp32c6";
 
+/// The Wi-Fi station's MAC (the base MAC in eFuse).
+fn station_mac() -> [u8; 6] {
+    let mac = esp_hal::efuse::interface_mac_address(esp_hal::efuse::InterfaceMacAddress::Station);
+    let mut out = [0; 6];
+    for (o, b) in out.iter_mut().zip(mac.as_bytes()) {
+        *o = *b;
+    }
+    out
+}
+
 #[embassy_executor::task]
 async fn net_task(mut runner: Runner<'static, Interface>) -> ! {
     runner.run().await
@@ -70,7 +80,9 @@ async fn main(spawner: Spawner) -> ! {
         .expect("Wi-Fi controller");
     let rng = Rng::new();
     let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
-    static RESOURCES: StaticCell<StackResources<4>> = StaticCell::new();
+    // Sockets: DHCP, DNS, the server connection, multicast DNS, and two
+    // spare.
+    static RESOURCES: StaticCell<StackResources<6>> = StaticCell::new();
     let (stack, runner) = embassy_net::new(
         Interface::station(),
         embassy_net::Config::dhcpv4(Default::default()),
@@ -90,6 +102,7 @@ async fn main(spawner: Spawner) -> ! {
     let info = AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         chip: CHIP,
+        mac: station_mac(),
     };
     // `run` returns only when the user typed `reboot` (picow_app::Exit).
     let _exit = picow_app::run(&board, info).await;

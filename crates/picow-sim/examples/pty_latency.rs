@@ -88,6 +88,7 @@ mod unix {
                 boot: false,
                 baud_pacing: false,
                 firmware: None,
+                multicast: None,
             }))
             .unwrap();
         let mut port = std::fs::OpenOptions::new()

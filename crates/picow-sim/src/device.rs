@@ -46,6 +46,9 @@ pub struct SimOptions {
     pub baud_pacing: bool,
     /// The picow-fw behaviour, when this build has one.
     pub firmware: Option<Arc<dyn Firmware>>,
+    /// Multicast for the firmware's mDNS: the address of the host interface
+    /// it joins the group on. `None`: the board has no multicast.
+    pub multicast: Option<std::net::Ipv4Addr>,
 }
 
 /// Something a watcher of the board may want to know.
@@ -280,6 +283,7 @@ struct Board {
     flash: Flash,
     wifi: WifiTable,
     firmware: Option<Arc<dyn Firmware>>,
+    multicast: Option<std::net::Ipv4Addr>,
     loader: Loader,
     mode: Mode,
     /// Entry point of the app that booted last (for `panic`).
@@ -344,6 +348,7 @@ impl Board {
                             app: (*app).clone(),
                             wifi: self.wifi.clone(),
                             flash: self.flash.contents().into(),
+                            multicast: self.multicast,
                         };
                         self.app = Some(tokio::spawn(fw.run(env, console)));
                         self.to_app = Some(to_app);
@@ -644,6 +649,7 @@ async fn run(
         flash: opts.flash,
         wifi: opts.wifi,
         firmware: opts.firmware,
+        multicast: opts.multicast,
         mode: Mode::Download,
         entry: None,
         app: None,

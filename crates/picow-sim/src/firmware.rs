@@ -32,6 +32,9 @@ pub struct AppEnv {
     /// The flash contents at boot (the firmware reads its partition table
     /// and config from here, as on the chip).
     pub flash: std::sync::Arc<[u8]>,
+    /// The host interface on which the firmware's multicast DNS joins the
+    /// group (its address is then the board's own); `None`: no multicast.
+    pub multicast: Option<std::net::Ipv4Addr>,
 }
 
 /// The board's serial console as the firmware sees it: bytes written go to

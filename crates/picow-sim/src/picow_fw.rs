@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 
-use picow_app::host::{AccessPoint, HostBoard, HostConfig};
+use picow_app::host::{AccessPoint, HostBoard, HostConfig, HostMulticast};
 use picow_app::{AppInfo, NetInfo};
 use picow_protocol::DeviceConfig;
 use tokio::sync::oneshot;
@@ -21,6 +21,10 @@ use tokio::sync::oneshot;
 use crate::boot::ConfigState;
 use crate::firmware::{AppEnv, AppExit, AppFuture, Console, Firmware};
 use crate::wifi::JoinOutcome;
+
+/// The host interface address for `picow sim --mdns` (see
+/// [`picow_app::host::multicast_interface`]).
+pub use picow_app::host::multicast_interface;
 
 /// How long a successful join takes on the virtual Wi-Fi.
 pub const JOIN_MS: u64 = 500;
@@ -77,12 +81,21 @@ fn radio(env: &AppEnv) -> (Option<AccessPoint>, NetInfo) {
 }
 
 async fn run_app(env: AppEnv, console: Console, stop: oneshot::Receiver<()>) -> AppExit {
-    let (access_point, net) = radio(&env);
+    let (access_point, mut net) = radio(&env);
+    if let Some(interface) = env.multicast {
+        // On a real LAN: the board's address is the one others reach it at.
+        net.ip = IpAddr::V4(interface);
+        net.gateway = None;
+    }
     let board = HostBoard::new(HostConfig {
         flash: env.flash.to_vec(),
         access_point,
         net,
         join_ms: JOIN_MS,
+        multicast: env.multicast.map(|interface| HostMulticast {
+            interface,
+            port: None,
+        }),
     });
     let handle = board.handle();
     let Some(mut lines) = handle.take_console() else {
@@ -97,6 +110,7 @@ async fn run_app(env: AppEnv, console: Console, stop: oneshot::Receiver<()>) -> 
     let info = AppInfo {
         version,
         chip: env.chip.info().name,
+        mac: env.mac.0,
     };
     let console_out = async {
         while let Some(line) = lines.recv().await {
@@ -199,6 +213,7 @@ mod tests {
                     .collect(),
             ),
             flash: flash.contents().into(),
+            multicast: None,
         }
     }
 

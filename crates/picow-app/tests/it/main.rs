@@ -4,6 +4,7 @@
 
 mod common;
 
+mod discovery;
 mod partition_csv;
 mod resilience;
 mod session;

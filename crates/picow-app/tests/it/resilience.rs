@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::*;
-use picow_app::host::{flash_image, AccessPoint, LedChange};
+use picow_app::host::{flash_image, AccessPoint};
 use picow_app::timing::*;
 use picow_app::CONFIG_HINT;
 use picow_protocol::layout::{Layout, LAYOUT_4MB, LAYOUT_8MB};
@@ -13,23 +13,6 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::task::LocalSet;
 use tokio::time::{sleep, Duration, Instant};
-
-/// Asserts that `log` blinks with `pattern` (on first) from `from_ms`
-/// until `until_ms`.
-fn assert_pattern(log: &[LedChange], pattern: &[u32], from_ms: u64, until_ms: u64) {
-    let window: Vec<_> = log
-        .iter()
-        .filter(|c| c.at_ms >= from_ms && c.at_ms < until_ms)
-        .collect();
-    assert!(window.len() >= 4, "too few LED changes: {log:?}");
-    let mut t = window[0].at_ms;
-    assert!(window[0].on, "pattern starts with on: {window:?}");
-    for (i, c) in window.iter().enumerate() {
-        assert_eq!(c.on, i % 2 == 0, "{window:?}");
-        assert_eq!(c.at_ms, t, "change {i} at the wrong time: {window:?}");
-        t += u64::from(pattern[i % pattern.len()]);
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn server_closing_leads_to_reconnects_with_doubling_backoff() {

@@ -58,6 +58,11 @@ pub struct SimArgs {
     /// Pace bytes at the current baud rate, so that transfer times are those of a real UART.
     #[arg(long)]
     pub baud_pacing: bool,
+    /// Take part in multicast DNS on this host's network, as a board on the LAN does:
+    /// answer as NAME.local, and find `picow serve` for --server auto. Off by default, so
+    /// that a virtual board sends nothing to the network it was not asked to.
+    #[arg(long)]
+    pub mdns: bool,
 }
 
 /// Runs `picow sim`.
@@ -162,6 +167,16 @@ mod unix {
                 other => UsageError(format!("invalid --flash: {other}")),
             })?,
         };
+        let multicast = if args.mdns {
+            Some(picow_sim::picow_fw::multicast_interface().map_err(|e| {
+                UsageError(format!(
+                    "--mdns: this host has no route for multicast ({e}); join a network \
+                     (or add a route for 224.0.0.0/4) or leave --mdns out"
+                ))
+            })?)
+        } else {
+            None
+        };
         Ok(Setup {
             opts: SimOptions {
                 chip,
@@ -173,6 +188,7 @@ mod unix {
                 boot: args.boot,
                 baud_pacing: args.baud_pacing,
                 firmware: firmware_behaviour(),
+                multicast,
             },
             wifi_text,
             created_flash,

@@ -49,6 +49,7 @@ async fn app_against_serve(expect: &str, timeout: &str) -> (Option<i32>, String)
     let info = AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         chip: "host",
+        mac: [0x7c, 0xdf, 0xa1, 0, 0, 1],
     };
     // The app retries with backoff until serve listens, and runs until serve
     // has seen what it expects (or gives up) and closes the connection.

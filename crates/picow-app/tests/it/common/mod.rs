@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
-use picow_app::host::{flash_image, AccessPoint, HostBoard, HostConfig, HostHandle};
+use picow_app::host::{
+    flash_image, AccessPoint, HostBoard, HostConfig, HostHandle, HostMulticast, LedChange,
+};
 use picow_app::{run, AppInfo, Exit};
 use picow_protocol::console::Event;
-use picow_protocol::forms::{ServerAddr, WifiCredentials};
+use picow_protocol::forms::{Server, WifiCredentials};
 use picow_protocol::layout::LAYOUT_4MB;
 use picow_protocol::DeviceConfig;
 use tokio::io::AsyncReadExt;
@@ -20,12 +22,13 @@ pub const PASSWORD: &str = "12345678";
 pub const INFO: AppInfo = AppInfo {
     version: "9.8.7",
     chip: "host",
+    mac: [0x7c, 0xdf, 0xa1, 0x00, 0x00, 0x42],
 };
 
 pub fn config(server: &str, name: Option<&str>) -> DeviceConfig {
     DeviceConfig::new(
         WifiCredentials::new(SSID, PASSWORD).unwrap(),
-        ServerAddr::parse(server).unwrap(),
+        Server::parse(server).unwrap(),
         name,
     )
     .unwrap()
@@ -59,8 +62,19 @@ pub struct Rig {
 /// Starts the app on a board with `flash`, and the access point in range
 /// when `ap`. Must run inside a `LocalSet`.
 pub fn start_with_flash(flash: Vec<u8>, ap: bool) -> Rig {
+    start_board(flash, ap, None)
+}
+
+/// Starts the app on a board with `cfg`, the access point in range and
+/// `multicast`.
+pub fn start_multicast(cfg: &DeviceConfig, multicast: HostMulticast) -> Rig {
+    start_board(flash_image(&LAYOUT_4MB, Some(cfg)), true, Some(multicast))
+}
+
+fn start_board(flash: Vec<u8>, ap: bool, multicast: Option<HostMulticast>) -> Rig {
     let board = HostBoard::new(HostConfig {
         access_point: ap.then(|| AccessPoint::new(SSID, PASSWORD)),
+        multicast,
         ..HostConfig::new(flash)
     });
     let handle = board.handle();
@@ -138,4 +152,21 @@ pub fn field(line: &str, key: &str) -> String {
         .unwrap()
         .trim_matches('"')
         .to_string()
+}
+
+/// Asserts that `log` blinks with `pattern` (on first) from `from_ms`
+/// until `until_ms`.
+pub fn assert_pattern(log: &[LedChange], pattern: &[u32], from_ms: u64, until_ms: u64) {
+    let window: Vec<_> = log
+        .iter()
+        .filter(|c| c.at_ms >= from_ms && c.at_ms < until_ms)
+        .collect();
+    assert!(window.len() >= 4, "too few LED changes: {log:?}");
+    let mut t = window[0].at_ms;
+    assert!(window[0].on, "pattern starts with on: {window:?}");
+    for (i, c) in window.iter().enumerate() {
+        assert_eq!(c.on, i % 2 == 0, "{window:?}");
+        assert_eq!(c.at_ms, t, "change {i} at the wrong time: {window:?}");
+        t += u64::from(pattern[i % pattern.len()]);
+    }
 }

@@ -86,6 +86,7 @@ impl Board {
             boot,
             baud_pacing,
             firmware,
+            multicast: None,
         };
         let sim = rt.block_on(Sim::start(opts)).unwrap();
         Board {
