@@ -9,6 +9,8 @@ mod flash;
 mod monitor;
 mod serve;
 #[cfg(unix)]
+mod tui;
+#[cfg(unix)]
 mod web;
 
 /// Runs `cargo xtask bench <name>`.
@@ -22,6 +24,9 @@ pub fn run(args: &[String]) -> Result {
         // The page under 50 boards in headless Chromium (issue #14).
         #[cfg(unix)]
         Some("web") => web::run(&args[1..]),
+        // serve's terminal view under load on a pseudo-terminal (issue 13).
+        #[cfg(unix)]
+        Some("tui") => tui::run(&args[1..]),
         // The virtual board's reply latency over a pty (issue #5).
         Some("sim-latency") => crate::step(
             "bench sim-latency",

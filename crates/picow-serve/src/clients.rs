@@ -294,22 +294,50 @@ impl Clients {
 
     /// Where typed text can go now: the selection, or why not (the text
     /// then stays in the input line).
-    pub fn send_target(&self) -> Result<Selection, String> {
+    pub fn send_target(&self) -> Result<Selection, Blocked> {
         match self.selected {
-            Selection::All if self.live.is_empty() => {
-                Err("no client is connected: the text stays here until a board connects".into())
-            }
+            Selection::All if self.live.is_empty() => Err(Blocked::NoClient),
             Selection::All => Ok(Selection::All),
             Selection::One(id) => match self.get(id) {
                 Some(c) if c.gone.is_none() => Ok(Selection::One(id)),
-                Some(c) => Err(format!(
-                    "{} is gone ({}): the text stays here; the selection follows the board when it \
-                     reconnects, Tab chooses another",
-                    c.label(),
-                    c.gone.as_ref().map_or("", |g| g.1.as_str())
-                )),
-                None => Err(format!("no client #{id}: Tab chooses one")),
+                Some(c) => Err(Blocked::Gone {
+                    label: c.label(),
+                    reason: c.gone.as_ref().map_or(String::new(), |g| g.1.clone()),
+                }),
+                None => Err(Blocked::Unknown(id)),
             },
+        }
+    }
+}
+
+/// Why typed text cannot be sent now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// "all" is selected and no client is connected.
+    NoClient,
+    /// The selected client went (`#1 desk`, and why).
+    Gone {
+        /// `#1 desk`.
+        label: String,
+        /// Why it went.
+        reason: String,
+    },
+    /// The selected id is not known.
+    Unknown(u64),
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocked::NoClient => {
+                f.write_str("no client is connected: the text stays here until a board connects")
+            }
+            Blocked::Gone { label, reason } => write!(
+                f,
+                "{label} is gone ({reason}): the text stays here; the selection follows the \
+                 board when it reconnects, Tab chooses another"
+            ),
+            Blocked::Unknown(id) => write!(f, "no client #{id}: Tab chooses one"),
         }
     }
 }
@@ -388,7 +416,7 @@ mod tests {
         c.disconnected(1, "reset by peer", t(1));
         // The selection stays on the gone board; text cannot go there.
         assert_eq!(c.selected(), Selection::One(1));
-        let why = c.send_target().unwrap_err();
+        let why = c.send_target().unwrap_err().to_string();
         assert!(why.contains("#1 desk is gone (reset by peer)"), "{why}");
         // Other boards come and go: not followed.
         for id in 3..17 {
@@ -437,9 +465,9 @@ mod tests {
     #[test]
     fn tab_cycles_live_clients_and_counters_reset() {
         let mut c = Clients::default();
-        assert!(c
-            .send_target()
-            .unwrap_err()
+        assert_eq!(c.send_target(), Err(Blocked::NoClient));
+        assert!(Blocked::NoClient
+            .to_string()
             .contains("no client is connected"));
         for id in 1..=3 {
             c.connected(id, peer("127.0.0.1:1"), None, t(0));

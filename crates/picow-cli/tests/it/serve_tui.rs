@@ -362,7 +362,7 @@ fn a_person_at_the_keyboard() {
         .status()
         .unwrap()
         .success());
-    let s = t.wait_text("Clients 1 live, 13 gone │ ▶ #15 desk");
+    let s = t.wait_text("Clients: 1 live, 13 gone │ ▶ #15 desk");
     assert!(s.lines().count() >= 23, "{s}");
     assert!(s.contains("F1 help") && s.contains("^Q quit"), "{s}");
 
@@ -414,4 +414,26 @@ fn gbk_is_shown_and_sent() {
     assert_eq!(b.got(), [0xd6, 0xd0, 0xce, 0xc4]);
     t.keys(&["C-c"]);
     wait_for("serve to exit on Ctrl-C", || !t.alive());
+}
+
+#[test]
+#[ignore = "needs tmux; cargo xtask ci runs it"]
+fn a_chinese_locale_gets_a_chinese_view() {
+    let t = Tmux::start(
+        &["serve", "--bind", "127.0.0.1", "--port", "0"],
+        &[("LC_ALL", "zh_CN.UTF-8")],
+        100,
+        30,
+    );
+    let s = t.wait_text("客户端：0 个在线");
+    assert!(
+        s.contains("F1 帮助") && s.contains("还没有开发板连上"),
+        "{s}"
+    );
+    // What scripts read does not change with the language.
+    assert!(s.contains("127.0.0.1:"), "{s}");
+    t.text("/quit");
+    t.keys(&["Enter"]);
+    let s = t.wait_text("[exit 0]");
+    assert!(s.contains("汇总："), "{s}");
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use jiff::tz::TimeZone;
+use picow_i18n::tr;
 
 use super::editor::Editor;
 use super::pane::{Clock, Display, Look};
@@ -14,7 +15,7 @@ use super::state::{Saver, ViewState};
 use super::store;
 use crate::cmd::serve::args::LineEnding;
 use crate::cmd::serve::interactive::Session;
-use picow_serve::clients::Selection;
+use picow_serve::clients::{Blocked, Selection};
 use picow_serve::encode::{encode, encode_escaped};
 use picow_serve::text::{self, Charset};
 use picow_serve::{Control, Target};
@@ -173,7 +174,7 @@ impl App {
                 Err(e) => (
                     store::Config::default(),
                     None,
-                    Some((format!("{e}; macros are off until it is fixed"), true)),
+                    Some((tr!("view-macros-off", reason = e), true)),
                 ),
             },
             None => (store::Config::default(), None, None),
@@ -234,7 +235,14 @@ impl App {
     fn remember(&mut self, entry: Option<String>) {
         if let (Some(e), Some(p)) = (entry, &self.history_path) {
             if let Err(err) = store::append_history(p, &e) {
-                self.message = Some((format!("history not saved to {}: {err}", p.display()), true));
+                self.message = Some((
+                    tr!(
+                        "view-history-failed",
+                        path = p.display().to_string(),
+                        reason = err.to_string()
+                    ),
+                    true,
+                ));
                 self.history_path = None;
             }
         }
@@ -290,14 +298,14 @@ impl App {
         let target = match st.clients.send_target() {
             Ok(t) => t,
             Err(why) => {
-                self.fail(why);
+                self.fail(blocked(&why));
                 return Vec::new();
             }
         };
         let bytes = match self.bytes_for(typed) {
             Ok(b) => b,
             Err(e) => {
-                self.fail(format!("not sent: {e}"));
+                self.fail(tr!("view-not-sent", reason = e));
                 return Vec::new();
             }
         };
@@ -314,8 +322,8 @@ impl App {
         let text = self
             .config
             .macro_text(n)
-            .ok_or_else(|| format!("macro {n} is not set: /m {n} TEXT sets it"))?;
-        let target = st.clients.send_target()?;
+            .ok_or_else(|| tr!("view-macro-unset", n = n))?;
+        let target = st.clients.send_target().map_err(|b| blocked(&b))?;
         let mut bytes = encode_escaped(text, self.session.charset)?;
         bytes.extend_from_slice(self.session.ending.bytes());
         Ok(vec![Control::Send(Self::target(target), bytes.into())])
@@ -330,7 +338,7 @@ impl App {
                 }
             }
             if lines.is_empty() {
-                lines.push("no macros yet: /m 1 TEXT sets macro 1 (Alt-1 sends it)".into());
+                lines.push(tr!("view-no-macros"));
             }
             let now = std::time::SystemTime::now();
             for l in lines {
@@ -352,9 +360,13 @@ impl App {
         match &self.config_path {
             Some(p) => {
                 self.config.save(p)?;
-                self.tell(format!("macro {n} saved in {}", p.display()));
+                self.tell(tr!(
+                    "view-macro-saved",
+                    n = n,
+                    path = p.display().to_string()
+                ));
             }
-            None => self.tell(format!("macro {n} set (not saved: no config file)")),
+            None => self.tell(tr!("view-macro-set", n = n)),
         }
         Ok(Vec::new())
     }
@@ -393,10 +405,7 @@ impl App {
                         format!("unknown encoding `{rest}`: use a WHATWG label such as utf-8, gbk, gb18030, big5")
                     })?
                 };
-                self.tell(format!(
-                    "encoding {}: received data is shown and typed text is sent in it",
-                    self.session.charset.name()
-                ));
+                self.tell(tr!("view-encoding-set", name = self.session.charset.name()));
             }
             "ending" => {
                 self.session.ending = if rest.is_empty() {
@@ -428,7 +437,7 @@ impl App {
                 st.bytes_in = 0;
                 st.bytes_out = 0;
                 st.clients.reset_counters();
-                self.tell("counters reset");
+                self.tell(tr!("view-counters-reset"));
             }
             "gone" => st.clients.gone_open = !st.clients.gone_open,
             "find" | "search" => {
@@ -440,11 +449,9 @@ impl App {
                     let found = st.pane.find(rest, true, &look, look_h);
                     let n = st.pane.count_matches(rest, &look);
                     if found || n > 0 {
-                        self.tell(format!(
-                            "`{rest}`: {n} line(s); Ctrl-F then Enter finds the next older"
-                        ));
+                        self.tell(tr!("view-find-count", text = rest, n = n));
                     } else {
-                        self.fail(format!("`{rest}` is not in the scroll-back"));
+                        self.fail(tr!("view-find-none", text = rest));
                     }
                 }
             }
@@ -489,10 +496,14 @@ impl App {
                 Some(mut s) => {
                     s.flush()
                         .map_err(|e| format!("writing {}: {e}", s.path.display()))?;
-                    self.tell(format!("saved {} B to {}", s.written, s.path.display()));
+                    self.tell(tr!(
+                        "view-saved",
+                        n = s.written,
+                        path = s.path.display().to_string()
+                    ));
                     Ok(())
                 }
-                None => Err("not saving: /save FILE starts (raw bytes received), /save -t FILE saves text lines with times".into()),
+                None => Err(tr!("view-not-saving")),
             };
         }
         let (text, path) = match rest.strip_prefix("-t ") {
@@ -500,9 +511,9 @@ impl App {
             None => (false, rest),
         };
         if let Some(old) = &st.save {
-            return Err(format!(
-                "already saving to {}: /save alone stops it first",
-                old.path.display()
+            return Err(tr!(
+                "view-already-saving",
+                path = old.path.display().to_string()
             ));
         }
         let from = st.clients.selected();
@@ -515,17 +526,14 @@ impl App {
             self.session.charset,
         )?;
         let whose = match from {
-            Selection::All => "every client".to_owned(),
+            Selection::All => tr!("view-every-client"),
             Selection::One(id) => format!("#{id}"),
         };
-        self.tell(format!(
-            "saving {} from {whose} to {path}; /save alone stops",
-            if text {
-                "text lines"
-            } else {
-                "the bytes received"
-            }
-        ));
+        self.tell(if text {
+            tr!("view-saving-text", whose = whose, path = path)
+        } else {
+            tr!("view-saving-bytes", whose = whose, path = path)
+        });
         st.save = Some(saver);
         Ok(())
     }
@@ -592,7 +600,7 @@ impl App {
                     KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![Control::Quit],
                     KeyCode::Char('c') if ctrl => vec![Control::Quit],
                     _ => {
-                        self.tell("not quitting");
+                        self.tell(tr!("view-not-quitting"));
                         Vec::new()
                     }
                 };
@@ -620,7 +628,7 @@ impl App {
                 } else if !st.pane.is_live() {
                     st.pane.to_live();
                 } else {
-                    self.tell("Esc clears the input line; /quit, Ctrl-Q or Ctrl-C quits");
+                    self.tell(tr!("view-esc-hint"));
                 }
                 return Vec::new();
             }
@@ -676,7 +684,7 @@ impl App {
                 st.bytes_in = 0;
                 st.bytes_out = 0;
                 st.clients.reset_counters();
-                self.tell("counters reset");
+                self.tell(tr!("view-counters-reset"));
             }
             KeyCode::Char('g') if ctrl => st.clients.gone_open = !st.clients.gone_open,
             KeyCode::Char('f') if ctrl => {
@@ -720,10 +728,11 @@ impl App {
         };
         let look = self.look(st);
         if !st.pane.find(&f, older, &look, self.pane_size.1) {
-            self.fail(format!(
-                "no {} line with `{f}`",
-                if older { "older" } else { "newer" }
-            ));
+            self.fail(if older {
+                tr!("view-find-no-older", text = f.as_str())
+            } else {
+                tr!("view-find-no-newer", text = f.as_str())
+            });
         }
     }
 
@@ -765,6 +774,21 @@ impl App {
         if searching {
             self.find = self.finding.as_ref().map(|f| f.text().to_owned());
         }
+    }
+}
+
+/// Why typed text stays in the input line, for people.
+fn blocked(b: &Blocked) -> String {
+    match b {
+        Blocked::NoClient => tr!("view-no-client"),
+        Blocked::Gone { label, reason } => {
+            tr!(
+                "view-target-gone",
+                label = label.as_str(),
+                reason = reason.as_str()
+            )
+        }
+        Blocked::Unknown(id) => tr!("view-target-unknown", id = *id),
     }
 }
 

@@ -1,116 +1,98 @@
 //! Every key and command of the view: the help overlay (F1, `?`, `/help`)
 //! shows exactly this list, and docs/serve.md documents the same.
 
-/// Keys, as (key, what it does).
+/// Keys, as (key, the catalog id of what it does).
 pub const KEYS: &[(&str, &str)] = &[
-    ("Enter", "send the line (or run the /command)"),
-    ("Alt-Enter", "a line break in the input line"),
-    (
-        "Esc",
-        "clear the input line; close help; leave find (never quits)",
-    ),
-    ("Ctrl-Q", "quit (asks first while boards are connected)"),
-    ("Ctrl-C, /quit", "quit at once"),
-    ("F1, ?", "this help (? when the input line is empty)"),
-    (
-        "Tab, Shift-Tab",
-        "select the next / previous client, or all",
-    ),
-    ("F2", "display: text, hex, hex+text"),
-    ("F3", "times: local, UTC, off"),
-    ("F4", "encoding (shown and sent): UTF-8, GBK, GB18030, ..."),
-    ("F5", "line ending added to sent lines: none, lf, cr, crlf"),
-    ("F6", "wrap long lines / cut them (Shift-Left/Right scroll)"),
-    (
-        "F7",
-        "pause the view (data is still received, counted, kept)",
-    ),
-    ("F8", "keep the text after sending (to send it again)"),
-    ("F9", "input: text, text with escapes (\\r \\n \\xNN), hex"),
-    ("F10", "show only the selected client's data"),
-    ("PgUp, PgDn", "scroll the data; Shift-Up/Down one line"),
-    ("Ctrl-Home/End", "oldest line / follow new lines again"),
-    ("Ctrl-F", "find (Enter or Up: older match, Down: newer)"),
-    ("Ctrl-L", "clear the data pane"),
-    ("Ctrl-R", "reset the byte counters"),
-    ("Ctrl-G", "open / close the group of departed clients"),
-    ("Alt-1 .. Alt-0", "send macro 1 .. 10"),
-    ("Left, Right", "move the cursor; Ctrl- or Alt- by word"),
-    ("Home, End", "start / end of the line (also Ctrl-A, Ctrl-E)"),
-    ("Up, Down", "history of sent lines (kept between runs)"),
-    (
-        "Ctrl-U, Ctrl-K",
-        "delete to the start / to the end of the line",
-    ),
-    ("Ctrl-W", "delete the word before the cursor"),
-    ("Ctrl-Y", "put back what was deleted last"),
+    ("Enter", "view-key-enter"),
+    ("Alt-Enter", "view-key-alt-enter"),
+    ("Esc", "view-key-esc"),
+    ("Ctrl-Q", "view-key-ctrl-q"),
+    ("Ctrl-C, /quit", "view-key-ctrl-c"),
+    ("F1, ?", "view-key-f1"),
+    ("Tab, Shift-Tab", "view-key-tab"),
+    ("F2", "view-key-f2"),
+    ("F3", "view-key-f3"),
+    ("F4", "view-key-f4"),
+    ("F5", "view-key-f5"),
+    ("F6", "view-key-f6"),
+    ("F7", "view-key-f7"),
+    ("F8", "view-key-f8"),
+    ("F9", "view-key-f9"),
+    ("F10", "view-key-f10"),
+    ("PgUp, PgDn", "view-key-pgup"),
+    ("Ctrl-Home/End", "view-key-ctrl-home"),
+    ("Ctrl-F", "view-key-ctrl-f"),
+    ("Ctrl-L", "view-key-ctrl-l"),
+    ("Ctrl-R", "view-key-ctrl-r"),
+    ("Ctrl-G", "view-key-ctrl-g"),
+    ("Alt-1 .. Alt-0", "view-key-alt-digit"),
+    ("Left, Right", "view-key-left-right"),
+    ("Home, End", "view-key-home-end"),
+    ("Up, Down", "view-key-up-down"),
+    ("Ctrl-U, Ctrl-K", "view-key-ctrl-u-k"),
+    ("Ctrl-W", "view-key-ctrl-w"),
+    ("Ctrl-Y", "view-key-ctrl-y"),
 ];
 
-/// Commands, as (command, what it does).
+/// Commands, as (command, the catalog id of what it does).
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("/help", "this help"),
-    ("/list", "the connected clients with their counters"),
-    ("/select ID|all", "where typed text goes (also Tab)"),
-    ("/disconnect ID", "close a client"),
-    ("/hex 48 65 6c", "send bytes given in hex"),
-    ("/file PATH", "send a file's bytes"),
-    (
-        "/auto DUR TEXT",
-        "send TEXT every DUR (e.g. 1s); /auto stop",
-    ),
-    (
-        "/m N [TEXT]",
-        "send macro N; with TEXT set it (saved); /m lists",
-    ),
-    (
-        "/save [-t] FILE",
-        "write received bytes (-t: text lines with times)",
-    ),
-    ("/save", "stop writing"),
-    ("/display text|hex|both", "how data is shown (F2)"),
-    ("/time local|utc|off", "the times (F3)"),
-    (
-        "/encoding NAME",
-        "gbk, utf-8, big5, ... for showing and sending (F4)",
-    ),
-    ("/ending none|lf|cr|crlf", "line ending of sent lines (F5)"),
-    (
-        "/input text|escapes|hex",
-        "how typed text becomes bytes (F9)",
-    ),
-    ("/wrap, /keep, /filter", "on|off: F6, F8, F10"),
-    (
-        "/find TEXT",
-        "highlight TEXT and go to it; /find alone clears",
-    ),
-    ("/pause, /clear, /reset", "F7, Ctrl-L, Ctrl-R"),
-    ("/gone", "open / close the departed clients (Ctrl-G)"),
-    ("/quit", "close every connection and exit"),
-    ("//text", "send text that starts with /"),
+    ("/help", "view-cmd-help"),
+    ("/list", "view-cmd-list"),
+    ("/select ID|all", "view-cmd-select"),
+    ("/disconnect ID", "view-cmd-disconnect"),
+    ("/hex 48 65 6c", "view-cmd-hex"),
+    ("/file PATH", "view-cmd-file"),
+    ("/auto DUR TEXT", "view-cmd-auto"),
+    ("/m N [TEXT]", "view-cmd-m"),
+    ("/save [-t] FILE", "view-cmd-save"),
+    ("/save", "view-cmd-save-stop"),
+    ("/display text|hex|both", "view-cmd-display"),
+    ("/time local|utc|off", "view-cmd-time"),
+    ("/encoding NAME", "view-cmd-encoding"),
+    ("/ending none|lf|cr|crlf", "view-cmd-ending"),
+    ("/input text|escapes|hex", "view-cmd-input"),
+    ("/wrap, /keep, /filter", "view-cmd-toggles"),
+    ("/find TEXT", "view-cmd-find"),
+    ("/pause, /clear, /reset", "view-cmd-pause"),
+    ("/gone", "view-cmd-gone"),
+    ("/quit", "view-cmd-quit"),
+    ("//text", "view-cmd-slash"),
 ];
 
 /// The help as lines of text, in `width` columns.
 pub fn lines(width: usize) -> Vec<String> {
     let key_w = KEYS.iter().map(|k| k.0.len()).max().unwrap_or(0);
     let cmd_w = COMMANDS.iter().map(|k| k.0.len()).max().unwrap_or(0);
-    let mut out = vec!["Keys".to_owned()];
-    let row = |name: &str, what: &str, w: usize, out: &mut Vec<String>| {
+    let mut out = vec![picow_i18n::tr!("view-help-keys")];
+    let cols = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let row = |name: &str, id: &str, w: usize, out: &mut Vec<String>| {
+        let what = picow_i18n::message(id, None);
         let head = format!("  {name:<w$}  ");
-        let room = width.saturating_sub(head.chars().count()).max(20);
+        let room = width.saturating_sub(cols(&head)).max(20);
         let mut line = head.clone();
         let mut col = 0;
+        // Words for English; Chinese has no spaces, so a long word is
+        // broken where it reaches the edge.
         for word in what.split(' ') {
-            if col > 0 && col + 1 + word.chars().count() > room {
+            if col > 0 && col + 1 + cols(word) > room {
                 out.push(std::mem::take(&mut line));
-                line = " ".repeat(head.chars().count());
+                line = " ".repeat(cols(&head));
                 col = 0;
             }
             if col > 0 {
                 line.push(' ');
                 col += 1;
             }
-            line.push_str(word);
-            col += word.chars().count();
+            for c in word.chars() {
+                let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                if col + w > room {
+                    out.push(std::mem::take(&mut line));
+                    line = " ".repeat(cols(&head));
+                    col = 0;
+                }
+                line.push(c);
+                col += w;
+            }
         }
         out.push(line);
     };
@@ -118,21 +100,40 @@ pub fn lines(width: usize) -> Vec<String> {
         row(k, w, key_w, &mut out);
     }
     out.push(String::new());
-    out.push("Commands (type them in the input line)".to_owned());
+    out.push(picow_i18n::tr!("view-help-commands"));
     for (c, w) in COMMANDS {
         row(c, w, cmd_w, &mut out);
     }
     out.push(String::new());
-    out.push("Other lines are sent as text to the selected client(s).".to_owned());
+    out.push(picow_i18n::tr!("view-help-other"));
     out
 }
 
 #[cfg(test)]
 mod tests {
+    use picow_i18n::Lang;
+    use unicode_width::UnicodeWidthStr;
+
     #[test]
-    fn help_fits_80_columns() {
-        for l in super::lines(76) {
-            assert!(l.chars().count() <= 76, "{l}");
+    fn help_fits_80_columns_in_both_languages() {
+        for lang in Lang::ALL {
+            let lines = picow_i18n::with_lang(lang, || super::lines(76));
+            for l in &lines {
+                assert!(l.width() <= 76, "{lang:?}: {l}");
+            }
+            assert!(lines.len() > super::KEYS.len() + super::COMMANDS.len());
         }
+    }
+
+    #[test]
+    fn every_help_text_is_in_both_catalogs() {
+        for lang in Lang::ALL {
+            let b = picow_i18n::bundle(lang).unwrap();
+            for (_, id) in super::KEYS.iter().chain(super::COMMANDS) {
+                assert!(b.has_message(id), "{id} missing in {lang:?}");
+            }
+        }
+        let zh = picow_i18n::with_lang(Lang::ZhCn, || super::lines(76)).join("\n");
+        assert!(zh.contains("按键") && zh.contains("清空输入行"), "{zh}");
     }
 }

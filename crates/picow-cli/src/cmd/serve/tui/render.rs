@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use picow_i18n::tr;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -14,7 +15,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::{ending_name, App, Input, Overlay};
 use super::help;
-use super::pane::{client_color, time_prefix, Clock};
+use super::pane::{client_color, time_prefix, Clock, Display};
 use super::state::ViewState;
 use picow_serve::clients::{Client, Row, Selection};
 
@@ -26,6 +27,30 @@ const LIST_W: u16 = 34;
 const DIM: Style = Style::new().fg(Color::DarkGray);
 const BAR: Style = Style::new().fg(Color::White).bg(Color::DarkGray);
 const BAR_HOT: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
+
+fn display_name(d: Display) -> String {
+    match d {
+        Display::Text => tr!("view-mode-text"),
+        Display::Hex => tr!("view-mode-hex"),
+        Display::Both => tr!("view-mode-both"),
+    }
+}
+
+fn clock_name(c: Clock) -> String {
+    match c {
+        Clock::Local => tr!("view-clock-local"),
+        Clock::Utc => tr!("view-clock-utc"),
+        Clock::Off => tr!("view-clock-off"),
+    }
+}
+
+fn input_name(i: Input) -> String {
+    match i {
+        Input::Text => tr!("view-mode-text"),
+        Input::Escapes => tr!("view-input-escapes"),
+        Input::Hex => tr!("view-mode-hex"),
+    }
+}
 
 /// `1234 B`, `12.3 kB`, `4.5 MB`.
 pub fn size(n: u64) -> String {
@@ -39,9 +64,9 @@ pub fn size(n: u64) -> String {
 
 fn target_label(st: &ViewState) -> (String, bool) {
     match st.clients.selected() {
-        Selection::All => (format!("all ({})", st.clients.live().len()), false),
+        Selection::All => (tr!("view-all-n", n = st.clients.live().len()), false),
         Selection::One(id) => match st.clients.get(id) {
-            Some(c) if c.gone.is_some() => (format!("{} (gone)", c.label()), true),
+            Some(c) if c.gone.is_some() => (tr!("view-target-gone-label", label = c.label()), true),
             Some(c) => (c.label(), false),
             None => (format!("#{id}"), true),
         },
@@ -100,10 +125,20 @@ fn client_rows(c: &Client, selected: bool, app: &App, width: usize) -> ListItem<
         } else {
             DIM
         };
-        let mut lines = vec![Line::styled(format!("{mark}{} gone {t}", c.label()), style)];
+        let mut lines = vec![Line::styled(
+            format!(
+                "{mark}{} {}",
+                c.label(),
+                tr!("view-gone-at", time = t.as_str())
+            ),
+            style,
+        )];
         if selected {
             lines.push(Line::styled(
-                truncate(&format!("    {reason}; waiting for it"), width),
+                truncate(
+                    &format!("    {}", tr!("view-gone-waiting", reason = reason.as_str())),
+                    width,
+                ),
                 DIM,
             ));
         }
@@ -153,13 +188,8 @@ fn truncate(s: &str, width: usize) -> String {
 fn client_list(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
     let c = &st.clients;
     let title = format!(
-        " Clients: {} live{} ",
-        c.live().len(),
-        if c.gone_count() > 0 {
-            format!(", {} gone", c.gone_count())
-        } else {
-            String::new()
-        }
+        " {} ",
+        tr!("view-clients", live = c.live().len(), gone = c.gone_count())
     );
     let block = Block::new()
         .borders(Borders::TOP | Borders::RIGHT)
@@ -176,7 +206,12 @@ fn client_list(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
         .map(|r| match r {
             Row::All => {
                 let s = sel == Selection::All;
-                ListItem::new(format!("{}all clients", if s { "▶ " } else { "  " })).style(if s {
+                ListItem::new(format!(
+                    "{}{}",
+                    if s { "▶ " } else { "  " },
+                    tr!("view-all-clients")
+                ))
+                .style(if s {
                     Style::default().add_modifier(Modifier::BOLD)
                 } else {
                     Style::default()
@@ -185,7 +220,11 @@ fn client_list(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
             Row::Live(cl) => client_rows(cl, sel == Selection::One(cl.id), app, width),
             Row::Gone(cl) => client_rows(cl, sel == Selection::One(cl.id), app, width),
             Row::GoneHeader(n, open) => ListItem::new(Line::styled(
-                format!("{} gone ({n})  Ctrl-G", if open { "▾" } else { "▸" }),
+                format!(
+                    "{} {}",
+                    if open { "▾" } else { "▸" },
+                    tr!("view-gone-group", n = n)
+                ),
                 DIM,
             )),
         })
@@ -194,13 +233,13 @@ fn client_list(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
         items.insert(1, ListItem::new(""));
         items.insert(
             2,
-            ListItem::new(Line::styled("  no board connected yet", DIM)),
+            ListItem::new(Line::styled(format!("  {}", tr!("view-no-board")), DIM)),
         );
         if let Some(o) = st.offers.first() {
             for l in [
-                "  picow-fw: picow flash --server".to_owned(),
+                format!("  {}", tr!("view-give-fw")),
                 format!("    {}", o.server),
-                "  MicroPython:".to_owned(),
+                format!("  {}", tr!("view-give-mp")),
                 format!("    {}", o.micropython),
             ] {
                 items.insert(
@@ -224,13 +263,8 @@ fn client_bar(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
     let c = &st.clients;
     let mut spans = vec![Span::styled(
         format!(
-            "Clients {} live{} ",
-            c.live().len(),
-            if c.gone_count() > 0 {
-                format!(", {} gone", c.gone_count())
-            } else {
-                String::new()
-            }
+            "{} ",
+            tr!("view-clients", live = c.live().len(), gone = c.gone_count())
         ),
         Style::default().add_modifier(Modifier::BOLD),
     )];
@@ -244,7 +278,7 @@ fn client_bar(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
                     .add_modifier(Modifier::BOLD),
             ));
             if cl.gone.is_some() {
-                spans.push(Span::styled(" gone, waiting for it", DIM));
+                spans.push(Span::styled(format!(" {}", tr!("view-bar-gone")), DIM));
             } else {
                 spans.push(Span::raw(format!(
                     " {} ↓{} ↑{}",
@@ -257,45 +291,52 @@ fn client_bar(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
         None if c.live().is_empty() => {
             if let Some(o) = st.offers.first() {
                 spans.push(Span::styled(
-                    format!("│ give the board {} or {}", o.server, o.micropython),
+                    format!(
+                        "│ {}",
+                        tr!(
+                            "view-bar-give",
+                            server = o.server.as_str(),
+                            micropython = o.micropython.as_str()
+                        )
+                    ),
                     DIM,
                 ));
             }
         }
         None => {
-            spans.push(Span::raw("│ ▶ all: "));
+            spans.push(Span::raw(format!("│ ▶ {} ", tr!("view-bar-all"))));
             let ids: Vec<String> = c.live().iter().map(Client::label).collect();
             spans.push(Span::raw(ids.join(", ")));
         }
     }
-    spans.push(Span::styled("  Tab: next", DIM));
+    spans.push(Span::styled(format!("  {}", tr!("view-bar-tab")), DIM));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn data_pane(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) -> (usize, usize) {
     let mut title = vec![Span::styled(
-        " Data ",
+        format!(" {} ", tr!("view-data")),
         Style::default().add_modifier(Modifier::BOLD),
     )];
     let look = app.look(st);
     if let Some(id) = look.only {
-        title.push(Span::raw(format!("· only #{id} ")));
+        title.push(Span::raw(format!("· {} ", tr!("view-only", id = id))));
     }
     let pane = &st.pane;
     if pane.paused {
         title.push(Span::styled(
-            format!(" PAUSED, {} new · F7 resumes ", pane.below),
+            format!(" {} ", tr!("view-paused", n = pane.below)),
             BAR_HOT,
         ));
     } else if !pane.is_live() {
         title.push(Span::styled(
-            format!(" scrolled up, {} new · Ctrl-End: live ", pane.below),
+            format!(" {} ", tr!("view-scrolled", n = pane.below)),
             BAR_HOT,
         ));
     }
     if let Some(f) = &look.find {
         title.push(Span::styled(
-            format!(" find: {f} "),
+            format!(" {} ", tr!("view-find", text = *f)),
             Style::default().fg(Color::Black).bg(Color::Yellow),
         ));
     }
@@ -316,7 +357,7 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
     let (to, gone) = target_label(st);
     // (text, style, priority: lower stays longer)
     let mut segs: Vec<(String, Style, u8)> = vec![(
-        format!(" to {to} "),
+        format!(" {} ", tr!("view-to", target = to.as_str())),
         if gone {
             BAR_HOT
         } else {
@@ -325,50 +366,82 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
         0,
     )];
     if st.pane.paused {
-        segs.push((" PAUSED ".into(), BAR_HOT, 0));
+        segs.push((format!(" {} ", tr!("view-st-paused")), BAR_HOT, 0));
     }
     if let Some(s) = &st.save {
         let name = s.path.file_name().map_or_else(
             || s.path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        segs.push((format!(" ● save {name} {} ", size(s.written)), BAR_HOT, 1));
+        segs.push((
+            format!(
+                " {} ",
+                tr!("view-st-save", file = name.as_str(), size = size(s.written))
+            ),
+            BAR_HOT,
+            1,
+        ));
     }
     if let Some(a) = &app.auto {
         segs.push((
             format!(
-                " auto {} → {} ×{} ",
-                picow_values::duration::format(a.every),
-                a.to,
-                a.count(Instant::now())
+                " {} ",
+                tr!(
+                    "view-st-auto",
+                    every = picow_values::duration::format(a.every),
+                    to = a.to.as_str(),
+                    n = a.count(Instant::now())
+                )
             ),
             BAR_HOT,
             1,
         ));
     }
     segs.push((
-        format!(" in {} out {} ", size(st.bytes_in), size(st.bytes_out)),
+        format!(
+            " {} ",
+            tr!(
+                "view-st-counts",
+                rx = size(st.bytes_in),
+                tx = size(st.bytes_out)
+            )
+        ),
         BAR,
         2,
     ));
-    segs.push((format!(" {} ", app.display.name()), BAR, 3));
+    segs.push((format!(" {} ", display_name(app.display)), BAR, 3));
     segs.push((format!(" {} ", app.session.charset.name()), BAR, 3));
-    segs.push((format!(" end {} ", ending_name(app.session.ending)), BAR, 4));
+    segs.push((
+        format!(
+            " {} ",
+            tr!("view-st-end", end = ending_name(app.session.ending))
+        ),
+        BAR,
+        4,
+    ));
     if app.input != Input::Text {
-        segs.push((format!(" input {} ", app.input.name()), BAR_HOT, 3));
+        segs.push((
+            format!(" {} ", tr!("view-st-input", mode = input_name(app.input))),
+            BAR_HOT,
+            3,
+        ));
     }
-    segs.push((format!(" time {} ", app.clock.name()), BAR, 5));
+    segs.push((
+        format!(" {} ", tr!("view-st-time", clock = clock_name(app.clock))),
+        BAR,
+        5,
+    ));
     segs.push((
         if app.wrap {
-            " wrap ".into()
+            format!(" {} ", tr!("view-st-wrap"))
         } else {
-            format!(" cut +{} ", app.hscroll)
+            format!(" {} ", tr!("view-st-cut", n = app.hscroll))
         },
         BAR,
         6,
     ));
     if app.keep {
-        segs.push((" keep ".into(), BAR, 6));
+        segs.push((format!(" {} ", tr!("view-st-keep")), BAR, 6));
     }
     let width = area.width as usize;
     let total = |segs: &[(String, Style, u8)]| -> usize {
@@ -395,7 +468,11 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
 
 fn input_line(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
     let (prompt, style, editor) = match &app.finding {
-        Some(f) => ("find> ".to_owned(), Style::default().fg(Color::Yellow), f),
+        Some(f) => (
+            format!("{} ", tr!("view-find-prompt")),
+            Style::default().fg(Color::Yellow),
+            f,
+        ),
         None => {
             let (to, gone) = target_label(st);
             (
@@ -425,19 +502,20 @@ fn input_line(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
     }
 }
 
-/// The key hints, as many whole ones as fit.
-pub const HINTS: &[&str] = &[
-    "F1 help",
-    "Tab client",
-    "F2 hex",
-    "F3 time",
-    "F4 enc",
-    "F5 end",
-    "F6 wrap",
-    "F7 pause",
-    "^F find",
-    "^L clear",
-    "^Q quit",
+/// The key hints, as (key, catalog id of its word); as many whole ones as
+/// fit are shown.
+pub const HINTS: &[(&str, &str)] = &[
+    ("F1", "view-hint-help"),
+    ("Tab", "view-hint-client"),
+    ("F2", "view-hint-hex"),
+    ("F3", "view-hint-time"),
+    ("F4", "view-hint-enc"),
+    ("F5", "view-hint-end"),
+    ("F6", "view-hint-wrap"),
+    ("F7", "view-hint-pause"),
+    ("^F", "view-hint-find"),
+    ("^L", "view-hint-clear"),
+    ("^Q", "view-hint-quit"),
 ];
 
 fn hint_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -455,22 +533,26 @@ fn hint_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     let width = area.width as usize;
     // "F1 help" and "^Q quit" always; the others in order, as they fit.
-    let (first, last) = (HINTS[0], HINTS[HINTS.len() - 1]);
+    let hints: Vec<(&str, String)> = HINTS
+        .iter()
+        .map(|(k, id)| (*k, picow_i18n::message(id, None)))
+        .collect();
+    let w = |h: &(&str, String)| h.0.width() + 1 + h.1.width() + 2;
+    let (first, last) = (&hints[0], &hints[hints.len() - 1]);
     let mut chosen = vec![first];
-    let mut used = first.len() + 2 + last.len() + 2;
-    for h in &HINTS[1..HINTS.len() - 1] {
-        if used + h.len() + 2 > width {
+    let mut used = w(first) + w(last);
+    for h in &hints[1..hints.len() - 1] {
+        if used + w(h) > width {
             break;
         }
         chosen.push(h);
-        used += h.len() + 2;
+        used += w(h);
     }
     chosen.push(last);
     let mut spans = Vec::new();
-    for h in chosen {
-        let (key, what) = h.split_once(' ').unwrap_or((h, ""));
+    for (key, what) in chosen {
         spans.push(Span::styled(
-            key.to_owned(),
+            key.to_string(),
             Style::default().add_modifier(Modifier::BOLD),
         ));
         spans.push(Span::styled(format!(" {what}  "), DIM));
@@ -502,7 +584,7 @@ fn help_overlay(frame: &mut Frame<'_>, top: usize, area: Rect) {
     };
     let block = Block::bordered()
         .title(Span::styled(
-            " Help · Esc closes · ↑↓ PgUp PgDn scroll ",
+            format!(" {} ", tr!("view-help-title")),
             Style::default().add_modifier(Modifier::BOLD),
         ))
         .title_bottom(Line::from(more).right_aligned());
@@ -526,24 +608,23 @@ fn quit_overlay(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
     let n = st.clients.live().len();
     let r = centered(area, 56, 6);
     let body = vec![
-        Line::raw(format!(
-            "{n} client(s) connected: quitting disconnects them."
-        )),
-        Line::raw("(The tutorial's MicroPython board does not reconnect.)"),
+        Line::raw(tr!("view-quit-clients", n = n)),
+        Line::raw(tr!("view-quit-mp")),
         Line::raw(""),
         Line::from(vec![
             Span::styled("y", Style::default().add_modifier(Modifier::BOLD)),
-            Span::raw(" quit    "),
+            Span::raw(format!(" {}    ", tr!("view-quit-yes"))),
             Span::styled(
-                "any other key",
+                tr!("view-quit-any"),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
-            Span::raw(" stay"),
+            Span::raw(format!(" {}", tr!("view-quit-stay"))),
         ]),
     ];
     frame.render_widget(Clear, r);
     frame.render_widget(
-        Paragraph::new(body).block(Block::bordered().title(" Quit picow serve? ")),
+        Paragraph::new(body)
+            .block(Block::bordered().title(format!(" {} ", tr!("view-quit-title")))),
         r,
     );
 }
@@ -691,6 +772,19 @@ mod tests {
         let st = session();
         a.editor.set("hello");
         insta::assert_snapshot!(screen(&mut a, &st, 80, 24));
+    }
+
+    #[test]
+    fn main_screen_in_chinese_80x24_and_160x45() {
+        picow_i18n::with_lang(picow_i18n::Lang::ZhCn, || {
+            let mut a = app();
+            let mut st = session();
+            a.editor.set("你好");
+            insta::assert_snapshot!("zh_cn_80x24", screen(&mut a, &st, 80, 24));
+            insta::assert_snapshot!("zh_cn_160x45", screen(&mut a, &st, 160, 45));
+            a.key(key(KeyCode::F(1)), &mut st);
+            insta::assert_snapshot!("zh_cn_help_80x24", screen(&mut a, &st, 80, 24));
+        });
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use jiff::tz::TimeZone;
+use picow_i18n::tr;
 
 use super::pane::{line_text, time_prefix, Clock, Pane, Source};
 use picow_serve::addrs::{self, Offer};
@@ -137,7 +138,11 @@ impl ViewState {
     fn save(&mut self, at: SystemTime, src: Source, bytes: &[u8]) {
         if let Some(s) = &mut self.save {
             if let Err(e) = s.data(at, src, bytes) {
-                let msg = format!("/save {} stopped: {e}", s.path.display());
+                let msg = tr!(
+                    "view-save-stopped",
+                    path = s.path.display().to_string(),
+                    reason = e.to_string()
+                );
                 self.save = None;
                 self.pane.info(at, Source::Error, &msg);
             }
@@ -163,7 +168,7 @@ impl ViewState {
                 pane.info(
                     at,
                     Source::Event,
-                    &format!("listening on {proto} {}", addrs.join(", ")),
+                    &tr!("view-listening", proto = proto, addrs = addrs.join(", ")),
                 );
                 self.offers = addrs::offers(*transport, local, lan);
                 self.warning = addrs::loopback_warning(local).map(|m| m.localized());
@@ -171,36 +176,28 @@ impl ViewState {
                     pane.info(at, Source::Error, w);
                 }
                 if self.offers.is_empty() {
-                    pane.info(
-                        at,
-                        Source::Notice,
-                        "no LAN address found: connect this computer to the board's Wi-Fi network",
-                    );
+                    pane.info(at, Source::Notice, &tr!("serve-no-lan"));
                 } else {
-                    pane.info(
-                        at,
-                        Source::Notice,
-                        "give the board this computer's address (* = most likely):",
-                    );
+                    pane.info(at, Source::Notice, &tr!("view-give-board"));
                     for o in &self.offers {
                         let mark = if o.likely { '*' } else { ' ' };
-                        let note = if o.virtual_adapter && !o.ip.is_loopback() {
-                            " (virtual adapter)"
+                        let (mark, iface, server) =
+                            (mark.to_string(), o.iface.as_str(), o.server.as_str());
+                        let line = if o.virtual_adapter && !o.ip.is_loopback() {
+                            tr!(
+                                "view-offer-virtual",
+                                mark = mark,
+                                iface = iface,
+                                server = server
+                            )
                         } else {
-                            ""
+                            tr!("view-offer", mark = mark, iface = iface, server = server)
                         };
+                        pane.info(at, Source::Notice, &line);
                         pane.info(
                             at,
                             Source::Notice,
-                            &format!(
-                                "{mark} {}{note}: picow flash --server {}",
-                                o.iface, o.server
-                            ),
-                        );
-                        pane.info(
-                            at,
-                            Source::Notice,
-                            &format!("    MicroPython: {}", o.micropython),
+                            &tr!("view-offer-mp", micropython = o.micropython.as_str()),
                         );
                     }
                 }
@@ -212,30 +209,27 @@ impl ViewState {
                     neighbour_mac(peer.ip())
                 };
                 let followed = self.clients.connected(*id, *peer, mac, at);
-                pane.info(at, Source::Event, &format!("#{id} connected from {peer}"));
+                pane.info(
+                    at,
+                    Source::Event,
+                    &tr!("view-connected", id = *id, peer = peer.to_string()),
+                );
                 if followed {
-                    pane.info(
-                        at,
-                        Source::Notice,
-                        &format!("#{id} is the selected board back: text goes to #{id} now"),
-                    );
+                    pane.info(at, Source::Notice, &tr!("view-back-ip", id = *id));
                 }
             }
             Event::Picow { id, name } => {
                 let followed = self.clients.named(*id, name.clone());
                 let msg = match name {
-                    Some(n) => format!("#{id} is a PicoW named {n}"),
-                    None => format!("#{id} is a PicoW"),
+                    Some(n) => tr!("view-picow-named", id = *id, name = n.as_str()),
+                    None => tr!("view-picow", id = *id),
                 };
                 pane.info(at, Source::Event, &msg);
                 if followed {
                     pane.info(
                         at,
                         Source::Notice,
-                        &format!(
-                            "{} is back as #{id}: the selection follows it",
-                            name.as_deref().unwrap_or("the board")
-                        ),
+                        &tr!("view-back", name = name.as_deref().unwrap_or("?"), id = *id),
                     );
                 }
             }
@@ -253,21 +247,38 @@ impl ViewState {
             }
             Event::Disconnected { id, reason, .. } => {
                 self.clients.disconnected(*id, reason, at);
-                pane.info(at, Source::Event, &format!("#{id} disconnected: {reason}"));
+                pane.info(
+                    at,
+                    Source::Event,
+                    &tr!("view-disconnected", id = *id, reason = reason.as_str()),
+                );
             }
             Event::Refused { peer, reason } => {
-                pane.info(at, Source::Error, &format!("refused {peer}: {reason}"));
+                pane.info(
+                    at,
+                    Source::Error,
+                    &tr!(
+                        "view-refused",
+                        peer = peer.to_string(),
+                        reason = reason.as_str()
+                    ),
+                );
             }
             Event::Expect {
                 index, pattern, id, ..
             } => pane.info(
                 at,
                 Source::Notice,
-                &format!("expect {} /{pattern}/ seen from #{id}", index + 1),
+                &tr!(
+                    "view-expect",
+                    n = index + 1,
+                    pattern = pattern.as_str(),
+                    id = *id
+                ),
             ),
             Event::Clients { clients: list } => {
                 if list.is_empty() {
-                    pane.info(at, Source::Notice, "no clients connected");
+                    pane.info(at, Source::Notice, &tr!("serve-no-clients"));
                 }
                 for c in list {
                     let name = self
@@ -278,24 +289,32 @@ impl ViewState {
                     pane.info(
                         at,
                         Source::Notice,
-                        &format!(
-                            "#{} {} {name} in {} B out {} B",
-                            c.id, c.peer, c.bytes_in, c.bytes_out
+                        &tr!(
+                            "view-client-row",
+                            id = c.id,
+                            peer = c.peer.to_string(),
+                            name = name,
+                            rx = c.bytes_in,
+                            tx = c.bytes_out
                         ),
                     );
                 }
             }
             Event::Notice { message } => pane.info(at, Source::Notice, message),
-            Event::Error { message } => pane.info(at, Source::Error, &format!("error: {message}")),
-            Event::Timeout { .. } => pane.info(at, Source::Notice, "timed out (--timeout)"),
+            Event::Error { message } => pane.info(
+                at,
+                Source::Error,
+                &tr!("error-line", message = message.as_str()),
+            ),
+            Event::Timeout { .. } => pane.info(at, Source::Notice, &tr!("serve-timeout")),
             Event::Summary(s) => {
-                self.summary = Some(format!(
-                    "summary: {} client(s), {} refused, received {} B, sent {} B in {:.1} s",
-                    s.clients,
-                    s.refused,
-                    s.bytes_in,
-                    s.bytes_out,
-                    s.elapsed.as_secs_f64()
+                self.summary = Some(tr!(
+                    "serve-summary",
+                    clients = s.clients,
+                    refused = s.refused,
+                    bytes_in = s.bytes_in,
+                    bytes_out = s.bytes_out,
+                    secs = format!("{:.1}", s.elapsed.as_secs_f64())
                 ));
             }
         }
@@ -334,7 +353,11 @@ impl Observer for ViewObserver {
         let mut st = self.lock();
         if let Some(s) = &mut st.save {
             if let Err(e) = s.flush() {
-                let msg = format!("/save {} stopped: {e}", s.path.display());
+                let msg = tr!(
+                    "view-save-stopped",
+                    path = s.path.display().to_string(),
+                    reason = e.to_string()
+                );
                 st.save = None;
                 st.pane.info(SystemTime::now(), Source::Error, &msg);
             }
