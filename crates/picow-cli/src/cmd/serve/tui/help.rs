@@ -126,6 +126,20 @@ mod tests {
     }
 
     #[test]
+    fn docs_serve_md_lists_every_key_and_command() {
+        let docs = include_str!("../../../../../../docs/serve.md");
+        let en = |id: &str| picow_i18n::with_lang(Lang::En, || picow_i18n::message(id, None));
+        for (k, id) in super::KEYS.iter().chain(super::COMMANDS) {
+            let row = format!(
+                "| `{}` | {} |",
+                k.replace('|', "\\|"),
+                en(id).replace('|', "\\|")
+            );
+            assert!(docs.contains(&row), "docs/serve.md lacks the row {row}");
+        }
+    }
+
+    #[test]
     fn every_help_text_is_in_both_catalogs() {
         for lang in Lang::ALL {
             let b = picow_i18n::bundle(lang).unwrap();

@@ -341,6 +341,20 @@ fn lay_out(
     hscroll: usize,
     rows: &mut Vec<Line<'static>>,
 ) {
+    lay_out_as(prefix, content, width, wrap, hscroll, false, rows);
+}
+
+/// [`lay_out`], breaking wrapped rows at spaces when `words` (serve's own
+/// lines are prose; data is wrapped exactly where the row ends).
+fn lay_out_as(
+    prefix: &[(char, Style)],
+    content: &[(char, Style)],
+    width: usize,
+    wrap: bool,
+    hscroll: usize,
+    words: bool,
+    rows: &mut Vec<Line<'static>>,
+) {
     let pw: usize = prefix.iter().map(|c| width_of(c.0)).sum();
     // Too narrow for the prefix: no indent.
     let indent = if pw + 8 > width { 0 } else { pw };
@@ -355,13 +369,24 @@ fn lay_out(
             rows.push(Line::from(spans(prefix)));
             limit = avail;
         }
+        let mut start = row.len();
         for &cell in content {
             let w = width_of(cell.0);
             if col + w > limit && col > 0 {
+                // Words: the part after the last space moves down.
+                let carry = match row.iter().rposition(|c| c.0 == ' ') {
+                    Some(p) if words && p + 1 > start && cell.0 != ' ' => row.split_off(p + 1),
+                    _ => Vec::new(),
+                };
                 rows.push(Line::from(spans(&row)));
                 row = vec![(' ', Style::default()); indent];
-                col = 0;
+                start = row.len();
+                col = carry.iter().map(|c| width_of(c.0)).sum();
+                row.extend(carry);
                 limit = avail;
+                if cell.0 == ' ' && words {
+                    continue;
+                }
             }
             row.push(cell);
             col += w;
@@ -557,6 +582,19 @@ impl Pane {
         let mut content = Vec::new();
         if arrow.is_none() {
             text_cells(&String::from_utf8_lossy(&r.bytes), base, &mut content);
+            if let Some(f) = look.find {
+                highlight(&mut content, f);
+            }
+            lay_out_as(
+                &prefix,
+                &content,
+                look.width,
+                look.wrap,
+                look.hscroll,
+                true,
+                &mut rows,
+            );
+            return rows;
         } else if look.display == Display::Both {
             // A hex dump: rows of N bytes, hex then text.
             let pw: usize = prefix.iter().map(|c| width_of(c.0)).sum();
@@ -906,6 +944,19 @@ mod tests {
         l.hscroll = 290;
         let rows = text(&p.view(&l, 20));
         assert_eq!(rows[0], format!("#1 < ‹{}", &long[291..]));
+    }
+
+    #[test]
+    fn serve_own_lines_wrap_at_words() {
+        let mut p = Pane::new(10);
+        p.info(at(0), Source::Notice, "a board on Wi-Fi cannot reach it");
+        let rows = text(&p.view(&look(16), 10));
+        assert_eq!(rows, ["a board on Wi-Fi", "cannot reach it"]);
+        // A word longer than the row is still cut.
+        p.clear();
+        p.info(at(0), Source::Notice, "abcdefghijklmnopqrst uv");
+        let rows = text(&p.view(&look(10), 10));
+        assert_eq!(rows, ["abcdefghij", "klmnopqrst", "uv"]);
     }
 
     #[test]
