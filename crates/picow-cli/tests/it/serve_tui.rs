@@ -296,6 +296,30 @@ fn a_person_at_the_keyboard() {
     desk.wait_got(b"SabcXefE");
     t.wait_text("#1 > SabcXefE");
 
+    // A pasted block (bracketed paste) keeps its line breaks; Up brings
+    // back the line sent before.
+    assert!(t
+        .tmux()
+        .args(["set-buffer", "L1\nL2"])
+        .status()
+        .unwrap()
+        .success());
+    assert!(t
+        .tmux()
+        .args(["paste-buffer", "-p"])
+        .status()
+        .unwrap()
+        .success());
+    t.wait_text("#1 desk> L1↵L2");
+    t.keys(&["Enter"]);
+    desk.wait_got(b"SabcXefEL1\nL2");
+    t.keys(&["Up", "Up"]);
+    t.wait_text("#1 desk> SabcXefE");
+    t.keys(&["C-u"]);
+    t.wait("an empty input line", |s| {
+        s.contains("#1 desk> \n") || s.lines().any(|l| l.trim_end() == "#1 desk>")
+    });
+
     // A 300-character line is visible whole (wrapped).
     let long: String = (0..300)
         .map(|i| char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[i * 7 % 36]))
