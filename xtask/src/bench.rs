@@ -1,7 +1,42 @@
 //! `cargo xtask bench <name>`: benchmarks whose figures go into
 //! `docs/performance.md`.
 
-use crate::Result;
+use crate::{cargo, step, Result};
+
+/// Reads `--NAME N` options (positive whole numbers) into `opts`, each
+/// `(flag, value)`; anything else is an input error showing `usage`.
+pub fn counts(args: &[String], opts: &mut [(&str, &mut u64)], usage: &str) -> Result {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some((flag, value)) = opts.iter_mut().find(|(f, _)| f == a) else {
+            return Err(crate::bad_input(format!(
+                "unknown argument `{a}`; usage: {usage}"
+            )));
+        };
+        **value = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .filter(|&v: &u64| v > 0)
+            .ok_or_else(|| crate::bad_input(format!("{flag} needs a positive whole number")))?;
+    }
+    Ok(())
+}
+
+/// Builds picow (and the benchmark helpers) for release.
+pub fn build_release(what: &str) -> Result {
+    step(
+        what,
+        cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "picow-cli",
+            "-p",
+            "picow-bench",
+        ]),
+    )
+}
 
 #[cfg(unix)]
 mod flash;

@@ -861,7 +861,10 @@ mod tests {
         assert!(lock(&bridge.state).pages.is_empty());
         obs.event(SystemTime::now(), &data(1, 5)).unwrap();
         obs.flush().unwrap();
-        assert!(ctl_rx.try_recv().is_err(), "no control from a page that went away");
+        assert!(
+            ctl_rx.try_recv().is_err(),
+            "no control from a page that went away"
+        );
     }
 
     #[tokio::test]

@@ -42,24 +42,11 @@ struct Figures {
 pub fn run(args: &[String]) -> Result {
     let mut secs = 60u64;
     let mut rate = 200_000u64;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut num = |flag: &str| -> Result<u64> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .filter(|&v: &u64| v > 0)
-                .ok_or_else(|| crate::bad_input(format!("{flag} needs a positive whole number")))
-        };
-        match a.as_str() {
-            "--secs" => secs = num("--secs")?,
-            "--rate" => rate = num("--rate")?,
-            other => {
-                return Err(crate::bad_input(format!(
-                    "unknown argument `{other}`; usage: cargo xtask bench monitor [--secs N] [--rate BYTES_PER_S]"
-                )))
-            }
-        }
-    }
+    super::counts(
+        args,
+        &mut [("--secs", &mut secs), ("--rate", &mut rate)],
+        "cargo xtask bench monitor [--secs N] [--rate BYTES_PER_S]",
+    )?;
     step(
         "build picow (release)",
         cargo().args(["build", "-p", "picow-cli", "--release", "--locked"]),

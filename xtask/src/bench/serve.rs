@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::{cargo, root, step, Result};
+use crate::{root, Result};
 
 const IDLE: usize = 10_000;
 const CLIENTS: usize = 1_000;
@@ -522,18 +522,7 @@ pub fn run(args: &[String]) -> Result {
             )))
         }
     };
-    step(
-        "release build of picow and the load generator",
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "picow-cli",
-            "-p",
-            "picow-bench",
-        ]),
-    )?;
+    super::build_release("release build of picow and the load generator")?;
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     println!("==> {IDLE} idle connections");

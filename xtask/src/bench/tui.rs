@@ -11,7 +11,7 @@
 
 use std::process::Command;
 
-use crate::{cargo, root, step, Result};
+use crate::{root, Result};
 
 struct Figures {
     name: String,
@@ -69,37 +69,16 @@ fn measure(
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result {
     let (mut secs, mut clients, mut rate) = (60u64, 50u64, 100u64);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut num = |flag: &str| -> Result<u64> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .filter(|&v: &u64| v > 0)
-                .ok_or_else(|| crate::bad_input(format!("{flag} needs a positive whole number")))
-        };
-        match a.as_str() {
-            "--secs" => secs = num("--secs")?,
-            "--clients" => clients = num("--clients")?,
-            "--rate" => rate = num("--rate")?,
-            other => {
-                return Err(crate::bad_input(format!(
-                    "unknown argument `{other}`; usage: cargo xtask bench tui [--secs N] [--clients N] [--rate LINES_PER_S]"
-                )))
-            }
-        }
-    }
-    step(
-        "build picow and picow-tuibench (release)",
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "picow-cli",
-            "-p",
-            "picow-bench",
-        ]),
+    super::counts(
+        args,
+        &mut [
+            ("--secs", &mut secs),
+            ("--clients", &mut clients),
+            ("--rate", &mut rate),
+        ],
+        "cargo xtask bench tui [--secs N] [--clients N] [--rate LINES_PER_S]",
     )?;
+    super::build_release("build picow and picow-tuibench (release)")?;
     let runs = [
         measure(
             "view, scroll-back 10000",

@@ -9,7 +9,7 @@ use picow_i18n::tr;
 use picow_protocol::Transport;
 use picow_values::time::{clock, Zone};
 
-use crate::event::{Event, Kind, Observer};
+use crate::event::{Event, Kind, Observer, Summary};
 use crate::text;
 
 fn kind_str(kind: &Kind) -> String {
@@ -39,6 +39,19 @@ fn reason_text(reason: &str) -> String {
 fn pad(s: &str, width: usize) -> String {
     let w = unicode_width::UnicodeWidthStr::width(s);
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// The summary line for people (`summary: 2 client(s), …`), in the user's
+/// language; the terminal view leaves the same line when it closes.
+pub fn summary_line(s: &Summary) -> String {
+    tr!(
+        "serve-summary",
+        clients = s.clients,
+        refused = s.refused,
+        bytes_in = s.bytes_in,
+        bytes_out = s.bytes_out,
+        secs = format!("{:.1}", s.elapsed.as_secs_f64())
+    )
 }
 
 /// Plain lines for people, in the user's language (picow-i18n); the data
@@ -295,18 +308,7 @@ impl<W: Write + Send> Observer for Human<W> {
                     writeln!(o, "{}", tr!("serve-timeout-last", id = *id, text = l))?;
                 }
             }
-            Event::Summary(s) => writeln!(
-                o,
-                "{}",
-                tr!(
-                    "serve-summary",
-                    clients = s.clients,
-                    refused = s.refused,
-                    bytes_in = s.bytes_in,
-                    bytes_out = s.bytes_out,
-                    secs = format!("{:.1}", s.elapsed.as_secs_f64())
-                )
-            )?,
+            Event::Summary(s) => writeln!(o, "{}", summary_line(s))?,
         }
         Ok(())
     }

@@ -308,14 +308,7 @@ impl ViewState {
             ),
             Event::Timeout { .. } => pane.info(at, Source::Notice, &tr!("serve-timeout")),
             Event::Summary(s) => {
-                self.summary = Some(tr!(
-                    "serve-summary",
-                    clients = s.clients,
-                    refused = s.refused,
-                    bytes_in = s.bytes_in,
-                    bytes_out = s.bytes_out,
-                    secs = format!("{:.1}", s.elapsed.as_secs_f64())
-                ));
+                self.summary = Some(picow_serve::observe::summary_line(s));
             }
         }
     }
