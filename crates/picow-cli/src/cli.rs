@@ -43,7 +43,7 @@ impl Cli {
             .mut_subcommands(rules)
         }
         use clap::CommandFactory;
-        rules(Cli::command())
+        localize(rules(Cli::command()), picow_i18n::current())
     }
 
     /// Parses the process's arguments with [`Cli::command_with_rules`].
@@ -63,6 +63,99 @@ impl Cli {
         let m = Cli::command_with_rules().try_get_matches_from(args)?;
         Cli::from_arg_matches(&m)
     }
+}
+
+/// `cmd` with its help in `lang`: the summaries of picow and of every
+/// subcommand, the headings, the global options and the most common options
+/// of serve, flash, monitor and probe, from the `help-…` messages of the
+/// catalogs. Everything else stays English.
+///
+/// The English catalog holds the English text each translation was made
+/// from: where the doc comment has changed since, the translation is stale
+/// and the English doc comment is shown instead (and a test fails until
+/// both catalogs are updated).
+pub fn localize(cmd: clap::Command, lang: picow_i18n::Lang) -> clap::Command {
+    if lang == picow_i18n::Lang::En {
+        return cmd;
+    }
+    let tr = |id: &str, english: Option<String>| -> Option<String> {
+        let english = english?;
+        let source = picow_i18n::lookup_in(picow_i18n::Lang::En, id)?;
+        (source == one_line(&english))
+            .then(|| picow_i18n::lookup_in(lang, id))
+            .flatten()
+    };
+    let template = format!(
+        "{{before-help}}{{about-with-newline}}\n{}{{usage}}\n\n{{all-args}}{{after-help}}",
+        picow_i18n::message_in(lang, "help-heading-usage", None)
+    );
+    let options = picow_i18n::message_in(lang, "help-heading-options", None);
+    let commands = picow_i18n::message_in(lang, "help-heading-commands", None);
+    let args = |cmd: clap::Command, prefix: &str| {
+        cmd.mut_args(|a| {
+            let id = format!("{prefix}-{}", a.get_id());
+            let a = if a.is_positional() {
+                a
+            } else {
+                a.help_heading(options.clone())
+            };
+            match tr(&id, a.get_help().map(ToString::to_string)) {
+                Some(t) => a.help(t.clone()).long_help(t),
+                None => a,
+            }
+        })
+    };
+    let about =
+        |cmd: clap::Command, id: &str| match tr(id, cmd.get_about().map(ToString::to_string)) {
+            Some(t) => cmd.about(t.clone()).long_about(t),
+            None => cmd,
+        };
+    // clap's own -h and -V, with their help in `lang` under the same heading.
+    let flags = |cmd: clap::Command| {
+        cmd.disable_help_flag(true)
+            .disable_version_flag(true)
+            .arg(
+                clap::Arg::new("help")
+                    .short('h')
+                    .long("help")
+                    .action(clap::ArgAction::Help)
+                    .help(picow_i18n::message_in(lang, "help-flag-help", None))
+                    .help_heading(options.clone()),
+            )
+            .arg(
+                clap::Arg::new("version")
+                    .short('V')
+                    .long("version")
+                    .action(clap::ArgAction::Version)
+                    .help(picow_i18n::message_in(lang, "help-flag-version", None))
+                    .help_heading(options.clone()),
+            )
+    };
+    let mut cmd = flags(about(args(cmd, "help-arg"), "help-about"))
+        .help_template(template.clone())
+        .subcommand_help_heading(commands.clone());
+    if let Some(t) = tr("help-after", cmd.get_after_help().map(ToString::to_string)) {
+        cmd = cmd.after_help(t);
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |s| {
+            flags(about(
+                args(s, &format!("help-{name}")),
+                &format!("help-sub-{name}"),
+            ))
+            .help_template(template.clone())
+        });
+    }
+    cmd
+}
+
+/// Help text as clap shows it on one line (doc comments' line breaks are spaces).
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Options every subcommand takes.
@@ -128,6 +221,82 @@ mod tests {
     fn cli_is_consistent() {
         Cli::command().debug_assert();
         Cli::command_with_rules().debug_assert();
+        localize(Cli::command(), picow_i18n::Lang::ZhCn).debug_assert();
+    }
+
+    /// Every `help-…` translation was made from the English that clap shows
+    /// now: a changed doc comment needs both catalogs updated.
+    #[test]
+    fn help_translations_are_not_stale() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut english: Vec<(String, String)> = vec![
+            ("help-about".into(), cmd.get_about().unwrap().to_string()),
+            (
+                "help-after".into(),
+                cmd.get_after_help().unwrap().to_string(),
+            ),
+        ];
+        for a in cmd.get_arguments() {
+            if let Some(h) = a.get_help() {
+                english.push((format!("help-arg-{}", a.get_id()), h.to_string()));
+            }
+        }
+        for s in cmd.get_subcommands() {
+            let name = s.get_name();
+            if let Some(h) = s.get_about() {
+                english.push((format!("help-sub-{name}"), h.to_string()));
+            }
+            for a in s.get_arguments() {
+                if let Some(h) = a.get_help() {
+                    english.push((format!("help-{name}-{}", a.get_id()), h.to_string()));
+                }
+            }
+        }
+        let ids: Vec<&str> = picow_i18n::EN_FTL
+            .lines()
+            .filter(|l| l.starts_with("help-"))
+            .filter(|l| !l.starts_with("help-heading-") && !l.starts_with("help-flag-"))
+            .filter_map(|l| l.split(" =").next())
+            .collect();
+        assert!(ids.len() > 25, "{ids:?}");
+        for id in ids {
+            let Some((_, now)) = english.iter().find(|(k, _)| k == id) else {
+                panic!("{id}: no such summary or option in picow's help any more");
+            };
+            let source = picow_i18n::lookup_in(picow_i18n::Lang::En, id).unwrap();
+            assert_eq!(
+                source,
+                one_line(now),
+                "{id}: the English help changed; update it in locales/en/picow.ftl and the translation in locales/zh-CN/picow.ftl"
+            );
+        }
+    }
+
+    #[test]
+    fn help_in_chinese() {
+        let mut cmd = localize(Cli::command(), picow_i18n::Lang::ZhCn);
+        let help = cmd.render_help().to_string();
+        for zh in [
+            "用法：",
+            "命令",
+            "选项",
+            "运行开发板要连接的电脑端",
+            "网络调试助手",
+        ] {
+            assert!(help.contains(zh), "{zh} not in:\n{help}");
+        }
+        let serve = cmd
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(serve.contains("监听的 TCP（或 UDP）端口"), "{serve}");
+        // Flags and values stay as they are typed.
+        assert!(
+            serve.contains("--port <PORT>") && serve.contains("[default: 10000]"),
+            "{serve}"
+        );
     }
 
     #[test]

@@ -220,6 +220,15 @@ pub fn message_in(lang: Lang, id: &str, args: Option<&FluentArgs>) -> String {
     id.to_owned()
 }
 
+/// Message `id` in `lang` without arguments, if `lang`'s catalog has it
+/// (no fallback to English).
+pub fn lookup_in(lang: Lang, id: &str) -> Option<String> {
+    let b = &bundles()[lang.index()];
+    let pattern = b.get_message(id)?.value()?;
+    let mut errors = Vec::new();
+    Some(b.format_pattern(pattern, None, &mut errors).into_owned())
+}
+
 /// Message `id` in the [`current`] language.
 pub fn message(id: &str, args: Option<&FluentArgs>) -> String {
     message_in(current(), id, args)

@@ -230,3 +230,46 @@ view-disconnected = #{ $id } disconnected: { $reason }
 view-refused = refused { $peer }: { $reason }
 view-expect = expect { $n } /{ $pattern }/ seen from #{ $id }
 view-client-row = #{ $id } { $peer } { $name } in { $rx } B out { $tx } B
+## picow --help (cli.rs localize): the English is the text each translation
+## was made from; where clap's doc comment differs, English is shown.
+
+help-heading-usage = Usage:
+help-heading-options = Options
+help-heading-commands = Commands
+help-flag-help = Print help
+help-flag-version = Print version
+help-about = Rust tooling for both ends of the WalnutPi PicoW socket workflow
+help-after = Exit codes: 0 success, 1 runtime failure, 2 invalid input or usage, 124 timed out waiting for an expectation.
+help-arg-verbose = More log output on stderr (-v debug, -vv trace); RUST_LOG overrides
+help-arg-quiet = Less output: only errors
+help-arg-color = When to use colours; NO_COLOR in the environment means never for auto
+help-arg-json = Print data as JSON (one object per line for event streams)
+help-arg-utc = Timestamps for people in UTC instead of local time (JSON and logs are always RFC 3339 in UTC)
+help-arg-debug = Technical details with errors (with RUST_BACKTRACE=1 also where they happened), for bug reports
+help-sub-serve = Run the PC-side TCP/UDP server the board connects to (replaces NetAssist)
+help-sub-flash = Write the firmware, Wi-Fi and server settings to a board
+help-sub-monitor = Show a board's serial output; survives resets and replugs
+help-sub-probe = Find serial ports and identify the boards behind them
+help-sub-sim = Run a virtual PicoW on a pseudo-terminal (no hardware needed)
+help-sub-completions = Print a shell completion script
+help-serve-port = TCP (or UDP) port to listen on, 1 to 65535; 0 picks a free one (the first line and the `listening` event say which)
+help-serve-bind = Address to listen on (default: every IPv4 and IPv6 address)
+help-serve-udp = Serve UDP instead of TCP; each peer address counts as a client
+help-serve-encoding = How received bytes are shown as text: utf-8, gbk, gb18030, big5, ...
+help-serve-hex = Show received and sent data as hex bytes instead of text
+help-serve-send = Send TEXT to each client when it connects (repeatable, in order). Escapes: \r \n \t \0 \\ \xNN
+help-serve-expect = Wait for text matching REGEX (repeatable, matched in order); exit 0 when all have been seen
+help-serve-timeout = Give up after DUR (e.g. 20s): exit 124 if --expect/--clients are not met, exit 0 after DUR otherwise
+help-serve-log = Append every byte received and sent to FILE as JSON lines
+help-serve-plain = Plain lines on a terminal too (no full-screen view)
+help-flash-server = The server: HOST:PORT, [IPv6]:PORT, NAME.local:PORT (found by mDNS), auto (the first `picow serve` on the LAN), auto:NAME (the one named NAME); tcp://… or udp://…
+help-flash-port = The serial port (default: the one Espressif USB device plugged in)
+help-flash-chip = The chip the firmware is for; the board must be this chip
+help-flash-firmware = The firmware ELF (default: the last `cargo xtask fw build` for the chip)
+help-flash-save_image = Write the merged flash image to FILE instead of a board
+help-monitor-port = Serial port (default: $PICOW_PORT, else the one Espressif board found)
+help-monitor-baud = Baud rate (ignored by native USB)
+help-monitor-timestamps = Host time (local, HH:MM:SS.mmm) at the start of each line
+help-monitor-log = Also write everything received, byte for byte, to FILE (replaced)
+help-monitor-reset = Reset the board after opening the port (opening alone never resets it)
+help-probe-port = Examine this port in depth instead of listing all
