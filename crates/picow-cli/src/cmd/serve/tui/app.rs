@@ -446,7 +446,7 @@ impl App {
                 } else {
                     self.find = Some(rest.to_owned());
                     let look = self.look(st);
-                    let found = st.pane.find(rest, true, &look, look_h);
+                    let found = st.pane.find(rest, true, &look);
                     let n = st.pane.count_matches(rest, &look);
                     if found || n > 0 {
                         self.tell(tr!("view-find-count", text = rest, n = n));
@@ -727,7 +727,7 @@ impl App {
             return;
         };
         let look = self.look(st);
-        if !st.pane.find(&f, older, &look, self.pane_size.1) {
+        if !st.pane.find(&f, older, &look) {
             self.fail(if older {
                 tr!("view-find-no-older", text = f.as_str())
             } else {

@@ -819,21 +819,19 @@ impl Pane {
     }
 
     /// Moves the view to the previous (`older`) or next line containing
-    /// `find` (case-insensitive), from the top of the view. Returns whether
-    /// one was found.
-    pub fn find(&mut self, find: &str, older: bool, look: &Look<'_>, height: usize) -> bool {
+    /// `find` (case-insensitive): from the top of the view when scrolled,
+    /// the newest match when following. Returns whether one was found.
+    pub fn find(&mut self, find: &str, older: bool, look: &Look<'_>) -> bool {
         let needle = find.to_lowercase();
         if needle.is_empty() {
             return false;
         }
-        let from = match self.scroll {
-            Scroll::Live => match self.live_top(look, height) {
-                Scroll::At { seq, .. } => seq,
-                Scroll::Live => return false,
-            },
-            Scroll::At { seq, .. } => seq,
+        // Following: the newest match, wherever it is; scrolled: the next
+        // one before (or after) the top of the view.
+        let idx = match self.scroll {
+            Scroll::Live => self.records.len(),
+            Scroll::At { seq, .. } => self.index_of(seq),
         };
-        let idx = self.index_of(from);
         let hit = |r: &Record| {
             Self::shown(r, look) && Self::content_text(r, look).to_lowercase().contains(&needle)
         };
@@ -1040,7 +1038,7 @@ mod tests {
         p.info(at(0), Source::Event, "#3 connected");
         let mut l = look(30);
         assert_eq!(p.count_matches("VALUE 1", &l), 11);
-        assert!(p.find("value 13", true, &l, 4));
+        assert!(p.find("value 13", true, &l));
         let v = p.view(&l, 4);
         assert_eq!(text(&v)[0], "#2 < value 13");
         l.find = Some("Value 1");
@@ -1052,7 +1050,7 @@ mod tests {
             .map(|s| s.content.as_ref())
             .collect();
         assert_eq!(hl, ["value 1"]);
-        assert!(!p.find("nowhere", true, &l, 4));
+        assert!(!p.find("nowhere", true, &l));
         l.find = None;
         l.only = Some(1);
         p.to_live();
