@@ -1060,6 +1060,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn nothing_is_lost_while_paused_scrolled_or_filtered() {
+        let dir = std::env::temp_dir().join(format!("picow-nolost-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("all.bin");
+        let mut a = app();
+        let mut st = ViewState::new(100);
+        connect(&mut st, 1);
+        connect(&mut st, 2);
+        a.command(&format!("/save {}", path.display()), &mut st)
+            .unwrap();
+        st.clients.select(Selection::One(2));
+        a.key(key(KeyCode::F(10)), &mut st); // only #2 shown
+        a.key(key(KeyCode::F(7)), &mut st); // paused
+        a.key(key(KeyCode::PageUp), &mut st); // and scrolled
+        let mut want = Vec::new();
+        for i in 0..1000u32 {
+            let line = format!("line {i}\n").into_bytes();
+            want.extend_from_slice(&line);
+            st.apply(
+                SystemTime::UNIX_EPOCH,
+                &Event::Data {
+                    id: 1,
+                    bytes: Bytes::from(line),
+                    text: "".into(),
+                },
+            );
+        }
+        assert_eq!(st.bytes_in, want.len() as u64);
+        assert_eq!(st.clients.get(1).unwrap().bytes_in, want.len() as u64);
+        // The scroll-back keeps its bound; the saved file has every byte.
+        assert_eq!(st.pane.len(), 100);
+        // /save was started with "all" selected: every client's bytes.
+        a.command("/save", &mut st).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), want);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn macros_are_set_saved_and_sent() {
         let dir = std::env::temp_dir().join(format!("picow-macros-{}", std::process::id()));
         let cfg = dir.join("serve.toml");
