@@ -94,6 +94,19 @@ pub fn run(args: &[String]) -> Result {
             "flash_fw::",
         ]),
     )?;
+    // Discovery between network namespaces (issue 16): serve and virtual
+    // boards with the C3 firmware just built, python-zeroconf as the
+    // independent implementation, probe --net, hostile datagrams. The tests
+    // make (and delete) their own namespaces; they need root, as CI has.
+    crate::tools::apt_install(crate::tools::DISCOVERY_TEST_PACKAGES)?;
+    let zeroconf = crate::tools::zeroconf_python()?;
+    step(
+        "discovery: serve and virtual boards in network namespaces",
+        cargo()
+            .args(["test", "-p", "picow-cli", "--test", "it", "--locked"])
+            .args(["--", "--ignored", "lan::"])
+            .env("PICOW_ZEROCONF_PYTHON", &zeroconf),
+    )?;
     // picow monitor decodes a backtrace against the C3 ELF just built (issue #7).
     let c3_elf = crate::fw::elf_path(crate::fw::Chip::Esp32c3);
     if !c3_elf.is_file() {

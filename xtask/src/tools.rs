@@ -19,6 +19,10 @@ pub const ESPTOOL_VERSION: &str = "5.6.0";
 /// the time zone database (`TZ=Asia/Shanghai`).
 pub const TERMINAL_TEST_PACKAGES: &[&str] = &["tmux", "tzdata"];
 
+/// The discovery tests' network namespaces and bridge (`ip`), and Python
+/// for python-zeroconf and the hostile-datagram sender.
+pub const DISCOVERY_TEST_PACKAGES: &[&str] = &["iproute2", "python3", "python3-venv"];
+
 /// Whether every Debian package in `pkgs` is installed.
 fn installed(pkgs: &[&str]) -> bool {
     pkgs.iter().all(|p| {
@@ -97,6 +101,34 @@ pub fn esptool() -> Result<PathBuf> {
     Ok(exe)
 }
 
+/// The python-zeroconf the discovery tests check picow against.
+pub const ZEROCONF_VERSION: &str = "0.154.0";
+
+/// The Python of the project's venv with python-zeroconf (an independent
+/// DNS-SD implementation for the discovery tests), installed on first use.
+pub fn zeroconf_python() -> Result<PathBuf> {
+    esptool()?; // makes the venv
+    let venv = root().join("target/xtask/venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(format!("zeroconf-{ZEROCONF_VERSION}.ok"));
+    if stamp.exists() {
+        return Ok(python);
+    }
+    println!(
+        "==> installing zeroconf {ZEROCONF_VERSION} into {}",
+        venv.display()
+    );
+    let ok = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", &format!("zeroconf=={ZEROCONF_VERSION}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!("pip install zeroconf=={ZEROCONF_VERSION} failed"));
+    }
+    std::fs::write(&stamp, "").map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    Ok(python)
+}
+
 /// `cargo xtask tools`: everything `cargo xtask ci` installs on its way, at
 /// once (Debian packages as root, the Python venv with esptool), so that a
 /// fresh machine can be prepared before going offline or before a run.
@@ -113,10 +145,12 @@ pub fn run(args: &[String]) -> Result {
         BROWSER,
         TERMINAL_TEST_PACKAGES,
         &["python3", "python3-venv"],
+        DISCOVERY_TEST_PACKAGES,
     ] {
         apt_install(pkgs)?;
     }
     let esptool = esptool()?;
+    zeroconf_python()?;
     println!(
         "xtask tools: everything is installed (esptool: {})",
         esptool.display()

@@ -368,7 +368,9 @@ impl Wine {
             // picow's colours and log level must not come from the caller.
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
-            .env_remove("PICOW_PORT");
+            .env_remove("PICOW_PORT")
+            // serve must not advertise on this machine's network.
+            .env("PICOW_NO_ADVERTISE", "1");
     }
 
     /// Creates the prefix (`wineboot --init`), reports how long it took, and

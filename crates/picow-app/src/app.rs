@@ -139,6 +139,14 @@ struct SessionEnd {
     had_data: bool,
 }
 
+/// The query of `--server auto` / `auto:NAME`.
+fn browse(d: &Discover) -> Query {
+    Query::Browse {
+        service: d.service(),
+        instance: d.instance.clone(),
+    }
+}
+
 /// A session that ended before it began.
 fn fail(reason: &'static str) -> SessionEnd {
     SessionEnd {
@@ -307,10 +315,12 @@ impl<B: Board> App<'_, B> {
     async fn server_loop(&self, cfg: &DeviceConfig, server: &str) -> Infallible {
         let mut backoff = Backoff::new(SERVER_BACKOFF_FIRST_MS, SERVER_BACKOFF_MAX_MS);
         let mut attempt = 1;
+        // A server that announced itself during the last backoff.
+        let mut early = None;
         loop {
             let end = match cfg.server() {
                 Server::Addr(addr) => self.fixed(cfg, addr, server, attempt).await,
-                Server::Discover(d) => self.discovered(cfg, d, attempt).await,
+                Server::Discover(d) => self.discovered(cfg, d, attempt, early.take()).await,
             };
             if end.had_data {
                 backoff.reset();
@@ -322,7 +332,25 @@ impl<B: Board> App<'_, B> {
                 reason: Text::str(end.reason),
                 retry_in_ms: retry,
             });
-            self.board.sleep_ms(retry.into()).await;
+            match cfg.server() {
+                // A server that starts (or moves) and announces itself
+                // meanwhile ends the wait: it is where the board connects.
+                Server::Discover(d) => {
+                    let started = self.board.now_ms();
+                    let listen = self.find(browse(d), None, false);
+                    match select(self.board.sleep_ms(retry.into()), listen).await {
+                        Either::First(()) => {}
+                        Either::Second(Ok(found)) => {
+                            let waited = self.board.now_ms().saturating_sub(started);
+                            self.mdns.searched_ms.set(waited);
+                            early = Some(found);
+                        }
+                        // No multicast: wait as with a fixed address.
+                        Either::Second(Err(_)) => self.board.sleep_ms(retry.into()).await,
+                    }
+                }
+                Server::Addr(_) => self.board.sleep_ms(retry.into()).await,
+            }
             attempt += 1;
         }
     }
@@ -372,21 +400,27 @@ impl<B: Board> App<'_, B> {
             .await
     }
 
-    /// Browses for the server, then one session with what answered.
-    async fn discovered(&self, cfg: &DeviceConfig, d: &Discover, attempt: u32) -> SessionEnd {
+    /// Browses for the server (unless it announced itself already:
+    /// `early`), then one session with what answered.
+    async fn discovered(
+        &self,
+        cfg: &DeviceConfig,
+        d: &Discover,
+        attempt: u32,
+        early: Option<Found>,
+    ) -> SessionEnd {
         self.server.set(ServerState::Browsing);
         self.emit(&Event::ServerBrowsing {
             service: Text::str(d.service()),
             instance: d.instance.as_deref().map(Text::str),
             attempt,
         });
-        let query = Query::Browse {
-            service: d.service(),
-            instance: d.instance.clone(),
-        };
-        let found = match self.look(query, None).await {
-            Ok(f) => f,
-            Err(reason) => return fail(reason),
+        let found = match early {
+            Some(f) => f,
+            None => match self.look(browse(d), None).await {
+                Ok(f) => f,
+                Err(reason) => return fail(reason),
+            },
         };
         let text = self.discovered_line(&found, d.transport);
         self.server.set(ServerState::Connecting);
@@ -401,7 +435,7 @@ impl<B: Board> App<'_, B> {
     async fn look(&self, query: Query, window_ms: Option<u32>) -> Result<Found, &'static str> {
         let started = self.board.now_ms();
         let found = match select(
-            self.find(query, window_ms),
+            self.find(query, window_ms, true),
             self.led_pattern(LOOKING_PATTERN),
         )
         .await

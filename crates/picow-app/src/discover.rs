@@ -62,9 +62,12 @@ impl MdnsLink {
         *self.core.borrow_mut() = None;
     }
 
-    fn set_query(&self, query: Option<Query>, now_ms: u64) {
+    fn set_query(&self, query: Option<Query>, now_ms: u64, ask: bool) {
         if let Some(core) = self.core.borrow_mut().as_mut() {
-            core.set_query(query, now_ms);
+            match query {
+                Some(q) if !ask => core.set_listening(q, now_ms),
+                q => core.set_query(q, now_ms),
+            }
         }
         self.wake.signal(());
     }
@@ -73,16 +76,18 @@ impl MdnsLink {
 impl<B: Board> App<'_, B> {
     /// Looks for `query` until found, or for `window_ms`: the error is the
     /// console reason (`no-multicast`, or `dns` when the window ended).
+    /// With `ask` false it only listens for what others announce.
     pub(crate) async fn find(
         &self,
         query: Query,
         window_ms: Option<u32>,
+        ask: bool,
     ) -> Result<Found, &'static str> {
         if self.mdns.unavailable.get() {
             return Err(NetError::NoMulticast.reason());
         }
         self.mdns.found.reset();
-        self.mdns.set_query(Some(query), self.board.now_ms());
+        self.mdns.set_query(Some(query), self.board.now_ms(), ask);
         let result = match window_ms {
             None => self.mdns.found.wait().await,
             Some(ms) => {
@@ -92,7 +97,7 @@ impl<B: Board> App<'_, B> {
                 }
             }
         };
-        self.mdns.set_query(None, self.board.now_ms());
+        self.mdns.set_query(None, self.board.now_ms(), true);
         result
     }
 

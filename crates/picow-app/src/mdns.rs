@@ -215,6 +215,16 @@ impl Mdns {
         });
     }
 
+    /// Listens for `query` without asking: what others announce by
+    /// themselves (a server that starts) is taken; answers in pieces are
+    /// still completed with follow-up questions.
+    pub fn set_listening(&mut self, query: Query, now_ms: u64) {
+        self.set_query(Some(query), now_ms);
+        if let Some(l) = self.looking.as_mut() {
+            l.next_ms = u64::MAX;
+        }
+    }
+
     /// Whether a query is set.
     pub fn is_looking(&self) -> bool {
         self.looking.is_some()
@@ -240,6 +250,7 @@ impl Mdns {
             .as_ref()
             .filter(|l| !l.done)
             .map(|l| l.follow_up_ms.map_or(l.next_ms, |f| f.min(l.next_ms)));
+        let looking = looking.filter(|&t| t != u64::MAX);
         match (announce, looking) {
             (Some(a), Some(l)) => Some(a.min(l)),
             (a, l) => a.or(l),
@@ -847,6 +858,19 @@ mod tests {
         assert_eq!(&at[..], &[0, 1_000, 3_000, 7_000, 15_000, 31_000, 47_000]);
         m.set_query(None, t);
         assert_eq!(m.next_wakeup(), None);
+        // Listening only: nothing to send, but an announcement is taken.
+        m.set_listening(
+            Query::Browse {
+                service: "_picow._tcp",
+                instance: None,
+            },
+            t,
+        );
+        assert_eq!(m.next_wakeup(), None);
+        assert_eq!(m.poll_transmit(t + 100_000, &mut out), None);
+        let p = server_announcement("_picow", "pc", 9, 120);
+        m.handle(t + 5, &p, PEER, &mut out);
+        assert_eq!(m.take_found().map(|f| f.addr.port()), Some(9));
     }
 
     /// A `picow serve` announcing instance `name` at 127.0.0.1:`port`.

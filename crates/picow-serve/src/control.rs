@@ -18,6 +18,24 @@ pub enum Listener {
     Udp(UdpSocket),
 }
 
+impl Listener {
+    /// TCP or UDP.
+    pub fn transport(&self) -> crate::Transport {
+        match self {
+            Listener::Tcp(_) => crate::Transport::Tcp,
+            Listener::Udp(_) => crate::Transport::Udp,
+        }
+    }
+
+    /// The bound addresses, with the port actually bound.
+    pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
+        match self {
+            Listener::Tcp(ls) => ls.iter().filter_map(|l| l.local_addr().ok()).collect(),
+            Listener::Udp(s) => s.local_addr().into_iter().collect(),
+        }
+    }
+}
+
 /// Where a send goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use picow_protocol::Transport;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -61,13 +60,7 @@ pub async fn run(
         summary: Summary::default(),
         auto: None,
     };
-    let (transport, local): (Transport, Vec<std::net::SocketAddr>) = match &listener {
-        Listener::Tcp(ls) => (
-            Transport::Tcp,
-            ls.iter().filter_map(|l| l.local_addr().ok()).collect(),
-        ),
-        Listener::Udp(s) => (Transport::Udp, s.local_addr().into_iter().collect()),
-    };
+    let (transport, local) = (listener.transport(), listener.local_addrs());
     let lan = hub.cfg.lan.clone();
     hub.emit(&Event::Listening {
         version: SCHEMA_VERSION,

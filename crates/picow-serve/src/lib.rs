@@ -32,6 +32,8 @@
 //! - [`text`]: decoding, escaping and hex; [`encode`]: typed text to bytes
 //!   in the chosen encoding;
 //! - [`addrs`]: which of this computer's addresses to give the board;
+//! - [`advertise`]: serve on the LAN by DNS-SD (`_picow._tcp`,
+//!   `picow.local`), beside the engine;
 //! - [`clients`]: the client list a person sees (live first, departed ones
 //!   grouped, a selection that follows a board that reconnects), for the
 //!   terminal view and the web page.
@@ -44,6 +46,7 @@
 //! without limit, and never delays the others.
 
 pub mod addrs;
+pub mod advertise;
 pub mod clients;
 mod conn;
 pub mod control;

@@ -730,3 +730,65 @@ async fn thousands_of_hostile_datagrams_change_nothing() {
         })
         .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_announcing_itself_during_the_backoff_ends_the_wait() {
+    LocalSet::new()
+        .run_until(async {
+            let lan = Lan::new();
+            let (l1, port1) = listener().await;
+            let mut rig = start_multicast(&config("auto", None), lan.board());
+            let answers = lan.clone();
+            let server1 = tokio::task::spawn_local(async move {
+                let s = Server::new(&[("one", port1)]);
+                loop {
+                    let data = answers.recv().await;
+                    let req = MdnsRequest::Request {
+                        legacy: false,
+                        multicast: true,
+                        data: &data,
+                    };
+                    if let Some(r) = s.answer(req) {
+                        answers.send(&r).await;
+                    }
+                }
+            });
+            // Sessions without data: the backoff grows to 8 s.
+            for _ in 0..4 {
+                let (mut s, _) = l1.accept().await.unwrap();
+                assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            }
+            let closed = loop {
+                let c = rig.expect("server-closed").await;
+                if field(&c.line, "retry_in_ms") == "8000" {
+                    break c;
+                }
+            };
+            server1.abort();
+            drop(l1);
+            sleep(Duration::from_secs(2)).await;
+            // Another server starts and announces itself.
+            let (l2, port2) = listener().await;
+            let announced = rig.handle.now_ms();
+            lan.send(
+                &Server::new(&[("two", port2)])
+                    .answer(MdnsRequest::None)
+                    .unwrap(),
+            )
+            .await;
+            let (mut s, _) = timeout(Duration::from_secs(30), l2.accept())
+                .await
+                .expect("the board connects to the server that announced itself")
+                .unwrap();
+            let waited = rig.handle.now_ms() - announced;
+            assert!(waited < 500, "connected {waited} ms after the announcement");
+            assert!(
+                rig.handle.now_ms() - closed.at_ms < 8_000,
+                "before the backoff ended"
+            );
+            assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
+            let d = rig.expect("server-discovered").await;
+            assert_eq!(field(&d.line, "instance"), "two");
+        })
+        .await;
+}

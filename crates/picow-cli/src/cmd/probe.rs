@@ -6,6 +6,8 @@
 //! command, no reset), the vendor MicroPython (by its USB id), or unknown.
 //! With `--port`: everything the ROM loader and the flash say about the
 //! board (`--reset` first puts a running board into download mode).
+//! With `--net`: the picow boards on the LAN, as they advertise themselves
+//! by DNS-SD (`_picow-board._udp`), without any cable.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,6 +41,14 @@ pub struct ProbeArgs {
     /// the app afterwards), for a board that is running its firmware.
     #[arg(long, requires = "port")]
     pub reset: bool,
+    /// List the picow boards on the LAN (found by mDNS: name, address,
+    /// firmware version, chip, MAC) instead of serial ports.
+    #[arg(long, conflicts_with_all = ["port", "reset", "show_secrets"])]
+    pub net: bool,
+    /// With --net: how long to listen for the boards' answers.
+    #[arg(long, value_name = "DUR", default_value = "3s", requires = "net",
+          value_parser = crate::values::positive_duration)]
+    pub wait: Duration,
 }
 
 /// What answers on a port.
@@ -695,9 +705,114 @@ fn on(b: bool) -> &'static str {
     }
 }
 
+/// A board on the LAN, as its DNS-SD instance describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NetBoard {
+    /// Its name (TXT `name`, else the instance name).
+    pub name: String,
+    /// Its host name, e.g. `desk.local`.
+    pub host: String,
+    /// Its IPv4 addresses.
+    pub addresses: Vec<std::net::Ipv4Addr>,
+    /// Firmware version (TXT `version`).
+    pub version: Option<String>,
+    /// Chip (TXT `chip`).
+    pub chip: Option<String>,
+    /// MAC (TXT `mac`).
+    pub mac: Option<String>,
+}
+
+/// Browses for picow boards for `wait`; sorted by name, then address.
+pub fn browse_boards(wait: Duration) -> color_eyre::Result<Vec<NetBoard>> {
+    use picow_protocol::discovery::{BOARD_SERVICE, TXT_CHIP, TXT_MAC, TXT_NAME, TXT_VERSION};
+    let daemon = mdns_sd::ServiceDaemon::new()
+        .map_err(|e| color_eyre::eyre::eyre!("cannot start mDNS to look for boards: {e}"))?;
+    let ty = format!("{BOARD_SERVICE}.local.");
+    let rx = daemon
+        .browse(&ty)
+        .map_err(|e| color_eyre::eyre::eyre!("cannot browse for {ty}: {e}"))?;
+    let deadline = Instant::now() + wait;
+    let mut found: std::collections::BTreeMap<String, NetBoard> = Default::default();
+    while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        match ev {
+            mdns_sd::ServiceEvent::ServiceResolved(s) => {
+                let instance = s
+                    .get_fullname()
+                    .strip_suffix(&format!(".{ty}"))
+                    .unwrap_or(s.get_fullname())
+                    .to_string();
+                let txt = |k: &str| s.get_property_val_str(k).map(str::to_string);
+                let mut addresses: Vec<_> = s.get_addresses_v4().into_iter().collect();
+                addresses.sort();
+                found.insert(
+                    s.get_fullname().to_string(),
+                    NetBoard {
+                        name: txt(TXT_NAME).unwrap_or(instance),
+                        host: s.get_hostname().trim_end_matches('.').to_string(),
+                        addresses,
+                        version: txt(TXT_VERSION),
+                        chip: txt(TXT_CHIP),
+                        mac: txt(TXT_MAC),
+                    },
+                );
+            }
+            mdns_sd::ServiceEvent::ServiceRemoved(_, fullname) => {
+                found.remove(&fullname);
+            }
+            _ => {}
+        }
+    }
+    let _ = daemon.stop_browse(&ty);
+    if let Ok(done) = daemon.shutdown() {
+        let _ = done.recv_timeout(Duration::from_secs(1));
+    }
+    let mut boards: Vec<NetBoard> = found.into_values().collect();
+    boards.sort_by(|a, b| (&a.name, &a.addresses).cmp(&(&b.name, &b.addresses)));
+    Ok(boards)
+}
+
+fn print_net(boards: &[NetBoard], wait: Duration, out: &mut dyn Write) -> std::io::Result<()> {
+    if boards.is_empty() {
+        return writeln!(
+            out,
+            "no picow board answered on the LAN within {:.1} s: is it on this network, running \
+             picow-fw, and joined? (a virtual board needs `picow sim --mdns`; some networks \
+             block multicast: see `picow probe --port` for a board on a cable)",
+            wait.as_secs_f64()
+        );
+    }
+    for b in boards {
+        let addrs: Vec<String> = b.addresses.iter().map(|a| a.to_string()).collect();
+        writeln!(
+            out,
+            "{}  {}  {}  picow-fw {}  {}  MAC {}",
+            b.name,
+            if addrs.is_empty() {
+                "?".into()
+            } else {
+                addrs.join(", ")
+            },
+            b.host,
+            b.version.as_deref().unwrap_or("?"),
+            b.chip.as_deref().unwrap_or("?"),
+            b.mac.as_deref().unwrap_or("?"),
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs `picow probe`.
 pub fn run(args: ProbeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     let mut out = std::io::stdout().lock();
+    if args.net {
+        let boards = browse_boards(args.wait)?;
+        if global.json {
+            writeln!(out, "{}", serde_json::to_value(&boards)?)?;
+        } else {
+            print_net(&boards, args.wait, &mut out)?;
+        }
+        return Ok(Exit::Success);
+    }
     let Some(path) = &args.port else {
         let ports = port::list()?;
         let entries: Vec<PortEntry> = ports.iter().map(list_entry).collect();
@@ -790,6 +905,30 @@ mod tests {
             find_status(b"@picow boot version=\"0.1.0\" chip=\"esp32c3\"\n"),
             None
         );
+    }
+
+    #[test]
+    fn net_output_lists_each_board() {
+        let boards = vec![NetBoard {
+            name: "desk".into(),
+            host: "desk.local".into(),
+            addresses: vec!["169.254.77.10".parse().unwrap()],
+            version: Some("0.1.0".into()),
+            chip: Some("esp32c3".into()),
+            mac: Some("7c:df:a1:00:00:42".into()),
+        }];
+        let mut out = Vec::new();
+        print_net(&boards, Duration::from_secs(3), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "desk  169.254.77.10  desk.local  picow-fw 0.1.0  esp32c3  MAC 7c:df:a1:00:00:42\n"
+        );
+        let mut out = Vec::new();
+        print_net(&[], Duration::from_secs(3), &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("picow sim --mdns"));
+        let v = serde_json::to_value(&boards).unwrap();
+        assert_eq!(v[0]["addresses"][0], "169.254.77.10");
+        assert_eq!(v[0]["version"], "0.1.0");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod flash_fw;
 mod flash_sim;
 mod for_people;
 mod hostile_inputs;
+mod lan;
 mod monitor_backtrace;
 mod monitor_fw_elf;
 mod monitor_hostile;

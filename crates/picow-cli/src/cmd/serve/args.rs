@@ -84,6 +84,14 @@ pub struct ServeArgs {
     /// Open the page in the default browser (with --web).
     #[arg(long, requires = "web")]
     pub open: bool,
+    /// The name serve advertises on the LAN (mDNS/DNS-SD), which boards
+    /// flashed with --server auto:NAME look for [default: this computer's name].
+    #[arg(long, value_name = "NAME", value_parser = parse_instance)]
+    pub name: Option<String>,
+    /// Do not advertise serve on the LAN (no mDNS); boards then need
+    /// --server HOST:PORT. Also PICOW_NO_ADVERTISE=1.
+    #[arg(long, env = "PICOW_NO_ADVERTISE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_advertise: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -128,6 +136,12 @@ impl LineEnding {
     pub fn parse(s: &str) -> Option<LineEnding> {
         <LineEnding as ValueEnum>::from_str(s, true).ok()
     }
+}
+
+fn parse_instance(s: &str) -> Result<String, String> {
+    picow_protocol::forms::validate_instance(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string().replace("the NAME of auto:NAME", "NAME"))
 }
 
 fn parse_encoding(s: &str) -> Result<Charset, String> {
@@ -188,6 +202,8 @@ mod tests {
         assert!(err(&["--clients", "0"]).contains("--clients"));
         assert!(err(&["--max-clients", "0"]).contains("--max-clients"));
         assert!(err(&["--scrollback", "5"]).contains("--scrollback"));
+        assert!(err(&["--name", ""]).contains("--name"));
+        assert!(err(&["--name", " lab"]).contains("must not contain control characters"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::io::{self, IsTerminal};
 use std::net::IpAddr;
 
 use color_eyre::eyre::WrapErr;
+use picow_serve::advertise::Advertiser;
 use picow_serve::{observe as output, Config, Control, Listener, Observer, Outcome};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -83,9 +84,12 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         && !global.json
         && io::stdin().is_terminal()
         && io::stdout().is_terminal();
+    let advertiser = advertise(&args, &listener, ctl_tx.clone());
     if use_tui {
         let zone = picow_values::time::Zone::from_utc_flag(global.utc);
-        return tui::run(listener, cfg, observers, ctl_tx, ctl_rx, &args, zone).await;
+        let exit = tui::run(listener, cfg, observers, ctl_tx, ctl_rx, &args, zone).await;
+        stop_advertising(advertiser).await;
+        return exit;
     }
     let web = match args.web {
         Some(addr) => {
@@ -133,7 +137,54 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     if let Some(web) = web {
         web.stop().await;
     }
+    stop_advertising(advertiser).await;
     Ok(exit_code(outcome?))
+}
+
+/// Starts advertising serve on the LAN by DNS-SD beside the engine, unless
+/// `--no-advertise` or a loopback `--bind`; what it advertises (or why it
+/// cannot) reaches the user as a notice through the engine.
+fn advertise(
+    args: &ServeArgs,
+    listener: &Listener,
+    ctl: mpsc::Sender<Control>,
+) -> Option<tokio::task::JoinHandle<Option<Advertiser>>> {
+    if args.no_advertise || !picow_serve::advertise::applies(args.bind) {
+        return None;
+    }
+    let port = listener.local_addrs().first()?.port();
+    let transport = listener.transport();
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(picow_serve::advertise::default_instance);
+    let bind = args.bind;
+    // Off the async threads: the start listens for `picow.local` first.
+    Some(tokio::task::spawn_blocking(
+        move || match Advertiser::start(&name, transport, port, bind) {
+            Ok(a) => {
+                let _ = ctl.blocking_send(Control::Notice(a.advertised().notice()));
+                Some(a)
+            }
+            Err(e) => {
+                let _ = ctl.blocking_send(Control::Notice(format!(
+                    "not advertised on the LAN ({e}): boards flashed with --server auto will \
+                     not find this serve; give them --server HOST:PORT"
+                )));
+                None
+            }
+        },
+    ))
+}
+
+/// Says goodbye on the LAN (at most a second).
+async fn stop_advertising(advertiser: Option<tokio::task::JoinHandle<Option<Advertiser>>>) {
+    if let Some(Ok(Some(a))) = match advertiser {
+        Some(h) => Some(h.await),
+        None => None,
+    } {
+        let _ = tokio::task::spawn_blocking(move || a.stop()).await;
+    }
 }
 
 /// The exit code for how the engine stopped.

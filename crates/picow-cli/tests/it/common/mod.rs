@@ -23,6 +23,9 @@ pub fn picow() -> Command {
         .env_remove("PICOW_OTA_PASSWORD")
         .env("PICOW_CONFIG_DIR", config_dir())
         .env_remove("PICOW_DEBUG")
+        // Tests never advertise on the machine's network (those that test
+        // discovery make their own, in network namespaces).
+        .env("PICOW_NO_ADVERTISE", "1")
         .env("LC_ALL", "C")
         .env("NO_COLOR", "1");
     c
