@@ -32,8 +32,9 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
 /// Debian's clippy for the same compiler, for `fw clippy`.
 pub const DEBIAN_CLIPPY: &[&str] = &["rust-web-clippy"];
 
-/// Budget for the ESP32-C3 app image (issue #4): 600 KB.
-pub const C3_IMAGE_BUDGET: u64 = 600 * 1000;
+/// Budget for the ESP32-C3 app image: 600 KB in issue #4, 640 KB since the
+/// updates over Wi-Fi of issue #17 (541 KB before them).
+pub const C3_IMAGE_BUDGET: u64 = 640 * 1000;
 
 const USAGE: &str = "\
 usage: cargo xtask fw build --chip esp32c3|esp32c6|esp32s3 [--release]
@@ -361,7 +362,7 @@ pub fn check(chip: Chip) -> Result<Sizes> {
     if chip == Chip::Esp32c3 && sizes.image > C3_IMAGE_BUDGET {
         return Err(format!(
             "the ESP32-C3 app image is {} bytes, over the budget of {C3_IMAGE_BUDGET} bytes \
-             (issue #4): find what grew with `cargo bloat` or the map file",
+             (issues #4, #17): find what grew with `cargo bloat` or the map file",
             sizes.image
         ));
     }

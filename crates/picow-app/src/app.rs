@@ -5,13 +5,13 @@ use core::convert::Infallible;
 use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 
-use embassy_futures::select::{select, select3, Either};
+use embassy_futures::select::{select, select3, Either, Either3};
 use heapless::String;
-use picow_protocol::config::RECORD_MAX;
+use picow_protocol::config_partition;
 use picow_protocol::console::{Command, Event, Text, UnknownCommand};
 use picow_protocol::forms::{Discover, Host, Server, ServerAddr, HOST_MAX};
 use picow_protocol::layout::{
-    PartitionTable, TableError, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
+    PartitionTable, TableError, CONFIG_LEN, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
 };
 use picow_protocol::session::{greeting, Line, LineDecoder, ECHO_PREFIX};
 use picow_protocol::{DeviceConfig, Transport};
@@ -19,6 +19,7 @@ use picow_protocol::{DeviceConfig, Transport};
 use crate::board::{Board, Link, NetError, NetInfo};
 use crate::discover::{self, MdnsLink};
 use crate::mdns::{Found, Query};
+use crate::ota::OtaState;
 use crate::timing::*;
 use crate::Backoff;
 
@@ -107,6 +108,9 @@ impl ServerState {
 /// Wi-Fi, connects to the server, greets it and echoes every chunk, for
 /// ever, reconnecting with backoff. Console commands are answered in every
 /// state.
+///
+/// Alongside, the board listens for updates over Wi-Fi (see `ota.rs`); an
+/// image installed that way runs on trial until it greets its server.
 pub async fn run<B: Board>(board: &B, info: AppInfo) -> Exit {
     let app = App {
         board,
@@ -115,10 +119,23 @@ pub async fn run<B: Board>(board: &B, info: AppInfo) -> Exit {
         ip: Cell::new(None),
         server: Cell::new(ServerState::Idle),
         mdns: MdnsLink::default(),
+        ota: OtaState::read(board).await,
     };
-    match select(app.main(), app.console()).await {
-        Either::First(never) => match never {},
-        Either::Second(exit) => exit,
+    app.emit(&Event::Boot {
+        version: Text::str(app.info.version),
+        chip: Text::str(app.info.chip),
+        slot: app.ota.running_slot().map(u32::from),
+    });
+    if let Some(exit) = app.ota_boot().await {
+        return exit;
+    }
+    let config = app.load_config().await;
+    if let Ok(cfg) = &config {
+        app.ota.set_password(cfg.ota_password().cloned());
+    }
+    match select3(app.main(config), app.console(), app.ota()).await {
+        Either3::First(never) => match never {},
+        Either3::Second(exit) | Either3::Third(exit) => exit,
     }
 }
 
@@ -129,6 +146,7 @@ pub(crate) struct App<'a, B: Board> {
     ip: Cell<Option<IpAddr>>,
     server: Cell<ServerState>,
     pub(crate) mdns: MdnsLink,
+    pub(crate) ota: OtaState,
 }
 
 /// How a server session ended.
@@ -169,12 +187,8 @@ impl<B: Board> App<'_, B> {
         }
     }
 
-    async fn main(&self) -> Infallible {
-        self.emit(&Event::Boot {
-            version: Text::str(self.info.version),
-            chip: Text::str(self.info.chip),
-        });
-        match self.load_config().await {
+    async fn main(&self, config: Result<DeviceConfig, &'static str>) -> Infallible {
+        match config {
             Ok(cfg) => self.with_config(&cfg).await,
             Err(reason) => {
                 self.emit(&Event::ConfigInvalid {
@@ -199,13 +213,14 @@ impl<B: Board> App<'_, B> {
             _ => "partition-table",
         })?;
         let part = table.picow_config().ok_or("no-config-partition")?;
-        let mut record = [0u8; RECORD_MAX];
-        let len = RECORD_MAX.min(part.size as usize);
+        // The partition is a log of records; the last valid one counts.
+        let mut sector = [0u8; CONFIG_LEN as usize];
+        let len = sector.len().min(part.size as usize);
         self.board
-            .read_flash(part.offset, &mut record[..len])
+            .read_flash(part.offset, &mut sector[..len])
             .await
             .map_err(|_| "flash-read")?;
-        DeviceConfig::decode(&record[..len]).map_err(|e| e.reason())
+        config_partition::read(&sector[..len]).map_err(|e| e.reason())
     }
 
     async fn with_config(&self, cfg: &DeviceConfig) -> Infallible {
@@ -517,6 +532,8 @@ impl<B: Board> App<'_, B> {
         self.emit(&Event::ServerConnected {
             server: Text::str(server),
         });
+        // Joined Wi-Fi and greeted the server: an image on trial has proved itself.
+        self.ota_confirm("server").await;
         let mut had_data = false;
         let end = |reason, had_data| SessionEnd { reason, had_data };
         loop {
@@ -588,6 +605,7 @@ impl<B: Board> App<'_, B> {
             server: Text::str(self.server.get().as_str()),
             uptime_ms: self.board.now_ms(),
             version: Text::str(self.info.version),
+            slot: self.ota.running_slot().map(u32::from),
         });
     }
 }

@@ -12,6 +12,9 @@
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use picow_protocol::layout::TableEntry;
+use picow_protocol::otadata::{ImageState, OtaData, SECTOR_LEN};
+
 /// What the board reports after joining Wi-Fi.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetInfo {
@@ -82,7 +85,7 @@ impl fmt::Display for NetError {
     }
 }
 
-/// Reading flash failed.
+/// Reading, erasing or writing flash failed (or was out of range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlashError;
 
@@ -186,4 +189,82 @@ pub trait Board {
         port: u16,
         buffers: &'b mut Self::Buffers,
     ) -> Result<Self::Multicast<'b>, NetError>;
+
+    // Updates over Wi-Fi (issue 17).
+
+    /// Waits for one TCP connection on `port` (the OTA listener) and
+    /// returns it with the peer's address. Only one connection is taken at
+    /// a time: others are refused or wait until the next call.
+    async fn tcp_accept<'b>(
+        &'b self,
+        port: u16,
+        buffers: &'b mut Self::Buffers,
+    ) -> Result<(Self::Tcp<'b>, SocketAddr), NetError>;
+
+    /// Erases the 4 KiB sectors of `offset .. offset + len` (both aligned
+    /// to 4 KiB).
+    async fn erase_flash(&self, offset: u32, len: u32) -> Result<(), FlashError>;
+
+    /// Programs erased flash: `offset` and `data.len()` are multiples of 4.
+    async fn write_flash(&self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
+
+    /// The flash offset of the app partition the bootloader loaded (the
+    /// chip knows it from its MMU), if known.
+    fn running_app(&self) -> Option<u32>;
+
+    /// Fills `buf` with random bytes (the hardware RNG on the chip).
+    fn random(&self, buf: &mut [u8]);
+
+    /// Makes otadata (the partition `otadata`) select `slot` of
+    /// `slot_count` OTA slots with `state`, the active entry untouched until
+    /// the new one is complete. This default writes picow-protocol's
+    /// [`OtaData::select`] through [`Board::erase_flash`] and
+    /// [`Board::write_flash`]; the firmware uses esp-bootloader-esp-idf.
+    async fn ota_select(
+        &self,
+        otadata: &TableEntry,
+        slot: u8,
+        slot_count: u8,
+        state: ImageState,
+    ) -> Result<(), FlashError> {
+        let data = read_otadata(self, otadata).await?;
+        let w = data.select(slot, slot_count, state);
+        write_otadata_sector(self, otadata, w).await
+    }
+
+    /// Rewrites the state of the active otadata entry (the one that
+    /// selects the running image). Default as for [`Board::ota_select`].
+    async fn ota_set_state(
+        &self,
+        otadata: &TableEntry,
+        state: ImageState,
+    ) -> Result<(), FlashError> {
+        let data = read_otadata(self, otadata).await?;
+        let w = data.with_state(state).ok_or(FlashError)?;
+        write_otadata_sector(self, otadata, w).await
+    }
+}
+
+/// Both otadata entries of the partition `otadata`.
+pub async fn read_otadata<B: Board + ?Sized>(
+    board: &B,
+    otadata: &TableEntry,
+) -> Result<OtaData, FlashError> {
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    board.read_flash(otadata.offset, &mut a).await?;
+    board
+        .read_flash(otadata.offset + SECTOR_LEN, &mut b)
+        .await?;
+    Ok(OtaData::from_entries(&a, &b))
+}
+
+async fn write_otadata_sector<B: Board + ?Sized>(
+    board: &B,
+    otadata: &TableEntry,
+    w: picow_protocol::otadata::Write,
+) -> Result<(), FlashError> {
+    let at = otadata.offset + w.offset();
+    board.erase_flash(at, SECTOR_LEN).await?;
+    board.write_flash(at, &w.entry.to_bytes()).await
 }

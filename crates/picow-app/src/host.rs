@@ -73,11 +73,92 @@ impl AccessPoint {
     }
 }
 
+/// Flash the host board reads and writes instead of its own copy of
+/// [`HostConfig::flash`] (the virtual board plugs its flash file in here).
+/// NOR semantics: programming ANDs bits, erasing sets 4 KiB sectors to `0xFF`.
+pub trait HostFlash: Send + Sync + std::fmt::Debug {
+    /// Reads `buf.len()` bytes at `offset`; false when out of range.
+    fn read(&self, offset: u32, buf: &mut [u8]) -> bool;
+    /// Programs `data` at `offset` (AND with what is there); false on error.
+    fn program(&self, offset: u32, data: &[u8]) -> bool;
+    /// Erases the sectors of `offset .. offset + len`; false on error.
+    fn erase(&self, offset: u32, len: u32) -> bool;
+}
+
+/// Flash kept in memory, with NOR semantics.
+#[derive(Debug)]
+pub struct MemFlash(Mutex<Vec<u8>>);
+
+impl MemFlash {
+    /// Flash holding `contents`.
+    pub fn new(contents: Vec<u8>) -> MemFlash {
+        MemFlash(Mutex::new(contents))
+    }
+
+    /// A copy of the contents.
+    pub fn contents(&self) -> Vec<u8> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+
+    fn replace(&self, contents: Vec<u8>) {
+        *self.0.lock().expect("not poisoned") = contents;
+    }
+}
+
+impl HostFlash for MemFlash {
+    fn read(&self, offset: u32, buf: &mut [u8]) -> bool {
+        let f = self.0.lock().expect("not poisoned");
+        let start = offset as usize;
+        match f.get(start..start + buf.len()) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn program(&self, offset: u32, data: &[u8]) -> bool {
+        let mut f = self.0.lock().expect("not poisoned");
+        let start = offset as usize;
+        match f.get_mut(start..start + data.len()) {
+            Some(dst) => {
+                dst.iter_mut().zip(data).for_each(|(d, s)| *d &= s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn erase(&self, offset: u32, len: u32) -> bool {
+        let mut f = self.0.lock().expect("not poisoned");
+        let start = (offset / 0x1000 * 0x1000) as usize;
+        let end = (offset as usize + len as usize).div_ceil(0x1000) * 0x1000;
+        match f.get_mut(start..end) {
+            Some(dst) => {
+                dst.fill(0xFF);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// How the host board starts.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
-    /// The flash contents (see [`flash_image`]).
+    /// The flash contents (see [`flash_image`]), unless
+    /// [`HostConfig::flash_backend`] is given.
     pub flash: Vec<u8>,
+    /// Flash shared with its owner (the virtual board's file); when given,
+    /// [`HostConfig::flash`] is not used.
+    pub flash_backend: Option<Arc<dyn HostFlash>>,
+    /// The offset of the app partition "the bootloader loaded".
+    pub running_app: Option<u32>,
+    /// Where [`Board::tcp_accept`] takes connections, whatever port it is
+    /// asked for (the virtual board's `--ota-port` on 127.0.0.1); without
+    /// it `tcp_accept` waits for ever.
+    pub tcp_listener: Option<Arc<std::net::TcpListener>>,
     /// The access point in range, if any.
     pub access_point: Option<AccessPoint>,
     /// What a successful join reports.
@@ -103,6 +184,9 @@ impl HostConfig {
             },
             join_ms: 500,
             multicast: None,
+            flash_backend: None,
+            running_app: None,
+            tcp_listener: None,
         }
     }
 }
@@ -164,7 +248,17 @@ pub struct LedChange {
 
 struct Shared {
     start: Mutex<Instant>,
-    flash: Mutex<Vec<u8>>,
+    flash: Arc<dyn HostFlash>,
+    mem_flash: Option<Arc<MemFlash>>,
+    running_app: Option<u32>,
+    tcp_listener: Option<Arc<std::net::TcpListener>>,
+    #[allow(clippy::type_complexity)] // the listener, and test connections
+    accept: tokio::sync::Mutex<(
+        Option<tokio::net::TcpListener>,
+        mpsc::UnboundedReceiver<(tokio::io::DuplexStream, SocketAddr)>,
+    )>,
+    connect_tx: mpsc::UnboundedSender<(tokio::io::DuplexStream, SocketAddr)>,
+    connections: AtomicU32,
     access_point: watch::Sender<Option<AccessPoint>>,
     link_up: watch::Sender<bool>,
     net: NetInfo,
@@ -220,10 +314,24 @@ impl HostBoard {
     pub fn new(config: HostConfig) -> HostBoard {
         let (console_tx, console_rx) = mpsc::unbounded_channel();
         let (input_tx, input_rx) = mpsc::unbounded_channel();
+        let (connect_tx, connect_rx) = mpsc::unbounded_channel();
+        let (flash, mem_flash): (Arc<dyn HostFlash>, _) = match config.flash_backend {
+            Some(f) => (f, None),
+            None => {
+                let m = Arc::new(MemFlash::new(config.flash));
+                (m.clone(), Some(m))
+            }
+        };
         HostBoard {
             shared: Arc::new(Shared {
                 start: Mutex::new(Instant::now()),
-                flash: Mutex::new(config.flash),
+                flash,
+                mem_flash,
+                running_app: config.running_app,
+                tcp_listener: config.tcp_listener,
+                accept: tokio::sync::Mutex::new((None, connect_rx)),
+                connect_tx,
+                connections: AtomicU32::new(0),
                 access_point: watch::Sender::new(config.access_point),
                 link_up: watch::Sender::new(false),
                 net: config.net,
@@ -342,9 +450,32 @@ impl HostHandle {
     }
 
     /// Replaces the flash contents (what a re-flash does; the app reads the
-    /// config at boot).
+    /// config at boot). Only for the board's own in-memory flash.
     pub fn set_flash(&self, flash: Vec<u8>) {
-        *self.shared.flash.lock().expect("not poisoned") = flash;
+        if let Some(m) = &self.shared.mem_flash {
+            m.replace(flash);
+        }
+    }
+
+    /// Opens an in-memory TCP connection to the board's listener
+    /// ([`Board::tcp_accept`]): what a client on the LAN would get, without
+    /// a kernel in between (tests on a paused clock use it).
+    pub fn connect_tcp(&self) -> tokio::io::DuplexStream {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let n = self.shared.connections.fetch_add(1, Ordering::Relaxed);
+        let peer = SocketAddr::from(([192, 0, 2, 1], 40_000 + (n % 20_000) as u16));
+        let _ = self.shared.connect_tx.send((theirs, peer));
+        ours
+    }
+
+    /// The flash contents now (of the board's own in-memory flash; empty
+    /// with a [`HostConfig::flash_backend`]).
+    pub fn flash(&self) -> Vec<u8> {
+        self.shared
+            .mem_flash
+            .as_ref()
+            .map(|m| m.contents())
+            .unwrap_or_default()
     }
 }
 
@@ -361,16 +492,31 @@ fn net_error(e: &io::Error) -> NetError {
     }
 }
 
-/// A TCP connection of the host board.
+/// A TCP connection of the host board, or an in-memory one that a test
+/// opened with [`HostHandle::connect_tcp`].
 #[derive(Debug)]
-pub struct HostTcp(TcpStream);
+pub enum HostTcp {
+    /// A real socket.
+    Tcp(TcpStream),
+    /// An in-memory stream (no kernel in between, so that tests on a paused
+    /// clock never see a time-out race the delivery of bytes).
+    Mem(tokio::io::DuplexStream),
+}
 
 impl Link for HostTcp {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
-        self.0.read(buf).await.map_err(|e| net_error(&e))
+        match self {
+            HostTcp::Tcp(s) => s.read(buf).await,
+            HostTcp::Mem(s) => s.read(buf).await,
+        }
+        .map_err(|e| net_error(&e))
     }
     async fn write(&mut self, buf: &[u8]) -> Result<(), NetError> {
-        self.0.write_all(buf).await.map_err(|e| net_error(&e))
+        match self {
+            HostTcp::Tcp(s) => s.write_all(buf).await,
+            HostTcp::Mem(s) => s.write_all(buf).await,
+        }
+        .map_err(|e| net_error(&e))
     }
 }
 
@@ -490,11 +636,80 @@ impl Board for HostBoard {
     }
 
     async fn read_flash(&self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        let flash = self.shared.flash.lock().expect("not poisoned");
-        let start = offset as usize;
-        let src = flash.get(start..start + buf.len()).ok_or(FlashError)?;
-        buf.copy_from_slice(src);
-        Ok(())
+        self.shared
+            .flash
+            .read(offset, buf)
+            .then_some(())
+            .ok_or(FlashError)
+    }
+
+    async fn erase_flash(&self, offset: u32, len: u32) -> Result<(), FlashError> {
+        if !offset.is_multiple_of(0x1000) || !len.is_multiple_of(0x1000) {
+            return Err(FlashError);
+        }
+        self.shared
+            .flash
+            .erase(offset, len)
+            .then_some(())
+            .ok_or(FlashError)
+    }
+
+    async fn write_flash(&self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        if !offset.is_multiple_of(4) || !data.len().is_multiple_of(4) {
+            return Err(FlashError);
+        }
+        self.shared
+            .flash
+            .program(offset, data)
+            .then_some(())
+            .ok_or(FlashError)
+    }
+
+    fn running_app(&self) -> Option<u32> {
+        self.shared.running_app
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        if getrandom::fill(buf).is_err() {
+            // No system randomness: a nonce from the clock is still a
+            // different challenge every time.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
+            }
+        }
+    }
+
+    async fn tcp_accept<'b>(
+        &'b self,
+        _port: u16,
+        _buffers: &'b mut (),
+    ) -> Result<(HostTcp, SocketAddr), NetError> {
+        let mut guard = self.shared.accept.lock().await;
+        let (listener, mem) = &mut *guard;
+        if listener.is_none() {
+            if let Some(std_listener) = &self.shared.tcp_listener {
+                let l = std_listener.try_clone().map_err(|e| net_error(&e))?;
+                l.set_nonblocking(true).map_err(|e| net_error(&e))?;
+                *listener = Some(tokio::net::TcpListener::from_std(l).map_err(|e| net_error(&e))?);
+            }
+        }
+        let real = async {
+            match listener.as_ref() {
+                Some(l) => l.accept().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = real => {
+                let (s, peer) = r.map_err(|e| net_error(&e))?;
+                let _ = s.set_nodelay(true);
+                Ok((HostTcp::Tcp(s), peer))
+            }
+            Some((s, peer)) = mem.recv() => Ok((HostTcp::Mem(s), peer)),
+        }
     }
 
     async fn wifi_join(&self, ssid: &str, password: &str) -> Result<NetInfo, WifiError> {
@@ -550,7 +765,7 @@ impl Board for HostBoard {
         }
         let s = TcpStream::connect(addr).await.map_err(|e| net_error(&e))?;
         let _ = s.set_nodelay(true);
-        Ok(HostTcp(s))
+        Ok(HostTcp::Tcp(s))
     }
 
     async fn udp_connect<'b>(

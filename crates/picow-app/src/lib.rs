@@ -24,6 +24,7 @@ mod discover;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod mdns;
+mod ota;
 
 pub use app::{run, AppInfo, Exit, ServerState, WifiState, CONFIG_HINT, LINE_MAX};
 pub use backoff::Backoff;
@@ -59,4 +60,21 @@ pub mod timing {
     /// Longest console command line; longer input is answered with
     /// `command-error`.
     pub const CONSOLE_LINE_MAX: usize = 64;
+    /// How long an image installed over Wi-Fi has to greet its server (or
+    /// answer an OTA check) before the board returns to the previous one.
+    pub const TRIAL_TIMEOUT_MS: u32 = 300_000;
+    /// The OTA handshake (magic to authenticated) must end within this
+    /// (ESPHome's device waits as long).
+    pub const OTA_HANDSHAKE_TIMEOUT_MS: u32 = 20_000;
+    /// Longest wait for the next bytes of an upload (ESPHome's, and what
+    /// its uploader waits for an answer).
+    pub const OTA_DATA_TIMEOUT_MS: u32 = 90_000;
+    /// The answer to the first wrong OTA password waits this long; each
+    /// one in a row after it twice as long.
+    pub const OTA_AUTH_PENALTY_FIRST_MS: u32 = 1_000;
+    /// The longest wait for a wrong password's answer (below the uploaders'
+    /// 20 s time-out, so that they report a wrong password, not a time-out).
+    pub const OTA_AUTH_PENALTY_MAX_MS: u32 = 16_000;
+    /// How long the board waits for the uploader's last byte before rebooting.
+    pub const OTA_END_ACK_MS: u32 = 2_000;
 }

@@ -20,8 +20,14 @@ use esp_radio::wifi::{
     AuthenticationMethodConfig, Config, ConnectionError, DisconnectReason, Password, Ssid,
     WifiController,
 };
+use esp_bootloader_esp_idf::ota::OtaImageState;
+use esp_bootloader_esp_idf::ota_updater::OtaUpdater;
+use esp_bootloader_esp_idf::partitions::{AppPartitionSubType, PARTITION_TABLE_MAX_LEN};
+use esp_hal::rng::Rng;
 use esp_storage::FlashStorage;
 use picow_app::{Board, Datagrams, FlashError, Link, NetError, NetInfo, WifiError};
+use picow_protocol::layout::TableEntry;
+use picow_protocol::otadata::ImageState;
 
 /// Socket buffers, owned by the app for the length of one connection.
 pub struct Buffers {
@@ -50,6 +56,20 @@ pub struct FwBoard {
     pub wifi: Mutex<NoopRawMutex, WifiController<'static>>,
     pub flash: RefCell<FlashStorage<'static>>,
     pub console_rx: Mutex<NoopRawMutex, UsbSerialJtagRx<'static, Async>>,
+    /// The app partition the bootloader loaded (read from the MMU at start).
+    pub running_app: Option<u32>,
+    pub rng: Rng,
+}
+
+fn ota_state(s: ImageState) -> OtaImageState {
+    match s {
+        ImageState::New => OtaImageState::New,
+        ImageState::PendingVerify => OtaImageState::PendingVerify,
+        ImageState::Valid => OtaImageState::Valid,
+        ImageState::Invalid => OtaImageState::Invalid,
+        ImageState::Aborted => OtaImageState::Aborted,
+        ImageState::Undefined => OtaImageState::Undefined,
+    }
 }
 
 /// A TCP connection.
@@ -320,5 +340,76 @@ impl Board for FwBoard {
             stack: self.stack,
             group,
         })
+    }
+
+    async fn tcp_accept<'b>(
+        &'b self,
+        port: u16,
+        buffers: &'b mut Buffers,
+    ) -> Result<(FwTcp<'b>, SocketAddr), NetError> {
+        let mut socket = TcpSocket::new(self.stack, &mut buffers.rx, &mut buffers.tx);
+        socket.set_timeout(Some(Duration::from_secs(90)));
+        socket.accept(port).await.map_err(|_| NetError::Other)?;
+        let peer = match socket.remote_endpoint() {
+            Some(IpEndpoint {
+                addr: IpAddress::Ipv4(a),
+                port,
+            }) => SocketAddr::new(IpAddr::V4(a), port),
+            #[allow(unreachable_patterns)]
+            _ => SocketAddr::new(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0),
+        };
+        Ok((FwTcp(socket), peer))
+    }
+
+    async fn erase_flash(&self, offset: u32, len: u32) -> Result<(), FlashError> {
+        self.flash
+            .borrow_mut()
+            .erase(offset, offset + len)
+            .map_err(|_| FlashError)
+    }
+
+    async fn write_flash(&self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        self.flash
+            .borrow_mut()
+            .write_nor(offset, data)
+            .map_err(|_| FlashError)
+    }
+
+    fn running_app(&self) -> Option<u32> {
+        self.running_app
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        self.rng.read(buf);
+    }
+
+    async fn ota_select(
+        &self,
+        _otadata: &TableEntry,
+        slot: u8,
+        _slot_count: u8,
+        state: ImageState,
+    ) -> Result<(), FlashError> {
+        let sub = match slot {
+            0 => AppPartitionSubType::Ota0,
+            1 => AppPartitionSubType::Ota1,
+            _ => return Err(FlashError),
+        };
+        let mut flash = self.flash.borrow_mut();
+        let mut table = [0u8; PARTITION_TABLE_MAX_LEN];
+        let mut updater = OtaUpdater::new(&mut flash, &mut table).map_err(|_| FlashError)?;
+        let mut ota = updater.ota_data().map_err(|_| FlashError)?;
+        ota.set_current_app_partition(sub).map_err(|_| FlashError)?;
+        ota.set_current_ota_state(ota_state(state))
+            .map_err(|_| FlashError)
+    }
+
+    async fn ota_set_state(&self, _otadata: &TableEntry, state: ImageState) -> Result<(), FlashError> {
+        let mut flash = self.flash.borrow_mut();
+        let mut table = [0u8; PARTITION_TABLE_MAX_LEN];
+        let mut updater = OtaUpdater::new(&mut flash, &mut table).map_err(|_| FlashError)?;
+        updater
+            .set_current_ota_state(ota_state(state))
+            .map_err(|_| FlashError)
     }
 }

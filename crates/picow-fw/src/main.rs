@@ -43,6 +43,14 @@ fn station_mac() -> [u8; 6] {
     out
 }
 
+/// esp-backtrace calls this after printing a panic: the board restarts, as
+/// ESP-IDF's firmware does. An image on trial that crashed is then found
+/// `pending-verify` at the next boot and given up (picow-app's `ota`).
+#[no_mangle]
+fn custom_halt() -> ! {
+    esp_hal::system::software_reset()
+}
+
 #[embassy_executor::task]
 async fn net_task(mut runner: Runner<'static, Interface>) -> ! {
     runner.run().await
@@ -79,6 +87,16 @@ async fn main(spawner: Spawner) -> ! {
     let wifi = WifiController::new(peripherals.WIFI, ControllerConfig::default())
         .expect("Wi-Fi controller");
     let rng = Rng::new();
+    let mut flash = FlashStorage::new(peripherals.FLASH);
+    // The app partition the bootloader loaded (from the MMU), for updates
+    // over Wi-Fi: they write the other slot.
+    let running_app = {
+        let mut table = [0u8; esp_bootloader_esp_idf::partitions::PARTITION_TABLE_MAX_LEN];
+        esp_bootloader_esp_idf::partitions::read_partition_table(&mut flash, &mut table)
+            .ok()
+            .and_then(|t| t.booted_partition().ok().flatten())
+            .map(|p| p.offset())
+    };
     let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
     // Sockets: DHCP, DNS, the server connection, multicast DNS, and two
     // spare.
@@ -96,8 +114,10 @@ async fn main(spawner: Spawner) -> ! {
         led_active_high,
         stack,
         wifi: Mutex::new(wifi),
-        flash: RefCell::new(FlashStorage::new(peripherals.FLASH)),
+        flash: RefCell::new(flash),
         console_rx: Mutex::new(console_rx),
+        running_app,
+        rng,
     };
     let info = AppInfo {
         version: env!("CARGO_PKG_VERSION"),

@@ -55,7 +55,7 @@ const FLAG_NAME: u8 = 0x02;
 const FLAG_DISCOVER: u8 = 0x04;
 const FLAG_OTA_PASSWORD: u8 = 0x08;
 
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+pub(crate) const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// CRC-32 as used by the record (the same polynomial and parameters as zlib).
 pub fn crc32(bytes: &[u8]) -> u32 {

@@ -181,6 +181,8 @@ pub enum Event<'a> {
         version: Text<'a>,
         /// Chip name, e.g. `esp32s3`.
         chip: Text<'a>,
+        /// The OTA app slot it runs from (`ota_N` → N), when it knows.
+        slot: Option<u32>,
     },
     /// A valid config was found. Never carries the password.
     ConfigOk {
@@ -289,6 +291,8 @@ pub enum Event<'a> {
         uptime_ms: u64,
         /// Firmware version.
         version: Text<'a>,
+        /// The OTA app slot it runs from, when it knows.
+        slot: Option<u32>,
     },
     /// A console command was not understood.
     CommandError {
@@ -296,6 +300,56 @@ pub enum Event<'a> {
         input: Text<'a>,
         /// The commands there are.
         hint: Text<'a>,
+    },
+    /// The image just installed over Wi-Fi runs on trial: it must greet its
+    /// server (or answer an OTA check) within `timeout_ms`, or the board
+    /// returns to the other slot.
+    OtaTrial {
+        /// The slot on trial.
+        slot: u32,
+        /// How long it has.
+        timeout_ms: u32,
+    },
+    /// The image on trial is confirmed.
+    OtaConfirmed {
+        /// The slot confirmed.
+        slot: u32,
+        /// `server` (greeted its server) or `ota-check` (answered an OTA check).
+        by: Text<'a>,
+    },
+    /// The image in `slot` is given up: the board returns to the other one.
+    OtaRollback {
+        /// The slot given up.
+        slot: u32,
+        /// `timeout` (not confirmed in time), `reset` (reset while on
+        /// trial) or `bootloader` (it did not verify at boot).
+        reason: Text<'a>,
+    },
+    /// An upload over Wi-Fi started.
+    OtaBegin {
+        /// The uploader's address.
+        peer: Text<'a>,
+        /// Bytes to receive.
+        size: u32,
+        /// 1 when the upload is gzip-compressed.
+        compressed: u32,
+    },
+    /// An OTA client was refused; nothing was activated.
+    OtaRefused {
+        /// The uploader's address.
+        peer: Text<'a>,
+        /// Machine-readable: `auth`, `no-password`, `trial`, `size`, `chip`,
+        /// `image`, `md5`, `flash`, `timeout`, `closed`, `protocol`, `layout`,
+        /// `config`.
+        reason: Text<'a>,
+    },
+    /// An update over Wi-Fi was written and verified; the board reboots
+    /// into it.
+    OtaDone {
+        /// The slot it went to.
+        slot: u32,
+        /// Its version.
+        version: Text<'a>,
     },
 }
 
@@ -337,6 +391,12 @@ impl<'a> Event<'a> {
             Event::Received { .. } => "rx",
             Event::Status { .. } => "status",
             Event::CommandError { .. } => "command-error",
+            Event::OtaTrial { .. } => "ota-trial",
+            Event::OtaConfirmed { .. } => "ota-confirmed",
+            Event::OtaRollback { .. } => "ota-rollback",
+            Event::OtaBegin { .. } => "ota-begin",
+            Event::OtaRefused { .. } => "ota-refused",
+            Event::OtaDone { .. } => "ota-done",
         }
     }
 
@@ -347,7 +407,9 @@ impl<'a> Event<'a> {
             Event::WifiTimeout { .. }
             | Event::WifiLost
             | Event::ServerClosed { .. }
-            | Event::CommandError { .. } => Level::Warn,
+            | Event::CommandError { .. }
+            | Event::OtaRollback { .. }
+            | Event::OtaRefused { .. } => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -367,9 +429,14 @@ impl<'a> Event<'a> {
         w.write_str(self.name())?;
         let mut f = Fields { w };
         match self {
-            Event::Boot { version, chip } => {
+            Event::Boot {
+                version,
+                chip,
+                slot,
+            } => {
                 f.text("version", version)?;
-                f.text("chip", chip)
+                f.text("chip", chip)?;
+                f.opt_num("slot", *slot)
             }
             Event::ConfigOk { ssid, server, name } => {
                 f.text("ssid", ssid)?;
@@ -450,16 +517,47 @@ impl<'a> Event<'a> {
                 server,
                 uptime_ms,
                 version,
+                slot,
             } => {
                 f.text("wifi", wifi)?;
                 f.text("ip", ip)?;
                 f.text("server", server)?;
                 f.num("uptime_ms", *uptime_ms)?;
-                f.text("version", version)
+                f.text("version", version)?;
+                f.opt_num("slot", *slot)
             }
             Event::CommandError { input, hint } => {
                 f.text("input", input)?;
                 f.text("hint", hint)
+            }
+            Event::OtaTrial { slot, timeout_ms } => {
+                f.num("slot", *slot)?;
+                f.num("timeout_ms", *timeout_ms)
+            }
+            Event::OtaConfirmed { slot, by } => {
+                f.num("slot", *slot)?;
+                f.text("by", by)
+            }
+            Event::OtaRollback { slot, reason } => {
+                f.num("slot", *slot)?;
+                f.text("reason", reason)
+            }
+            Event::OtaBegin {
+                peer,
+                size,
+                compressed,
+            } => {
+                f.text("peer", peer)?;
+                f.num("size", *size)?;
+                f.num("compressed", *compressed)
+            }
+            Event::OtaRefused { peer, reason } => {
+                f.text("peer", peer)?;
+                f.text("reason", reason)
+            }
+            Event::OtaDone { slot, version } => {
+                f.num("slot", *slot)?;
+                f.text("version", version)
             }
         }
     }
@@ -479,6 +577,7 @@ impl<'a> Event<'a> {
             "boot" => Event::Boot {
                 version: f.text("version")?,
                 chip: f.text("chip")?,
+                slot: f.opt_num("slot")?,
             },
             "config" => Event::ConfigOk {
                 ssid: f.text("ssid")?,
@@ -539,10 +638,36 @@ impl<'a> Event<'a> {
                 server: f.text("server")?,
                 uptime_ms: f.num("uptime_ms")?,
                 version: f.text("version")?,
+                slot: f.opt_num("slot")?,
             },
             "command-error" => Event::CommandError {
                 input: f.text("input")?,
                 hint: f.text("hint")?,
+            },
+            "ota-trial" => Event::OtaTrial {
+                slot: f.num("slot")?,
+                timeout_ms: f.num("timeout_ms")?,
+            },
+            "ota-confirmed" => Event::OtaConfirmed {
+                slot: f.num("slot")?,
+                by: f.text("by")?,
+            },
+            "ota-rollback" => Event::OtaRollback {
+                slot: f.num("slot")?,
+                reason: f.text("reason")?,
+            },
+            "ota-begin" => Event::OtaBegin {
+                peer: f.text("peer")?,
+                size: f.num("size")?,
+                compressed: f.num("compressed")?,
+            },
+            "ota-refused" => Event::OtaRefused {
+                peer: f.text("peer")?,
+                reason: f.text("reason")?,
+            },
+            "ota-done" => Event::OtaDone {
+                slot: f.num("slot")?,
+                version: f.text("version")?,
             },
             _ => return Err(ParseError::UnknownEvent),
         })
@@ -561,6 +686,12 @@ impl<W: Write> Fields<'_, W> {
     }
     fn num(&mut self, key: &str, n: impl fmt::Display) -> fmt::Result {
         write!(self.w, " {key}={n}")
+    }
+    fn opt_num(&mut self, key: &str, n: Option<impl fmt::Display>) -> fmt::Result {
+        match n {
+            Some(n) => self.num(key, n),
+            None => Ok(()),
+        }
     }
 }
 
@@ -602,9 +733,13 @@ impl<'a> FieldList<'a> {
     }
 
     fn num<T: core::str::FromStr>(&self, key: &'static str) -> Result<T, ParseError> {
+        self.opt_num(key)?.ok_or(ParseError::MissingField(key))
+    }
+
+    fn opt_num<T: core::str::FromStr>(&self, key: &'static str) -> Result<Option<T>, ParseError> {
         match self.raw(key) {
-            None => Err(ParseError::MissingField(key)),
-            Some((v, false)) => v.parse().map_err(|_| ParseError::BadValue(key)),
+            None => Ok(None),
+            Some((v, false)) => v.parse().map(Some).map_err(|_| ParseError::BadValue(key)),
             Some((_, true)) => Err(ParseError::BadValue(key)),
         }
     }

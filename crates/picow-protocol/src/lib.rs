@@ -6,6 +6,8 @@
 //!
 //! - [`config`]: the device configuration record that `picow flash` writes
 //!   into the config partition and the firmware reads at boot;
+//! - [`config_partition`]: the config partition as a log of records (so that
+//!   a change over Wi-Fi survives a power cut);
 //! - [`forms`]: parsing of the command-line forms `--wifi SSID:PASS` and
 //!   `--server HOST:PORT` / `auto` / `auto:NAME`, with errors that name the
 //!   part and the rule;
@@ -27,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod config_partition;
 pub mod console;
 pub mod discovery;
 pub mod forms;

@@ -30,7 +30,8 @@ pub const SECTOR_LEN: u32 = 0x1000;
 /// `seq` of an erased entry.
 pub const ERASED_SEQ: u32 = u32::MAX;
 
-const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::Algorithm {
+// Four bytes at a time: no table (1 KB less on the chip).
+const CRC: crc::Crc<u32, crc::NoTable> = crc::Crc::<u32, crc::NoTable>::new(&crc::Algorithm {
     width: 32,
     poly: 0x04c1_1db7,
     // ESP-IDF calls the ROM's `crc32_le(UINT32_MAX, ..)`, which inverts its

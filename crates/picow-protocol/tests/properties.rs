@@ -261,7 +261,8 @@ proptest! {
         r in any::<i32>(),
     ) {
         let events = [
-            Event::Boot { version: Text::str(&a), chip: Text::str(&b) },
+            Event::Boot { version: Text::str(&a), chip: Text::str(&b), slot: None },
+            Event::Boot { version: Text::str(&a), chip: Text::str(&b), slot: Some(n) },
             Event::ConfigOk { ssid: Text::str(&a), server: Text::str(&b), name: None },
             Event::ConfigOk { ssid: Text::str(&a), server: Text::str(&b), name: Some(Text::str(&b)) },
             Event::ConfigInvalid { reason: Text::str(&a), hint: Text::str(&b) },
@@ -293,7 +294,14 @@ proptest! {
                 server: Text::str(&a),
                 uptime_ms: u64::from(n) * 1000,
                 version: Text::str(&b),
+                slot: Some(n % 16),
             },
+            Event::OtaTrial { slot: n % 2, timeout_ms: n },
+            Event::OtaConfirmed { slot: 1, by: Text::str(&a) },
+            Event::OtaRollback { slot: 0, reason: Text::str(&b) },
+            Event::OtaBegin { peer: Text::str(&a), size: n, compressed: n % 2 },
+            Event::OtaRefused { peer: Text::str(&a), reason: Text::str(&b) },
+            Event::OtaDone { slot: 1, version: Text::str(&b) },
             Event::CommandError { input: Text::str(&a), hint: Text::str(&b) },
         ];
         for e in events {
@@ -483,6 +491,8 @@ fn ota_info() -> QueryInfo {
         chip_id: 5,
         image_len: 1,
         sha256: [0; 32],
+        elf_sha256: [0; 32],
+        flash_size: 0,
         version: Default::default(),
         project: Default::default(),
     }

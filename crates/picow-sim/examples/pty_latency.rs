@@ -89,6 +89,7 @@ mod unix {
                 baud_pacing: false,
                 firmware: None,
                 multicast: None,
+                ota_listener: None,
             }))
             .unwrap();
         let mut port = std::fs::OpenOptions::new()

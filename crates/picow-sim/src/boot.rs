@@ -290,7 +290,7 @@ pub fn boot(flash: &mut Flash, chip: Chip, reason: ResetReason) -> (String, Boot
         None => ConfigState::NoPartition,
         Some(c) => {
             let bytes = flash.read(c.offset, c.size).unwrap_or(&[]);
-            ConfigState::Read(DeviceConfig::decode(bytes))
+            ConfigState::Read(picow_protocol::config_partition::read(bytes))
         }
     };
     let desc = image.app_desc.clone();

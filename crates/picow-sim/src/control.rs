@@ -10,6 +10,7 @@
 //! | `replug [download\|run]` | a new pty (likely a new path) and link | `ok pty=/dev/pts/N` |
 //! | `panic` | the running firmware panics with a backtrace | `ok panicked` |
 //! | `hang` | the board stops reading and answering until a reset or unplug | `ok hung` |
+//! | `fail-next-boot` | the next app that boots crashes once it has started (then the board restarts) | `ok fail-next-boot` |
 //! | `help` | nothing | `ok commands: …` |
 //!
 //! Anything else gets `error …` naming the command and what is accepted.
@@ -54,13 +55,16 @@ pub enum ControlCommand {
     /// an unplug, so what the host writes piles up in the pty (for testing
     /// that tools give up with a message rather than wait forever).
     Hang,
+    /// The next app that boots crashes right after it started (after its
+    /// boot decisions: an image on trial has been marked so), prints a
+    /// panic and the board restarts; for testing rollback.
+    FailNextBoot,
     /// List the commands.
     Help,
 }
 
 /// The command list `help` and errors show.
-pub const HELP: &str =
-    "status, reset download, reset run, unplug, replug [download|run], panic, hang, help";
+pub const HELP: &str = "status, reset download, reset run, unplug, replug [download|run], panic, hang, fail-next-boot, help";
 
 /// A line that is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +90,7 @@ impl ControlCommand {
             ["unplug"] => Ok(ControlCommand::Unplug),
             ["panic"] => Ok(ControlCommand::Panic),
             ["hang"] => Ok(ControlCommand::Hang),
+            ["fail-next-boot"] => Ok(ControlCommand::FailNextBoot),
             ["replug"] => Ok(ControlCommand::Replug(None)),
             ["replug", m] if mode(m).is_some() => Ok(ControlCommand::Replug(mode(m))),
             _ => Err(BadCommand(line.trim().chars().take(80).collect())),
@@ -114,6 +119,10 @@ mod tests {
         assert_eq!(ControlCommand::parse("unplug"), Ok(ControlCommand::Unplug));
         assert_eq!(ControlCommand::parse("panic"), Ok(ControlCommand::Panic));
         assert_eq!(ControlCommand::parse("HANG"), Ok(ControlCommand::Hang));
+        assert_eq!(
+            ControlCommand::parse("fail-next-boot"),
+            Ok(ControlCommand::FailNextBoot)
+        );
         assert_eq!(
             ControlCommand::parse("replug"),
             Ok(ControlCommand::Replug(None))

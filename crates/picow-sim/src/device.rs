@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -49,6 +49,17 @@ pub struct SimOptions {
     /// Multicast for the firmware's mDNS: the address of the host interface
     /// it joins the group on. `None`: the board has no multicast.
     pub multicast: Option<std::net::Ipv4Addr>,
+    /// The listener on the host where the firmware takes updates over
+    /// Wi-Fi (TCP 3232 on a real board), kept across reboots.
+    pub ota_listener: Option<Arc<std::net::TcpListener>>,
+}
+
+/// The flash, shared by the loader, the boot checks and the running
+/// firmware (which writes updates over Wi-Fi into it).
+pub type SharedFlash = Arc<Mutex<Flash>>;
+
+fn lock(flash: &SharedFlash) -> std::sync::MutexGuard<'_, Flash> {
+    flash.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Something a watcher of the board may want to know.
@@ -77,6 +88,10 @@ pub enum SimEvent {
         app: String,
         /// Whether its behaviour runs.
         running: bool,
+        /// The OTA slot it was loaded from (`None`: a factory app).
+        slot: Option<u8>,
+        /// The app descriptor's version.
+        version: Option<String>,
     },
 }
 
@@ -280,7 +295,16 @@ enum Mode {
 struct Board {
     chip: Chip,
     mac: Mac,
-    flash: Flash,
+    flash: SharedFlash,
+    ota_listener: Option<Arc<std::net::TcpListener>>,
+    /// `fail-next-boot`: the next app that boots crashes once it has started.
+    fail_next_boot: bool,
+    /// The running app crashes when it prints its config line.
+    crash_armed: bool,
+    /// When the board resets by itself (after a panic).
+    reboot_at: Option<tokio::time::Instant>,
+    /// Slot and version of the app that booted last.
+    booted: Option<(Option<u8>, Option<String>)>,
     wifi: WifiTable,
     firmware: Option<Arc<dyn Firmware>>,
     multicast: Option<std::net::Ipv4Addr>,
@@ -312,6 +336,9 @@ impl Board {
 
     fn reset(&mut self, mode: BootMode, reason: ResetReason) -> Vec<u8> {
         self.stop_app();
+        self.reboot_at = None;
+        self.crash_armed = false;
+        self.booted = None;
         self.loader = Loader::new(self.chip, self.mac);
         let _ = self.events.send(SimEvent::Reset { mode });
         match mode {
@@ -324,7 +351,7 @@ impl Board {
     }
 
     fn boot(&mut self, reason: ResetReason) -> Vec<u8> {
-        let (mut text, outcome) = boot::boot(&mut self.flash, self.chip, reason);
+        let (mut text, outcome) = boot::boot(&mut lock(&self.flash), self.chip, reason);
         match outcome {
             BootOutcome::Failed(why) => {
                 let _ = self.events.send(SimEvent::BootFailed {
@@ -339,6 +366,9 @@ impl Board {
                     .as_ref()
                     .map_or("(no app descriptor)", |d| d.project_name.as_str())
                     .to_owned();
+                let slot = app.slot;
+                let version = app.desc.as_ref().map(|d| d.version.clone());
+                self.booted = Some((slot, version.clone()));
                 match (&self.firmware, app.is_picow_fw()) {
                     (Some(fw), true) => {
                         let (console, to_app, from_app) = Console::new();
@@ -347,16 +377,21 @@ impl Board {
                             mac: self.mac,
                             app: (*app).clone(),
                             wifi: self.wifi.clone(),
-                            flash: self.flash.contents().into(),
+                            flash: lock(&self.flash).contents().into(),
                             multicast: self.multicast,
+                            shared_flash: Some(self.flash.clone()),
+                            ota_listener: self.ota_listener.clone(),
                         };
                         self.app = Some(tokio::spawn(fw.run(env, console)));
                         self.to_app = Some(to_app);
                         self.from_app = Some(from_app);
                         self.mode = Mode::Running;
+                        self.crash_armed = std::mem::take(&mut self.fail_next_boot);
                         let _ = self.events.send(SimEvent::Booted {
                             app: name,
                             running: true,
+                            slot,
+                            version,
                         });
                     }
                     (None, true) => {
@@ -374,6 +409,8 @@ impl Board {
                         let _ = self.events.send(SimEvent::Booted {
                             app: name,
                             running: false,
+                            slot,
+                            version,
                         });
                         self.mode = Mode::Halted(why);
                     }
@@ -385,6 +422,8 @@ impl Board {
                         let _ = self.events.send(SimEvent::Booted {
                             app: name,
                             running: false,
+                            slot,
+                            version,
                         });
                         self.mode = Mode::Halted(why);
                     }
@@ -396,12 +435,14 @@ impl Board {
 
     /// `panic` from the control socket: the running app stops with the
     /// console output of esp-backtrace on RISC-V (`Backtrace:` and one
-    /// return address a line, here inside the app's entry function).
+    /// return address a line, here inside the app's entry function), and
+    /// the board restarts a moment later, as picow-fw does after a panic.
     fn panic(&mut self) -> Result<Vec<u8>, String> {
         match (&self.mode, self.entry) {
             (Mode::Running, Some(entry)) => {
                 self.stop_app();
                 self.mode = Mode::Halted("panicked (control command)".into());
+                self.reboot_at = Some(tokio::time::Instant::now() + PANIC_RESTART);
                 let text = format!(
                     "\r\n\r\n====================== PANIC ======================\r\n\
                      panicked at picow-sim: panic requested through the control socket\r\n\
@@ -418,7 +459,7 @@ impl Board {
     fn input(&mut self, bytes: &[u8]) -> (Vec<u8>, Vec<Effect>) {
         match self.mode {
             Mode::Download => {
-                let out = self.loader.feed(bytes, &mut self.flash);
+                let out = self.loader.feed(bytes, &mut lock(&self.flash));
                 (out.bytes, out.effects)
             }
             Mode::Running => {
@@ -444,11 +485,22 @@ impl Board {
     }
 
     fn status(&self, pty: Option<&Path>) -> String {
-        let mode = match &self.mode {
+        let mut mode = match &self.mode {
             Mode::Download => "mode=download".to_owned(),
             Mode::Running => "mode=running".to_owned(),
             Mode::Halted(why) => format!("mode=halted reason={why:?}"),
         };
+        if let (Mode::Running, Some((slot, version))) = (&self.mode, &self.booted) {
+            if let Some(s) = slot {
+                mode.push_str(&format!(" slot={s}"));
+            }
+            if let Some(v) = version {
+                mode.push_str(&format!(" version={v:?}"));
+            }
+        }
+        if self.fail_next_boot {
+            mode.push_str(" fail-next-boot=yes");
+        }
         let dialect = match self.loader.dialect() {
             Dialect::Rom => "rom",
             Dialect::Stub => "stub",
@@ -646,7 +698,12 @@ async fn run(
         chip: opts.chip,
         mac: opts.mac,
         loader: Loader::new(opts.chip, opts.mac),
-        flash: opts.flash,
+        flash: Arc::new(Mutex::new(opts.flash)),
+        ota_listener: opts.ota_listener,
+        fail_next_boot: false,
+        crash_armed: false,
+        reboot_at: None,
+        booted: None,
         wifi: opts.wifi,
         firmware: opts.firmware,
         multicast: opts.multicast,
@@ -739,10 +796,31 @@ async fn run(
                 }
             }
             chunk = async { match board.from_app.as_mut() { Some(rx) if !hung => rx.recv().await, _ => std::future::pending().await } } => {
+                // The first line after the app's boot decisions (an image on
+                // trial is marked so before it prints `ota-trial`).
+                let crash = board.crash_armed
+                    && chunk.as_deref().is_some_and(|b| {
+                        contains(b, b"@picow ota-trial") || contains(b, b"@picow config")
+                    });
                 match (chunk, &pty) {
                     (Some(bytes), Some(p)) => write_paced(p, &bytes, board.baud(), pacing).await,
                     (Some(_), None) => {}
                     (None, _) => board.from_app = None,
+                }
+                if crash {
+                    // `fail-next-boot`: the app started (and made its boot
+                    // decisions), then it crashes, and the board restarts.
+                    board.crash_armed = false;
+                    if let (Ok(out), Some(p)) = (board.panic(), &pty) {
+                        write_paced(p, &out, board.baud(), pacing).await;
+                    }
+                }
+            }
+            () = async { match board.reboot_at { Some(t) if !hung => tokio::time::sleep_until(t).await, _ => std::future::pending().await } } => {
+                board.reboot_at = None;
+                let out = board.reset(BootMode::Run, ResetReason::Software);
+                if let Some(p) = &pty {
+                    write_paced(p, &out, board.baud(), pacing).await;
                 }
             }
             req = ctl_rx.recv() => {
@@ -755,6 +833,10 @@ async fn run(
                     ControlCommand::Hang => {
                         hung = true;
                         "ok hung".into()
+                    }
+                    ControlCommand::FailNextBoot => {
+                        board.fail_next_boot = true;
+                        "ok fail-next-boot".into()
                     }
                     ControlCommand::Reset(mode) => match &pty {
                         Some(p) => {
@@ -824,6 +906,13 @@ async fn run(
     }
     let _ = std::fs::remove_file(&opts.control);
     result
+}
+
+/// How long after a panic the board restarts (picow-fw resets itself).
+const PANIC_RESTART: Duration = Duration::from_millis(200);
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 async fn write_paced(pty: &Pty, bytes: &[u8], baud: u32, pacing: bool) {

@@ -35,6 +35,11 @@ pub struct AppEnv {
     /// The host interface on which the firmware's multicast DNS joins the
     /// group (its address is then the board's own); `None`: no multicast.
     pub multicast: Option<std::net::Ipv4Addr>,
+    /// The board's flash itself, for a firmware that writes it (updates
+    /// over Wi-Fi); reads and writes go to the flash file.
+    pub shared_flash: Option<crate::device::SharedFlash>,
+    /// The host listener where the firmware takes updates over Wi-Fi.
+    pub ota_listener: Option<std::sync::Arc<std::net::TcpListener>>,
 }
 
 /// The board's serial console as the firmware sees it: bytes written go to

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 
-use picow_app::host::{AccessPoint, HostBoard, HostConfig, HostMulticast};
+use picow_app::host::{AccessPoint, HostBoard, HostConfig, HostFlash, HostMulticast};
 use picow_app::{AppInfo, NetInfo};
 use picow_protocol::DeviceConfig;
 use tokio::sync::oneshot;
@@ -28,6 +28,35 @@ pub use picow_app::host::multicast_interface;
 
 /// How long a successful join takes on the virtual Wi-Fi.
 pub const JOIN_MS: u64 = 500;
+
+/// The board's flash as the host board sees it: reads and writes go to the
+/// virtual board's flash (and its file), with NOR semantics.
+#[derive(Debug)]
+struct SimFlash(crate::device::SharedFlash);
+
+impl SimFlash {
+    fn with<T>(&self, f: impl FnOnce(&mut crate::flash::Flash) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl HostFlash for SimFlash {
+    fn read(&self, offset: u32, buf: &mut [u8]) -> bool {
+        self.with(|f| match f.read(offset, buf.len() as u32) {
+            Ok(b) => {
+                buf.copy_from_slice(b);
+                true
+            }
+            Err(_) => false,
+        })
+    }
+    fn program(&self, offset: u32, data: &[u8]) -> bool {
+        self.with(|f| f.program(offset, data).is_ok())
+    }
+    fn erase(&self, offset: u32, len: u32) -> bool {
+        self.with(|f| f.erase(offset, len).is_ok())
+    }
+}
 
 /// The picow firmware's behaviour (see the module docs).
 #[derive(Debug, Default, Clone, Copy)]
@@ -87,8 +116,11 @@ async fn run_app(env: AppEnv, console: Console, stop: oneshot::Receiver<()>) -> 
         net.ip = IpAddr::V4(interface);
         net.gateway = None;
     }
+    let flash_backend = env
+        .shared_flash
+        .clone()
+        .map(|f| std::sync::Arc::new(SimFlash(f)) as std::sync::Arc<dyn HostFlash>);
     let board = HostBoard::new(HostConfig {
-        flash: env.flash.to_vec(),
         access_point,
         net,
         join_ms: JOIN_MS,
@@ -96,6 +128,10 @@ async fn run_app(env: AppEnv, console: Console, stop: oneshot::Receiver<()>) -> 
             interface,
             port: None,
         }),
+        flash_backend,
+        running_app: Some(env.app.partition.offset),
+        tcp_listener: env.ota_listener.clone(),
+        ..HostConfig::new(env.flash.to_vec())
     });
     let handle = board.handle();
     let Some(mut lines) = handle.take_console() else {
@@ -214,6 +250,8 @@ mod tests {
             ),
             flash: flash.contents().into(),
             multicast: None,
+            shared_flash: None,
+            ota_listener: None,
         }
     }
 

@@ -5,6 +5,7 @@
 mod common;
 
 mod discovery;
+mod ota;
 mod partition_csv;
 mod resilience;
 mod session;

@@ -189,6 +189,7 @@ async fn console_status_help_errors_and_reboot() {
                     server,
                     uptime_ms: _,
                     version,
+                    ..
                 } => {
                     assert_eq!(wifi.to_string(), "joined");
                     assert_eq!(ip.to_string(), "127.0.0.1");

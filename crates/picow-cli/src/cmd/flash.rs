@@ -95,7 +95,8 @@ pub struct FlashArgs {
     #[arg(long, value_name = "SIZE", value_parser = crate::values::flash_size, requires = "save_image")]
     pub flash_size: Option<u32>,
     /// How long to wait for a board to appear in download mode after a
-    /// replug: 1s to 1h, e.g. 60, 90s, 2m.
+    /// replug (with --ota: to come back after its reboot): 1s to 1h, e.g.
+    /// 60, 90s, 2m.
     #[arg(long, value_name = "DUR", default_value = "60s",
           value_parser = crate::values::duration_within(Duration::from_secs(1), Duration::from_secs(3600)))]
     pub wait: Duration,
@@ -117,6 +118,16 @@ pub struct FlashArgs {
     /// Print the OTA password (it is masked otherwise).
     #[arg(long)]
     pub show_secrets: bool,
+    /// Update over Wi-Fi instead of USB: the board's address or NAME.local,
+    /// optionally with :PORT (default 3232). ESPHome devices too.
+    #[arg(long, value_name = "BOARD", conflicts_with_all = ["erase", "save_image", "keep_config", "monitor", "flash_size"])]
+    pub ota: Option<String>,
+    /// With --ota: send the image even when the board already runs it.
+    #[arg(long, requires = "ota")]
+    pub force: bool,
+    /// With --ota: upload without gzip even when the board takes it.
+    #[arg(long, requires = "ota")]
+    pub no_compress: bool,
 }
 
 /// Lowest and highest `--baud` accepted.
@@ -563,6 +574,9 @@ fn xtal_for(_chip: PicowChip) -> XtalFrequency {
 
 /// Runs `picow flash`.
 pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
+    if let Some(board) = &args.ota {
+        return crate::ota::cmd::run(&args, board, global);
+    }
     // 1. Everything that can be checked without a board; paths first, so
     // that nobody is asked for a password before a hopeless path.
     if let Some(out) = &args.save_image {
@@ -911,9 +925,8 @@ fn read_board_config(
     };
     let table = session.read_partition_table()?;
     let (offset, size) = image::config_partition(&table).map_err(refuse)?;
-    let len = size.min(picow_protocol::config::RECORD_MAX as u32);
-    let bytes = session.read_flash(offset, len)?;
-    DeviceConfig::decode(&bytes).map_err(|e| refuse(e.to_string()).into())
+    let bytes = session.read_flash(offset, size.min(picow_protocol::layout::CONFIG_LEN))?;
+    picow_protocol::config_partition::read(&bytes).map_err(|e| refuse(e.to_string()).into())
 }
 
 /// The OTA password as `--json` shows it: masked unless `--show-secrets`.

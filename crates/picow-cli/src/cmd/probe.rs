@@ -18,7 +18,6 @@ use picow_protocol::console::{Event, Text};
 use picow_protocol::forms::mask;
 use picow_protocol::layout::PartitionTable;
 use picow_protocol::otadata::OtaData;
-use picow_protocol::DeviceConfig;
 use serde::Serialize;
 use serialport::{SerialPort as _, SerialPortInfo};
 
@@ -574,8 +573,8 @@ pub fn examine(target: &Target, show_secrets: bool) -> Result<BoardReport, devic
             }
             report.config = Some(match t.picow_config() {
                 Some(c) => {
-                    let bytes = s.read_flash(c.offset, 0x200)?;
-                    match DeviceConfig::decode(&bytes) {
+                    let bytes = s.read_flash(c.offset, c.size.min(0x1000))?;
+                    match picow_protocol::config_partition::read(&bytes) {
                         Ok(cfg) => Found::Ok(ConfigReport {
                             ssid: cfg.ssid().to_string(),
                             password: if show_secrets {

@@ -26,7 +26,7 @@ pub enum SimChip {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Control socket: one command per line, one reply line each: status, reset download, \
-reset run, unplug, replug [download|run], help. Example: echo 'reset run' | socat - UNIX-CONNECT:PATH
+reset run, unplug, replug [download|run], panic, hang, fail-next-boot, help. Example: echo 'reset run' | socat - UNIX-CONNECT:PATH
 Stop with Ctrl-C (or SIGTERM); the link and the control socket are removed.")]
 pub struct SimArgs {
     /// The chip to emulate.
@@ -63,6 +63,11 @@ pub struct SimArgs {
     /// that a virtual board sends nothing to the network it was not asked to.
     #[arg(long)]
     pub mdns: bool,
+    /// The TCP port on 127.0.0.1 where the firmware takes updates over
+    /// Wi-Fi (a real board's 3232); 0 for any free port [default: 3232, or
+    /// a free port when 3232 is taken].
+    #[arg(long, value_name = "PORT")]
+    pub ota_port: Option<u16>,
 }
 
 /// Runs `picow sim`.
@@ -106,6 +111,30 @@ mod unix {
         wifi_text: Vec<String>,
         /// The flash file, when this run made it.
         created_flash: Option<std::path::PathBuf>,
+        ota_addr: Option<std::net::SocketAddr>,
+        ota_note: Option<String>,
+    }
+
+    /// The OTA listener on 127.0.0.1: `--ota-port`, else 3232, else (3232
+    /// taken) any free port, said in a note.
+    fn ota_listener(
+        port: Option<u16>,
+    ) -> Result<(std::net::TcpListener, Option<String>), UsageError> {
+        let bind = |p: u16| std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, p));
+        match port {
+            Some(p) => bind(p).map(|l| (l, None)).map_err(|e| {
+                UsageError(format!(
+                    "invalid --ota-port {p}: cannot listen on 127.0.0.1:{p} ({e}); give another port, or 0 for any free one"
+                ))
+            }),
+            None => match bind(picow_protocol::ota::wire::PORT) {
+                Ok(l) => Ok((l, None)),
+                Err(e) => {
+                    let l = bind(0).map_err(|e| UsageError(format!("no free port for updates over Wi-Fi: {e}")))?;
+                    Ok((l, Some(format!("127.0.0.1:3232 is not free ({e}): a free port instead"))))
+                }
+            },
+        }
     }
 
     fn validate(args: &SimArgs) -> Result<Setup, UsageError> {
@@ -177,6 +206,12 @@ mod unix {
         } else {
             None
         };
+        let control = args
+            .control
+            .clone()
+            .unwrap_or_else(|| default_control_path(args.link.as_deref()));
+        let (listener, ota_note) = ota_listener(args.ota_port)?;
+        let ota_addr = listener.local_addr().ok();
         Ok(Setup {
             opts: SimOptions {
                 chip,
@@ -189,9 +224,12 @@ mod unix {
                 baud_pacing: args.baud_pacing,
                 firmware: firmware_behaviour(),
                 multicast,
+                ota_listener: Some(std::sync::Arc::new(listener)),
             },
             wifi_text,
             created_flash,
+            ota_addr,
+            ota_note,
         })
     }
 
@@ -280,6 +318,7 @@ mod unix {
                     "flash_file": flash_file,
                     "mode": mode,
                     "wifi": setup.wifi_text.iter().map(|w| w.split(" (").next().unwrap_or("")).collect::<Vec<_>>(),
+                    "ota_port": setup.ota_addr.map(|a| a.port()),
                 })
                 .to_string(),
             )?;
@@ -298,10 +337,20 @@ mod unix {
                 print_line(&format!("  link:    {} -> {}", l.display(), pty.display()))?;
             }
             print_line(&format!(
-                "  control: {} (status, reset download, reset run, unplug, replug, panic, hang)",
+                "  control: {} (status, reset download, reset run, unplug, replug, panic, hang, fail-next-boot)",
                 control.display()
             ))?;
             print_line(&format!("  mode:    {mode}"))?;
+            if let Some(a) = setup.ota_addr {
+                print_line(&format!(
+                    "  ota:     {a} (updates over Wi-Fi: picow flash --ota {a}){}",
+                    setup
+                        .ota_note
+                        .as_deref()
+                        .map(|n| format!("; {n}"))
+                        .unwrap_or_default()
+                ))?;
+            }
             for w in &setup.wifi_text {
                 print_line(&format!("  wifi:    {w}"))?;
             }
@@ -341,8 +390,13 @@ mod unix {
                 SimEvent::BootFailed { reason } => {
                     json!({"event": "boot-failed", "reason": reason})
                 }
-                SimEvent::Booted { app, running } => {
-                    json!({"event": "booted", "app": app, "running": running})
+                SimEvent::Booted {
+                    app,
+                    running,
+                    slot,
+                    version,
+                } => {
+                    json!({"event": "booted", "app": app, "running": running, "slot": slot, "version": version})
                 }
             }
             .to_string()
@@ -352,11 +406,20 @@ mod unix {
                 SimEvent::Unplugged => "unplugged".into(),
                 SimEvent::Reset { mode: m } => format!("reset: {} mode", mode(m)),
                 SimEvent::BootFailed { reason } => format!("boot failed: {reason}"),
-                SimEvent::Booted { app, running: true } => format!("booted: {app} (running)"),
                 SimEvent::Booted {
                     app,
-                    running: false,
-                } => format!("booted: {app} (halted)"),
+                    running,
+                    slot,
+                    version,
+                } => format!(
+                    "booted: {app}{}{} ({})",
+                    version
+                        .as_deref()
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default(),
+                    slot.map(|s| format!(" from ota_{s}")).unwrap_or_default(),
+                    if *running { "running" } else { "halted" }
+                ),
             }
         }
     }

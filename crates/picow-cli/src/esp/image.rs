@@ -328,6 +328,30 @@ pub fn build_plan(
     })
 }
 
+/// The app image alone (what goes into an app slot) of `elf` for a board
+/// with `flash_size` bytes of flash: the same bytes a USB flash writes.
+pub fn app_image(
+    elf_path: &str,
+    elf: &[u8],
+    chip: PicowChip,
+    flash_size: u32,
+    xtal: XtalFrequency,
+) -> Result<Vec<u8>, PlanError> {
+    let stand_in = DeviceConfig::new(
+        picow_protocol::forms::WifiCredentials::parse("picow").expect("a valid SSID"),
+        picow_protocol::forms::ServerAddr::parse("127.0.0.1:1").expect("a valid server"),
+        None,
+    )
+    .expect("valid parts");
+    let plan = build_plan(elf_path, elf, chip, flash_size, xtal, &stand_in)?;
+    Ok(plan
+        .regions
+        .into_iter()
+        .find(|r| r.name == "app")
+        .map(|r| r.data)
+        .unwrap_or_default())
+}
+
 /// What an app image's headers and descriptor say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppInfo {

@@ -128,7 +128,7 @@ pub fn store_in(dir: &Path, mac: &str, password: &OtaPassword) -> Result<(), Sto
     std::fs::rename(&tmp, &path).map_err(io)
 }
 
-/// A new random password of [`LEN`] characters without look-alikes.
+/// A new random password of 24 characters, without look-alikes.
 pub fn random_password() -> Result<OtaPassword, StoreError> {
     let mut out = String::with_capacity(LEN);
     while out.len() < LEN {

@@ -9,6 +9,7 @@ mod monitor_support;
 mod app_serve;
 mod cli;
 mod flash_fw;
+mod flash_ota;
 mod flash_sim;
 mod for_people;
 mod hostile_inputs;

@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
         chip_id: 0,
         image_len: 0,
         sha256: [0; 32],
+        elf_sha256: [0; 32],
+        flash_size: 0,
         version: Default::default(),
         project: Default::default(),
     });

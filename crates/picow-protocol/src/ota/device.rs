@@ -62,7 +62,8 @@ pub enum Event<'a> {
     /// The client wants to upload `size` bytes (of the gzip stream when
     /// `compressed`): [`Device::accept`] or [`Device::refuse`].
     Begin {
-        /// The OTA type (always [`ota_type::APP`] here).
+        /// The OTA type: [`ota_type::APP`], or [`ota_type::PICOW_CONFIG`]
+        /// from a picow client.
         ota_type: u8,
         /// Bytes that will be sent.
         size: u32,
@@ -127,6 +128,7 @@ pub struct Device<'a> {
     client: u8,
     extended: bool,
     compressed: bool,
+    ota_type: u8,
     auth: AuthKind,
     nonce: [u8; 64],
     size: u32,
@@ -169,6 +171,7 @@ impl<'a> Device<'a> {
             client: 0,
             extended: false,
             compressed: false,
+            ota_type: ota_type::APP,
             auth: AuthKind::Sha256,
             nonce: [0; 64],
             size: 0,
@@ -350,6 +353,10 @@ impl<'a> Device<'a> {
                     }
                     match self.buf[0] {
                         ota_type::APP => self.phase = Phase::Size,
+                        ota_type::PICOW_CONFIG if self.client & client_features::PICOW != 0 => {
+                            self.ota_type = ota_type::PICOW_CONFIG;
+                            self.phase = Phase::Size;
+                        }
                         ota_type::PICOW_QUERY if self.client & client_features::PICOW != 0 => {
                             self.phase = Phase::AwaitAnswer;
                             return (used, Event::Query);
@@ -374,7 +381,7 @@ impl<'a> Device<'a> {
                     return (
                         used,
                         Event::Begin {
-                            ota_type: ota_type::APP,
+                            ota_type: self.ota_type,
                             size: self.size,
                             compressed: self.compressed,
                         },
@@ -591,6 +598,8 @@ mod tests {
             chip_id: 5,
             image_len: 100,
             sha256: [1; 32],
+            elf_sha256: [0; 32],
+            flash_size: 0,
             version: String::try_from("1.0.0").unwrap(),
             project: String::try_from("picow-fw").unwrap(),
         }

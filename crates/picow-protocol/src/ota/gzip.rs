@@ -8,7 +8,8 @@ use miniz_oxide::inflate::TINFLStatus;
 
 const WINDOW: usize = 32 * 1024;
 
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+// The config record's CRC-32 (zlib's): one table in the firmware.
+use crate::config::CRC32;
 
 /// Why a gzip stream is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +126,25 @@ impl Gunzip {
         mut input: &[u8],
         sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), FeedError<E>> {
+        loop {
+            let (used, out) = self.step(input).map_err(FeedError::Gzip)?;
+            input = &input[used..];
+            let produced = !out.is_empty();
+            if produced {
+                sink(out).map_err(FeedError::Sink)?;
+            }
+            if input.is_empty() && !produced {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One step: consumes some of `input` (the number is returned) and
+    /// produces at most one piece of output, borrowed until the next call.
+    /// Call again with the rest of the input (also with none left, while
+    /// output comes out) until nothing is used and nothing produced.
+    pub fn step(&mut self, mut input: &[u8]) -> Result<(usize, &[u8]), GzipError> {
+        let total = input.len();
         while !input.is_empty() {
             match self.state {
                 State::Header => {
@@ -133,11 +153,11 @@ impl Gunzip {
                     self.have += take;
                     input = &input[take..];
                     if self.have >= 2 && self.head[..2] != [0x1F, 0x8B] {
-                        return Err(FeedError::Gzip(GzipError::NotGzip));
+                        return Err(GzipError::NotGzip);
                     }
                     if self.have == 10 {
                         if self.head[2] != 8 {
-                            return Err(FeedError::Gzip(GzipError::NotGzip));
+                            return Err(GzipError::NotGzip);
                         }
                         self.flags = self.head[3];
                         self.have = 0;
@@ -190,35 +210,7 @@ impl Gunzip {
                         self.state = State::HeaderCrc { left: left - 1 };
                     }
                 }
-                State::Body => {
-                    let (status, used, written) = decompress(
-                        &mut self.inflate,
-                        input,
-                        &mut self.window,
-                        self.out_pos,
-                        inflate_flags::TINFL_FLAG_HAS_MORE_INPUT,
-                    );
-                    input = &input[used..];
-                    if written > 0 {
-                        let out = &self.window[self.out_pos..self.out_pos + written];
-                        self.crc.update(out);
-                        self.size = self.size.wrapping_add(written as u32);
-                        sink(out).map_err(FeedError::Sink)?;
-                        self.out_pos = (self.out_pos + written) & (WINDOW - 1);
-                    }
-                    match status {
-                        TINFLStatus::Done => {
-                            self.state = State::Trailer;
-                            self.have = 0;
-                        }
-                        TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {
-                            if used == 0 && written == 0 && !input.is_empty() {
-                                return Err(FeedError::Gzip(GzipError::Corrupt));
-                            }
-                        }
-                        _ => return Err(FeedError::Gzip(GzipError::Corrupt)),
-                    }
-                }
+                State::Body => break,
                 State::Trailer => {
                     let take = (8 - self.have).min(input.len());
                     self.head[self.have..self.have + take].copy_from_slice(&input[..take]);
@@ -230,15 +222,46 @@ impl Gunzip {
                         let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
                         let digest = core::mem::replace(&mut self.crc, CRC32.digest());
                         if crc != digest.finalize() || len != self.size {
-                            return Err(FeedError::Gzip(GzipError::Trailer));
+                            return Err(GzipError::Trailer);
                         }
                         self.state = State::Done;
                     }
                 }
-                State::Done => return Err(FeedError::Gzip(GzipError::Trailing)),
+                State::Done => return Err(GzipError::Trailing),
             }
         }
-        Ok(())
+        if self.state != State::Body {
+            return Ok((total - input.len(), &[]));
+        }
+        let (status, used, written) = decompress(
+            &mut self.inflate,
+            input,
+            &mut self.window,
+            self.out_pos,
+            inflate_flags::TINFL_FLAG_HAS_MORE_INPUT,
+        );
+        let start = self.out_pos;
+        match status {
+            TINFLStatus::Done => {
+                self.state = State::Trailer;
+                self.have = 0;
+            }
+            TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {
+                if used == 0 && written == 0 && !input.is_empty() {
+                    return Err(GzipError::Corrupt);
+                }
+            }
+            _ => return Err(GzipError::Corrupt),
+        }
+        let consumed = total - input.len() + used;
+        if written == 0 {
+            return Ok((consumed, &[]));
+        }
+        let out = &self.window[start..start + written];
+        self.crc.update(out);
+        self.size = self.size.wrapping_add(written as u32);
+        self.out_pos = (start + written) & (WINDOW - 1);
+        Ok((consumed, &self.window[start..start + written]))
     }
 
     fn next_header_part(&mut self) {

@@ -113,6 +113,9 @@ pub struct ImageInfo {
     pub project: String<32>,
     /// The app descriptor's version (empty without a descriptor).
     pub version: String<32>,
+    /// The SHA-256 of the ELF the image was made from, from the app
+    /// descriptor (zero without one).
+    pub elf_sha256: [u8; 32],
 }
 
 impl ImageInfo {
@@ -345,7 +348,7 @@ impl ImageCheck {
                     }
                     let mut sha256 = [0; 32];
                     sha256.copy_from_slice(&self.buf);
-                    let (project, version) = self.descriptor();
+                    let (project, version, elf_sha256) = self.descriptor();
                     self.done = Some(ImageInfo {
                         header: self.header.unwrap_or(Header {
                             segments: 0,
@@ -357,6 +360,7 @@ impl ImageCheck {
                         sha256,
                         project,
                         version,
+                        elf_sha256,
                     });
                     self.phase = Phase::Done;
                 }
@@ -380,7 +384,7 @@ impl ImageCheck {
         };
     }
 
-    fn descriptor(&self) -> (String<32>, String<32>) {
+    fn descriptor(&self) -> (String<32>, String<32>, [u8; 32]) {
         let d = &self.desc[..self.desc_len];
         let text = |b: &[u8]| {
             let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
@@ -390,10 +394,12 @@ impl ImageCheck {
             }
             s
         };
-        if d.len() >= 80 && u32::from_le_bytes([d[0], d[1], d[2], d[3]]) == APP_DESC_MAGIC {
-            (text(&d[48..80]), text(&d[16..48]))
+        if d.len() >= 176 && u32::from_le_bytes([d[0], d[1], d[2], d[3]]) == APP_DESC_MAGIC {
+            let mut elf = [0; 32];
+            elf.copy_from_slice(&d[144..176]);
+            (text(&d[48..80]), text(&d[16..48]), elf)
         } else {
-            (String::new(), String::new())
+            (String::new(), String::new(), [0; 32])
         }
     }
 }

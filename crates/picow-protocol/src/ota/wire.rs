@@ -19,7 +19,7 @@
 //!   hex H(password nonce cnonce)    ──▶
 //!                                   ◀──    41 (auth OK) or 82
 //! OTA type (extended only: 00 app;
-//!   picow: 70 query)                ──▶
+//!   picow: 70 query, 71 config)     ──▶
 //! size, u32 big-endian              ──▶
 //!                                   ◀──    42 (prepared) or an error
 //! MD5 of the upload, 32 hex         ──▶
@@ -75,6 +75,10 @@ pub mod ota_type {
     pub const BOOTLOADER: u8 = 0x02;
     /// picow: no update; the device answers with a [`super::QueryInfo`].
     pub const PICOW_QUERY: u8 = 0x70;
+    /// picow: a config record (`picow flash --ota --config-only`), not
+    /// compressed; the device checks it as at boot and keeps its partition
+    /// log.
+    pub const PICOW_CONFIG: u8 = 0x71;
 }
 
 /// Response codes.
@@ -159,7 +163,9 @@ pub mod response {
 /// | 4 | 2 | chip id of the image, big-endian |
 /// | 6 | 4 | image length, big-endian |
 /// | 10 | 32 | the image's SHA-256 |
-/// | 42 | 1+n | app version (length, then n ≤ 32 bytes) |
+/// | 42 | 32 | the SHA-256 of the ELF it was made from (its app descriptor) |
+/// | 74 | 4 | flash size, big-endian |
+/// | 78 | 1+n | app version (length, then n ≤ 32 bytes) |
 /// | … | 1+n | project name (length, then n ≤ 32 bytes) |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryInfo {
@@ -175,6 +181,11 @@ pub struct QueryInfo {
     pub image_len: u32,
     /// SHA-256 of the running image (its appended hash).
     pub sha256: [u8; 32],
+    /// SHA-256 of the ELF the running image was made from (from its app
+    /// descriptor; zero when it has none).
+    pub elf_sha256: [u8; 32],
+    /// The board's flash size (from its partition table).
+    pub flash_size: u32,
     /// App version from its descriptor.
     pub version: heapless::String<32>,
     /// Project name from its descriptor.
@@ -182,7 +193,7 @@ pub struct QueryInfo {
 }
 
 /// Longest encoded [`QueryInfo`] (with the response code and length byte).
-pub const QUERY_INFO_MAX: usize = 2 + 42 + 1 + 32 + 1 + 32;
+pub const QUERY_INFO_MAX: usize = 2 + 78 + 1 + 32 + 1 + 32;
 
 impl QueryInfo {
     /// Writes the record (response code and length included) into `out`;
@@ -190,7 +201,7 @@ impl QueryInfo {
     pub fn encode(&self, out: &mut [u8; QUERY_INFO_MAX]) -> usize {
         let v = self.version.as_bytes();
         let p = self.project.as_bytes();
-        let body = 42 + 1 + v.len() + 1 + p.len();
+        let body = 78 + 1 + v.len() + 1 + p.len();
         out[0] = response::PICOW_INFO;
         out[1] = body as u8;
         let b = &mut out[2..];
@@ -201,9 +212,11 @@ impl QueryInfo {
         b[4..6].copy_from_slice(&self.chip_id.to_be_bytes());
         b[6..10].copy_from_slice(&self.image_len.to_be_bytes());
         b[10..42].copy_from_slice(&self.sha256);
-        b[42] = v.len() as u8;
-        b[43..43 + v.len()].copy_from_slice(v);
-        let at = 43 + v.len();
+        b[42..74].copy_from_slice(&self.elf_sha256);
+        b[74..78].copy_from_slice(&self.flash_size.to_be_bytes());
+        b[78] = v.len() as u8;
+        b[79..79 + v.len()].copy_from_slice(v);
+        let at = 79 + v.len();
         b[at] = p.len() as u8;
         b[at + 1..at + 1 + p.len()].copy_from_slice(p);
         2 + body
@@ -212,7 +225,7 @@ impl QueryInfo {
     /// Reads the body (what follows the response code and the length
     /// byte); `None` when it is malformed.
     pub fn decode(body: &[u8]) -> Option<QueryInfo> {
-        if body.len() < 43 || body[0] != 1 {
+        if body.len() < 79 || body[0] != 1 {
             return None;
         }
         let text = |at: usize| -> Option<(heapless::String<32>, usize)> {
@@ -222,10 +235,12 @@ impl QueryInfo {
             s.push_str(core::str::from_utf8(bytes).ok()?).ok()?;
             Some((s, at + 1 + n))
         };
-        let (version, next) = text(42)?;
+        let (version, next) = text(78)?;
         let (project, _) = text(next)?;
         let mut sha256 = [0; 32];
         sha256.copy_from_slice(&body[10..42]);
+        let mut elf_sha256 = [0; 32];
+        elf_sha256.copy_from_slice(&body[42..74]);
         Some(QueryInfo {
             slot: (body[1] != 0xFF).then_some(body[1]),
             state: (body[2] != 0xFE).then_some(body[2]),
@@ -233,6 +248,8 @@ impl QueryInfo {
             chip_id: u16::from_be_bytes([body[4], body[5]]),
             image_len: u32::from_be_bytes([body[6], body[7], body[8], body[9]]),
             sha256,
+            elf_sha256,
+            flash_size: u32::from_be_bytes([body[74], body[75], body[76], body[77]]),
             version,
             project,
         })
@@ -252,6 +269,8 @@ mod tests {
             chip_id: 5,
             image_len: 541_000,
             sha256: [7; 32],
+            elf_sha256: [8; 32],
+            flash_size: 4 << 20,
             version: heapless::String::new(),
             project: heapless::String::new(),
         };

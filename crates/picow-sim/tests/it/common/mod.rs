@@ -87,6 +87,7 @@ impl Board {
             baud_pacing,
             firmware,
             multicast: None,
+            ota_listener: None,
         };
         let sim = rt.block_on(Sim::start(opts)).unwrap();
         Board {
