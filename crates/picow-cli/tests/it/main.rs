@@ -14,6 +14,7 @@ mod flash_sim;
 mod for_people;
 mod hostile_inputs;
 mod lan;
+mod micropython;
 mod monitor_backtrace;
 mod monitor_fw_elf;
 mod monitor_hostile;
