@@ -74,7 +74,7 @@ pub struct MonitorArgs {
     pub log: Option<PathBuf>,
     /// Firmware ELF for decoding backtrace addresses (default: the last
     /// `cargo xtask fw build` for the chip the firmware reports, installed in
-    /// the user's data directory, else in the clone's target/picow-fw/<chip>/).
+    /// the user's data directory, else in the clone's `target/picow-fw/<chip>/`).
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
     /// Reset the board after opening the port (opening alone never resets it).
