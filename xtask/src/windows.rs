@@ -243,6 +243,7 @@ fn smoke(exe: &Path) -> Result {
     check_serve(&wine)?;
     check_serve_timeout_json_and_log(&wine)?;
     check_serve_ctrl_c(&wine)?;
+    check_serve_web(&wine)?;
     #[cfg(unix)]
     check_monitor_via_sim(&wine)?;
 
@@ -803,6 +804,87 @@ fn check_serve_timeout_json_and_log(wine: &Wine) -> Result {
             log_path.display(),
             String::from_utf8_lossy(&log[..log.len().min(400)])
         ),
+    )
+}
+
+/// One `GET PATH` on 127.0.0.1:`port`: the status line and the body.
+fn http_get(port: u16, path: &str) -> Option<(String, String)> {
+    let mut s = TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Duration::from_millis(500),
+    )
+    .ok()?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+/// `serve --web` in the Windows build (issue #14): the page and its script
+/// are served from the binary, with the security headers.
+fn check_serve_web(wine: &Wine) -> Result {
+    let port_s = free_port()?.to_string();
+    let web = free_port()?;
+    let web_s = format!("127.0.0.1:{web}");
+    let args = [
+        "serve",
+        "--port",
+        &port_s,
+        "--bind",
+        "127.0.0.1",
+        "--web",
+        &web_s,
+        "--timeout",
+        "30s",
+    ];
+    let mut running = Running::spawn(&mut wine.picow(&args), false)
+        .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = None;
+    while Instant::now() < deadline && got.is_none() {
+        got = http_get(web, "/").filter(|(status, _)| status.contains(" 200 "));
+        if got.is_none() {
+            thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let script = http_get(web, "/app.js");
+    let refused = TcpStream::connect((Ipv4Addr::LOCALHOST, web))
+        .ok()
+        .and_then(|mut s| {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            write!(
+                s,
+                "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{web}\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                     Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n"
+            )
+            .ok()?;
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).ok()?;
+            Some(head.ends_with(b"403"))
+        })
+        .unwrap_or(false);
+    let _ = running.child.kill();
+    let run = running
+        .wait(Duration::from_secs(30))
+        .map_err(|e| format!("picow.exe serve --web: {e}"))?;
+    check(
+        "picow.exe serve --web serves the page, its script, and refuses a foreign Origin",
+        got.as_ref()
+            .is_some_and(|(_, body)| body.contains("data-testid=\"send-input\""))
+            && script.is_some_and(|(status, body)| {
+                status.contains(" 200 ") && body.contains("WebSocket")
+            })
+            && refused,
+        &run,
+        &format!("expected the page on http://{web_s}/, app.js, and 403 for a foreign Origin"),
     )
 }
 
