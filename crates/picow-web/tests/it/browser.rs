@@ -31,12 +31,7 @@ async fn click(c: &Client, sel: &str) {
 async fn open(c: &Client, serve: &Serve) {
     c.goto(&serve.url()).await.unwrap();
     until("the page's WebSocket is open", 20, || async {
-        js(
-            c,
-            "return document.querySelector('[data-testid=link-state]').dataset.state",
-        )
-        .await
-            == "open"
+        js(c, &data_of("link-state", "state")).await == "open"
     })
     .await;
 }
@@ -79,34 +74,82 @@ async fn greeted(serve: &Serve, id: u64) {
     .await;
 }
 
+/// Boards that greet with these names, as clients #1, #2, ... in order.
+async fn boards(serve: &Serve, names: &[&str]) -> Vec<Board> {
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        out.push(Board::connect(serve.port, name).await);
+        greeted(serve, i as u64 + 1).await;
+    }
+    out
+}
+
+/// A browser in `lang` with the page open; its profile and downloads are
+/// removed with it.
+struct Page {
+    c: Client,
+    downloads: TempDir,
+    _profile: TempDir,
+}
+
+impl Page {
+    async fn open(driver: &Driver, serve: &Serve, lang: &str) -> Page {
+        let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
+        let c = browser(driver, lang, &profile.0, &downloads.0).await;
+        open(&c, serve).await;
+        Page {
+            c,
+            downloads,
+            _profile: profile,
+        }
+    }
+}
+
+/// Waits until `script` returns `want`.
+async fn until_js(c: &Client, what: &str, script: &str, want: impl Into<Value>) {
+    let want = want.into();
+    until(what, 10, || async { js(c, script).await == want }).await;
+}
+
+/// A `data-*` value of the element with `data-testid` `id`.
+fn data_of(id: &str, key: &str) -> String {
+    format!("return document.querySelector('[data-testid={id}]').dataset.{key}")
+}
+
+/// Types `text` into the element `sel`, as keys.
+async fn type_into(c: &Client, sel: &str, text: &str) {
+    c.find(css(sel))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() {
     let serve = Serve::start(Setup::default()).await;
-    let alpha = Board::connect(serve.port, "alpha").await;
-    greeted(&serve, 1).await;
-    let beta = Board::connect(serve.port, "beta").await;
-    greeted(&serve, 2).await;
+    let [alpha, beta]: [Board; 2] = boards(&serve, &["alpha", "beta"]).await.try_into().unwrap();
     let driver = Driver::start();
-    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-    let c = browser(&driver, "en", &profile.0, &downloads.0).await;
-    open(&c, &serve).await;
+    let page = Page::open(&driver, &serve, "en").await;
+    let c = &page.c;
     until("both boards listed with their names", 10, || async {
-        names(&c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
+        names(c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
     })
     .await;
 
     // Select beta and send: only beta gets it, and its echo shows.
-    click(&c, "[data-testid=client-row][data-id='2']").await;
+    click(c, "[data-testid=client-row][data-id='2']").await;
     let input = c.find(css("[data-testid=send-input]")).await.unwrap();
     input.send_keys("ping-beta").await.unwrap();
-    click(&c, "[data-testid=send-button]").await;
+    click(c, "[data-testid=send-button]").await;
     until("beta receives ping-beta", 10, || async {
         beta.received() == b"ping-beta"
     })
     .await;
-    wait_view(&c, "I got:ping-beta").await;
+    wait_view(c, "I got:ping-beta").await;
     let echo = js(
-        &c,
+        c,
         "return [...document.querySelectorAll('[data-testid=data-view] .e.in')]
             .filter(e => e.textContent.includes('I got:ping-beta')).map(e => e.dataset.id)",
     )
@@ -127,38 +170,36 @@ async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() 
 
     // Hex view: the exact bytes.
     beta.send(&[0x00, 0x01, 0xfe, b'A', b'\n']);
-    wait_view(&c, "\\x00\\x01\\xfeA").await;
-    click(&c, "[data-testid=view-hex]").await;
-    wait_view(&c, "00 01 fe 41 0a").await;
+    wait_view(c, "\\x00\\x01\\xfeA").await;
+    click(c, "[data-testid=view-hex]").await;
+    wait_view(c, "00 01 fe 41 0a").await;
     // Both: hex and text side by side.
-    click(&c, "[data-testid=view-both]").await;
-    wait_view(&c, "49 20 67 6f 74 3a").await;
-    wait_view(&c, "I got:ping-beta").await;
+    click(c, "[data-testid=view-both]").await;
+    wait_view(c, "49 20 67 6f 74 3a").await;
+    wait_view(c, "I got:ping-beta").await;
 
     // A reload keeps the boards connected and shows the same state again.
     c.refresh().await.unwrap();
-    until("the page's WebSocket is open again", 20, || async {
-        js(
-            &c,
-            "return document.querySelector('[data-testid=link-state]').dataset.state",
-        )
-        .await
-            == "open"
-    })
+    until_js(
+        c,
+        "the page's WebSocket is open again",
+        &data_of("link-state", "state"),
+        "open",
+    )
     .await;
     until("both boards listed after the reload", 10, || async {
-        names(&c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
+        names(c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
     })
     .await;
-    wait_view(&c, "00 01 fe 41 0a").await;
+    wait_view(c, "00 01 fe 41 0a").await;
     alpha.send(b"still here\n");
-    click(&c, "input[name=view][value=text]").await;
-    wait_view(&c, "still here").await;
+    click(c, "input[name=view][value=text]").await;
+    wait_view(c, "still here").await;
     assert!(
         !serve.json().iter().any(|e| e["event"] == "disconnected"),
         "a reload must not disconnect a board"
     );
-    c.close().await.unwrap();
+    page.c.clone().close().await.unwrap();
     serve.stop().await;
 }
 
@@ -186,10 +227,7 @@ return words;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_speaks_the_browsers_language_and_switches() {
     let serve = Serve::start(Setup::default()).await;
-    let desk = Board::connect(serve.port, "desk").await;
-    greeted(&serve, 1).await;
-    let lab = Board::connect(serve.port, "lab").await;
-    greeted(&serve, 2).await;
+    let [desk, lab]: [Board; 2] = boards(&serve, &["desk", "lab"]).await.try_into().unwrap();
     // Sensor lines for the plot in the screenshots.
     for i in 0..60 {
         let x = f64::from(i) / 6.0;
@@ -208,32 +246,31 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
     let out = output_dir();
 
     // Chinese from the browser's language.
-    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-    let c = browser(&driver, "zh-CN", &profile.0, &downloads.0).await;
-    open(&c, &serve).await;
+    let page = Page::open(&driver, &serve, "zh-CN").await;
+    let c = &page.c;
     assert_eq!(
-        js(&c, "return navigator.languages").await,
+        js(c, "return navigator.languages").await,
         serde_json::json!(["zh-CN"])
     );
     until("the page in Chinese", 10, || async {
-        js(&c, "return document.documentElement.lang").await == "zh-CN"
+        js(c, "return document.documentElement.lang").await == "zh-CN"
     })
     .await;
     let send = c.find(css("[data-testid=send-button]")).await.unwrap();
     assert_eq!(send.text().await.unwrap(), "发送");
-    wait_view(&c, "温度正常").await;
-    click(&c, "[data-testid=plot-toggle]").await;
-    click(&c, "[data-testid=client-row][data-id='1']").await;
+    wait_view(c, "温度正常").await;
+    click(c, "[data-testid=plot-toggle]").await;
+    click(c, "[data-testid=client-row][data-id='1']").await;
     until("the plot has its series", 10, || async {
         js(
-            &c,
+            c,
             "return document.querySelectorAll('[data-testid=plot-series]').length",
         )
         .await
             == 3
     })
     .await;
-    let english = js(&c, ENGLISH_WORDS).await;
+    let english = js(c, ENGLISH_WORDS).await;
     assert_eq!(
         english,
         serde_json::json!([]),
@@ -250,39 +287,38 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
         .await
         .unwrap();
     until("the page in English", 10, || async {
-        js(&c, "return document.documentElement.lang").await == "en"
+        js(c, "return document.documentElement.lang").await == "en"
     })
     .await;
     assert_eq!(send.text().await.unwrap(), "Send");
     c.refresh().await.unwrap();
-    open(&c, &serve).await;
+    open(c, &serve).await;
     until("English after a reload", 10, || async {
         js(
-            &c,
+            c,
             "return document.querySelector('[data-testid=send-button]').textContent",
         )
         .await
             == "Send"
     })
     .await;
-    c.close().await.unwrap();
+    page.c.clone().close().await.unwrap();
 
     // English from an English browser.
-    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-    let c = browser(&driver, "en", &profile.0, &downloads.0).await;
-    open(&c, &serve).await;
+    let page = Page::open(&driver, &serve, "en").await;
+    let c = &page.c;
     until("the page in English", 10, || async {
-        js(&c, "return document.documentElement.lang").await == "en"
+        js(c, "return document.documentElement.lang").await == "en"
     })
     .await;
     let send = c.find(css("[data-testid=send-button]")).await.unwrap();
     assert_eq!(send.text().await.unwrap(), "Send");
-    click(&c, "[data-testid=plot-toggle]").await;
-    click(&c, "[data-testid=client-row][data-id='1']").await;
-    wait_view(&c, "temp:").await;
+    click(c, "[data-testid=plot-toggle]").await;
+    click(c, "[data-testid=client-row][data-id='1']").await;
+    wait_view(c, "temp:").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     std::fs::write(out.join("page-en.png"), c.screenshot().await.unwrap()).unwrap();
-    c.close().await.unwrap();
+    page.c.clone().close().await.unwrap();
     if std::env::var_os("PICOW_UPDATE_SCREENSHOTS").is_some() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
         std::fs::create_dir_all(&docs).unwrap();
@@ -296,16 +332,13 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     let serve = Serve::start(Setup::default()).await;
-    let board = Board::connect(serve.port, "sensor").await;
-    greeted(&serve, 1).await;
+    let board = boards(&serve, &["sensor"]).await.remove(0);
     let driver = Driver::start();
-    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-    let c = browser(&driver, "en", &profile.0, &downloads.0).await;
-    open(&c, &serve).await;
+    let page = Page::open(&driver, &serve, "en").await;
+    let c = &page.c;
 
     // The formats people already use.
-    let parsed = js(
-        &c,
+    let parsed = js(c,
         "const p = window.picowTest.parsePlotLine;
          return [p('t:1,temp:23.5'), p('>temp:1.5'), p('a=1 b=-2e3'), p('1 2\t3'), p('temp: 4'),
                  p('I got:ping'), p('Hello WalnutPi!'), p('error 42'), p('>t:1627551892437:7|g'), p('')]",
@@ -327,7 +360,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
         ])
     );
 
-    click(&c, "[data-testid=plot-toggle]").await;
+    click(c, "[data-testid=plot-toggle]").await;
     let mut sent = b"Hello WalnutPi! (sensor)".to_vec();
     for (i, v) in ["23.5", "23.75", "24.125"].iter().enumerate() {
         let line = format!("t:{},temp:{v}\n", i + 1);
@@ -340,7 +373,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     }
     until("a temp series whose last point is 24.125", 10, || async {
         js(
-            &c,
+            c,
             "const s = document.querySelector('[data-testid=plot-series][data-name=temp]');
              return s ? s.dataset.last : null",
         )
@@ -350,7 +383,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     .await;
     assert_eq!(
         js(
-            &c,
+            c,
             "return document.querySelector('[data-testid=plot-series][data-name=t]').dataset.last"
         )
         .await,
@@ -358,7 +391,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     );
     assert_eq!(
         js(
-            &c,
+            c,
             "return document.querySelectorAll('#plot canvas').length > 0"
         )
         .await,
@@ -369,10 +402,10 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     let raw: &[u8] = b"\x00\xff\xfe raw\r\n\xe4\xb8\xad";
     board.send(raw);
     sent.extend_from_slice(raw);
-    wait_view(&c, "raw").await;
-    click(&c, "[data-testid=client-row][data-id='1']").await;
-    click(&c, "[data-testid=save-button]").await;
-    let dir = downloads.0.clone();
+    wait_view(c, "raw").await;
+    click(c, "[data-testid=client-row][data-id='1']").await;
+    click(c, "[data-testid=save-button]").await;
+    let dir = page.downloads.0.clone();
     let saved = move || -> Option<Vec<u8>> {
         let file = std::fs::read_dir(&dir)
             .ok()?
@@ -392,21 +425,19 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
         sent,
         "the saved file must hold exactly the received bytes"
     );
-    c.close().await.unwrap();
+    page.c.clone().close().await.unwrap();
     serve.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_encoding_switch_decodes_and_encodes_gbk() {
     let serve = Serve::start(Setup::default()).await;
-    let board = Board::connect(serve.port, "gbk").await;
-    greeted(&serve, 1).await;
+    let board = boards(&serve, &["gbk"]).await.remove(0);
     let driver = Driver::start();
-    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-    let c = browser(&driver, "zh-CN", &profile.0, &downloads.0).await;
-    open(&c, &serve).await;
+    let page = Page::open(&driver, &serve, "zh-CN").await;
+    let c = &page.c;
     board.send(&[0xd6, 0xd0, 0xce, 0xc4, b'\n']);
-    wait_view(&c, "\\xd6\\xd0\\xce\\xc4").await;
+    wait_view(c, "\\xd6\\xd0\\xce\\xc4").await;
     c.find(css("[data-testid=opt-encoding]"))
         .await
         .unwrap()
@@ -414,14 +445,9 @@ async fn the_encoding_switch_decodes_and_encodes_gbk() {
         .await
         .unwrap();
     // The history is shown again, decoded as GBK.
-    wait_view(&c, "中文").await;
-    c.find(css("[data-testid=send-input]"))
-        .await
-        .unwrap()
-        .send_keys("中文")
-        .await
-        .unwrap();
-    click(&c, "[data-testid=send-button]").await;
+    wait_view(c, "中文").await;
+    type_into(c, "[data-testid=send-input]", "中文").await;
+    click(c, "[data-testid=send-button]").await;
     until("the board receives GBK bytes", 10, || async {
         board.received() == [0xd6, 0xd0, 0xce, 0xc4]
     })
@@ -435,19 +461,17 @@ async fn the_encoding_switch_decodes_and_encodes_gbk() {
     )
     .await
     .unwrap();
-    click(&c, "[data-testid=send-button]").await;
-    until("the send error", 10, || async {
-        js(
-            &c,
-            "return document.querySelector('[data-testid=send-error]').dataset.code",
-        )
-        .await
-            == "unmappable"
-    })
+    click(c, "[data-testid=send-button]").await;
+    until_js(
+        c,
+        "the send error",
+        &data_of("send-error", "code"),
+        "unmappable",
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(board.received(), [0xd6, 0xd0, 0xce, 0xc4]);
-    c.close().await.unwrap();
+    page.c.clone().close().await.unwrap();
     serve.stop().await;
 }
 
@@ -457,27 +481,18 @@ async fn the_encoding_switch_decodes_and_encodes_gbk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rest_of_the_window_works() {
     let serve = Serve::start(Setup::default()).await;
-    let alpha = Board::connect(serve.port, "alpha").await;
-    greeted(&serve, 1).await;
-    let beta = Board::connect(serve.port, "beta").await;
-    greeted(&serve, 2).await;
+    let [alpha, beta]: [Board; 2] = boards(&serve, &["alpha", "beta"]).await.try_into().unwrap();
     let driver = Driver::start();
-    let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-    let c = browser(&driver, "zh-CN", &profile.0, &downloads.0).await;
-    open(&c, &serve).await;
+    let page = Page::open(&driver, &serve, "zh-CN").await;
+    let c = &page.c;
     alpha.send(b"ping one\nping two\n");
-    wait_view(&c, "ping two").await;
+    wait_view(c, "ping two").await;
 
     // Search: matches marked and counted.
-    c.find(css("[data-testid=search-input]"))
-        .await
-        .unwrap()
-        .send_keys("PING")
-        .await
-        .unwrap();
+    type_into(c, "[data-testid=search-input]", "PING").await;
     until("two matches marked", 10, || async {
         js(
-            &c,
+            c,
             "return document.querySelectorAll('[data-testid=data-view] mark').length",
         )
         .await
@@ -486,7 +501,7 @@ async fn the_rest_of_the_window_works() {
     .await;
     assert_eq!(
         js(
-            &c,
+            c,
             "return document.querySelector('[data-testid=search-count]').textContent"
         )
         .await,
@@ -494,9 +509,9 @@ async fn the_rest_of_the_window_works() {
     );
 
     // Pause: nothing new is shown, everything is still counted.
-    click(&c, "[data-testid=opt-pause]").await;
+    click(c, "[data-testid=opt-pause]").await;
     let rx = || async {
-        js(&c, "return Number(document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, ''))")
+        js(c, "return Number(document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, ''))")
             .await
             .as_u64()
             .unwrap()
@@ -507,39 +522,37 @@ async fn the_rest_of_the_window_works() {
         rx().await == before + 13
     })
     .await;
-    assert!(!view_text(&c).await.contains("while paused"));
-    click(&c, "[data-testid=opt-pause]").await;
-    wait_view(&c, "while paused").await;
+    assert!(!view_text(c).await.contains("while paused"));
+    click(c, "[data-testid=opt-pause]").await;
+    wait_view(c, "while paused").await;
 
     // Clear, and counters reset.
-    click(&c, "[data-testid=clear-button]").await;
+    click(c, "[data-testid=clear-button]").await;
     until("an empty view", 10, || async {
-        view_text(&c).await.is_empty()
+        view_text(c).await.is_empty()
     })
     .await;
-    click(&c, "[data-testid=reset-counters]").await;
+    click(c, "[data-testid=reset-counters]").await;
     until("the counters at zero", 10, || async { rx().await == 0 }).await;
     beta.send(b"abc");
     until("counting from zero", 10, || async { rx().await == 3 }).await;
 
     // Hex send with a bad byte: the reason in the page's language, the
     // text kept, nothing sent.
-    click(&c, "[data-testid=client-row][data-id='2']").await;
-    click(&c, "[data-testid=opt-hexsend]").await;
+    click(c, "[data-testid=client-row][data-id='2']").await;
+    click(c, "[data-testid=opt-hexsend]").await;
     let input = c.find(css("[data-testid=send-input]")).await.unwrap();
     input.send_keys("41 4g").await.unwrap();
-    click(&c, "[data-testid=send-button]").await;
-    until("the hex error", 10, || async {
-        js(
-            &c,
-            "return document.querySelector('[data-testid=send-error]').dataset.code",
-        )
-        .await
-            == "not_hex"
-    })
+    click(c, "[data-testid=send-button]").await;
+    until_js(
+        c,
+        "the hex error",
+        &data_of("send-error", "code"),
+        "not_hex",
+    )
     .await;
     let msg = js(
-        &c,
+        c,
         "return document.querySelector('[data-testid=send-error]').textContent",
     )
     .await;
@@ -548,12 +561,12 @@ async fn the_rest_of_the_window_works() {
     assert_eq!(beta.received(), b"");
     input.clear().await.unwrap();
     input.send_keys("41 42 0d 0a").await.unwrap();
-    click(&c, "[data-testid=send-button]").await;
+    click(c, "[data-testid=send-button]").await;
     until("beta gets the hex bytes", 10, || async {
         beta.received() == b"AB\r\n"
     })
     .await;
-    click(&c, "[data-testid=opt-hexsend]").await;
+    click(c, "[data-testid=opt-hexsend]").await;
 
     // Auto-send: its running state is shown, and it sends.
     input.clear().await.unwrap();
@@ -561,35 +574,31 @@ async fn the_rest_of_the_window_works() {
     let every = c.find(css("[data-testid=opt-every]")).await.unwrap();
     every.clear().await.unwrap();
     every.send_keys("100").await.unwrap();
-    click(&c, "[data-testid=opt-auto]").await;
-    until("auto-send shown as running", 10, || async {
-        js(
-            &c,
-            "return document.querySelector('[data-testid=auto-state]').dataset.running",
-        )
-        .await
-            == "true"
-    })
+    click(c, "[data-testid=opt-auto]").await;
+    until_js(
+        c,
+        "auto-send shown as running",
+        &data_of("auto-state", "running"),
+        "true",
+    )
     .await;
     until("beta gets ticks", 10, || async {
         beta.received().windows(4).filter(|w| w == b"tick").count() >= 3
     })
     .await;
     let state = js(
-        &c,
+        c,
         "return document.querySelector('[data-testid=auto-state]').textContent",
     )
     .await;
     assert!(state.as_str().unwrap().contains("100"), "{state}");
-    click(&c, "[data-testid=opt-auto]").await;
-    until("auto-send stopped", 10, || async {
-        js(
-            &c,
-            "return document.querySelector('[data-testid=auto-state]').dataset.running",
-        )
-        .await
-            == "false"
-    })
+    click(c, "[data-testid=opt-auto]").await;
+    until_js(
+        c,
+        "auto-send stopped",
+        &data_of("auto-state", "running"),
+        "false",
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ticks = beta.received().len();
@@ -598,16 +607,16 @@ async fn the_rest_of_the_window_works() {
 
     // Disconnect alpha from the page: greyed in the departed group; then it
     // comes back (same name) and the selection follows it.
-    click(&c, "[data-testid=client-row][data-id='1']").await;
-    click(&c, "[data-testid=disconnect][data-id='1']").await;
+    click(c, "[data-testid=client-row][data-id='1']").await;
+    click(c, "[data-testid=disconnect][data-id='1']").await;
     until("alpha departed", 10, || async {
-        names(&c).await == serde_json::json!([["2", "beta", false], ["1", "alpha", true]])
+        names(c).await == serde_json::json!([["2", "beta", false], ["1", "alpha", true]])
     })
     .await;
     let _alpha2 = Board::connect(serve.port, "alpha").await;
     until("the selection follows alpha to #3", 10, || async {
         js(
-            &c,
+            c,
             "return document.querySelector('#client-rows tr.sel')?.dataset.id",
         )
         .await
@@ -619,6 +628,6 @@ async fn the_rest_of_the_window_works() {
         c.screenshot().await.unwrap(),
     )
     .unwrap();
-    c.close().await.unwrap();
+    page.c.clone().close().await.unwrap();
     serve.stop().await;
 }

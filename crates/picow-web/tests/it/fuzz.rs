@@ -139,6 +139,17 @@ fn message(r: &mut Rng) -> (String, bool) {
     }
 }
 
+/// serve with the page, and board #1 that has greeted.
+async fn serve_with_board() -> (Serve, Board) {
+    let serve = Serve::start(Setup::default()).await;
+    let board = Board::connect(serve.port, "desk").await;
+    until("the board is connected", 10, || async {
+        serve.json().iter().any(|e| e["event"] == "picow")
+    })
+    .await;
+    (serve, board)
+}
+
 /// The server answers and a board still echoes through it.
 async fn still_serving(serve: &Serve, board: &Board, probe: &str) {
     let mut w = ws(serve.web_port, "/ws", &[])
@@ -161,12 +172,7 @@ async fn still_serving(serve: &Serve, board: &Board, probe: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_and_malformed_messages_get_errors_and_the_server_goes_on() {
-    let serve = Serve::start(Setup::default()).await;
-    let board = Board::connect(serve.port, "desk").await;
-    until("the board is connected", 10, || async {
-        serve.json().iter().any(|e| e["event"] == "picow")
-    })
-    .await;
+    let (serve, board) = serve_with_board().await;
     let mut r = Rng(seed());
     let mut w = ws(serve.web_port, "/ws", &[]).await.unwrap();
     wait_event(&mut w, "web.ready").await;
@@ -217,12 +223,7 @@ async fn random_and_malformed_messages_get_errors_and_the_server_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_closes_only_its_socket() {
-    let serve = Serve::start(Setup::default()).await;
-    let board = Board::connect(serve.port, "desk").await;
-    until("the board is connected", 10, || async {
-        serve.json().iter().any(|e| e["event"] == "picow")
-    })
-    .await;
+    let (serve, board) = serve_with_board().await;
     let mut other = ws(serve.web_port, "/ws", &[]).await.unwrap();
     wait_event(&mut other, "web.ready").await;
     for size in [picow_web::server::MAX_MESSAGE + 1, 4 << 20] {
@@ -273,12 +274,7 @@ async fn an_oversized_message_closes_only_its_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_frames_close_only_their_connection() {
-    let serve = Serve::start(Setup::default()).await;
-    let board = Board::connect(serve.port, "desk").await;
-    until("the board is connected", 10, || async {
-        serve.json().iter().any(|e| e["event"] == "picow")
-    })
-    .await;
+    let (serve, board) = serve_with_board().await;
     let mut r = Rng(seed());
     let port = serve.web_port;
     for i in 0..400 {
