@@ -32,19 +32,44 @@ const DEFAULTS = {
   ],
 };
 
-function loadSettings() {
+/** What the user has set in this browser (the rest follows DEFAULTS and serve's flags). */
+function savedSettings() {
   try {
-    return { ...DEFAULTS, ...JSON.parse(localStorage.getItem('picow.settings') || '{}') };
+    const v = JSON.parse(localStorage.getItem('picow.settings') || '{}');
+    return v && typeof v === 'object' ? v : {};
   } catch {
-    return { ...DEFAULTS };
+    return {};
   }
 }
-const settings = loadSettings();
+const saved = savedSettings();
+const settings = { ...DEFAULTS, ...saved };
 if (typeof settings.time === 'boolean') settings.time = settings.time ? 'local' : 'off';
-function saveSettings() {
+/** Keeps `keys` (the ones the user just changed) in this browser. */
+function saveSettings(...keys) {
+  for (const k of keys) saved[k] = settings[k];
   try {
-    localStorage.setItem('picow.settings', JSON.stringify(settings));
+    localStorage.setItem('picow.settings', JSON.stringify(saved));
   } catch { /* private mode: settings last for this page only */ }
+}
+
+/** serve's --utc, --hex and --line-ending, for what the user has not set here. */
+function applyDefaults(d) {
+  if (!d) return;
+  const follow = { time: d.utc ? 'utc' : 'local', view: d.hex ? 'hex' : 'text', ending: d.ending };
+  let changed = false;
+  for (const [k, v] of Object.entries(follow)) {
+    if (!(k in saved) && settings[k] !== v) {
+      settings[k] = v;
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  /** @type {HTMLSelectElement} */ ($('opt-time')).value = settings.time;
+  /** @type {HTMLSelectElement} */ ($('opt-ending')).value = settings.ending;
+  for (const r of document.querySelectorAll('input[name="view"]')) {
+    /** @type {HTMLInputElement} */ (r).checked = /** @type {HTMLInputElement} */ (r).value === settings.view;
+  }
+  renderSendMode();
 }
 
 // ---------------------------------------------------------------- i18n
@@ -207,6 +232,7 @@ function handle(e) {
       state.snapshot = true;
       state.encoding = e.encoding;
       state.encodings = e.encodings;
+      applyDefaults(e.defaults);
       state.entries = [];
       state.entryBytes = 0;
       state.droppedIn = 0;
@@ -1002,7 +1028,7 @@ function renderMacros() {
     const save = () => {
       settings.macros[i] = { label: name.value, text: text.value };
       b.textContent = name.value || t('macro.send', { n: i + 1 });
-      saveSettings();
+      saveSettings('macros');
     };
     name.addEventListener('change', save);
     text.addEventListener('change', save);
@@ -1149,7 +1175,7 @@ function bindCheck(id, key, after) {
   el.checked = Boolean(settings[key]);
   el.addEventListener('change', () => {
     settings[key] = el.checked;
-    saveSettings();
+    saveSettings(key);
     after?.();
   });
 }
@@ -1158,7 +1184,7 @@ function wire() {
   $('lang-switch').addEventListener('change', (e) => {
     const l = /** @type {HTMLSelectElement} */ (e.target).value;
     settings.lang = l;
-    saveSettings();
+    saveSettings('lang');
     setLanguage(l);
   });
   for (const r of document.querySelectorAll('input[name="view"]')) {
@@ -1166,7 +1192,7 @@ function wire() {
     radio.checked = radio.value === settings.view;
     radio.addEventListener('change', () => {
       settings.view = radio.value;
-      saveSettings();
+      saveSettings('view');
       renderAll();
     });
   }
@@ -1174,7 +1200,7 @@ function wire() {
   time.value = settings.time;
   time.addEventListener('change', () => {
     settings.time = time.value;
-    saveSettings();
+    saveSettings('time');
     renderAll();
   });
   bindCheck('opt-wrap', 'wrap', () => view.classList.toggle('wrap', settings.wrap));
@@ -1194,7 +1220,7 @@ function wire() {
   ending.value = settings.ending;
   ending.addEventListener('change', () => {
     settings.ending = ending.value;
-    saveSettings();
+    saveSettings('ending');
     renderSendMode();
   });
   const sb = /** @type {HTMLInputElement} */ ($('opt-scrollback'));
@@ -1203,7 +1229,7 @@ function wire() {
     const v = Math.round(Number(sb.value));
     settings.scrollback = Number.isFinite(v) ? Math.min(100000, Math.max(100, v)) : DEFAULTS.scrollback;
     sb.value = String(settings.scrollback);
-    saveSettings();
+    saveSettings('scrollback');
     trimEntries();
     renderAll();
   });
@@ -1211,12 +1237,12 @@ function wire() {
   every.value = String(settings.every);
   every.addEventListener('change', () => {
     settings.every = Number(every.value);
-    saveSettings();
+    saveSettings('every');
   });
   $('opt-encoding').addEventListener('change', (e) => {
     const name = /** @type {HTMLSelectElement} */ (e.target).value;
     settings.encoding = name;
-    saveSettings();
+    saveSettings('encoding');
     command({ cmd: 'encoding', name });
   });
   $('opt-auto').addEventListener('change', toggleAuto);
@@ -1273,7 +1299,7 @@ function wire() {
       if (tr?.classList.contains('gone-head')) {
         settings.gone = !settings.gone;
         /** @type {HTMLInputElement} */ ($('opt-gone')).checked = settings.gone;
-        saveSettings();
+        saveSettings('gone');
         renderClients(true);
       }
       return;
@@ -1326,7 +1352,7 @@ function wire() {
   plot.setVisible(settings.plot);
   showPlot.addEventListener('change', () => {
     settings.plot = showPlot.checked;
-    saveSettings();
+    saveSettings('plot');
     plotBox.hidden = !settings.plot;
     plot.setVisible(settings.plot);
     updatePlotSource();
@@ -1344,7 +1370,7 @@ function wire() {
   plot.setWindow(pw.value);
   pw.addEventListener('change', () => {
     settings.plotWindow = pw.value;
-    saveSettings();
+    saveSettings('plotWindow');
     plot.setWindow(pw.value);
   });
   $('plot-reset').addEventListener('click', () => plot.resetZoom());

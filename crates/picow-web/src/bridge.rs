@@ -43,6 +43,21 @@ pub struct Options {
     pub max_pages: usize,
     /// The most one send may have (serve's `--max-queue`).
     pub max_send: usize,
+    /// What the page starts with until its user chooses otherwise: serve's
+    /// `--utc`, `--hex` and `--line-ending`.
+    pub defaults: Defaults,
+}
+
+/// The page's settings that follow serve's flags until the user sets them
+/// in the page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Defaults {
+    /// Timestamps in UTC (`--utc`) rather than local time.
+    pub utc: bool,
+    /// Data shown as hex (`--hex`).
+    pub hex: bool,
+    /// The line ending added to sends (`--line-ending`).
+    pub ending: crate::protocol::Ending,
 }
 
 impl Default for Options {
@@ -52,6 +67,7 @@ impl Default for Options {
             history_bytes: 1 << 20,
             max_pages: 16,
             max_send: 1 << 20,
+            defaults: Defaults::default(),
         }
     }
 }
@@ -450,6 +466,7 @@ impl State {
                 .map(|(l, n)| ((*l).to_owned(), (*n).to_owned()))
                 .collect(),
             history_bytes: self.opts.history_bytes,
+            defaults: self.opts.defaults,
         };
         let push_line = |buf: &mut Vec<u8>, line: &str| {
             buf.extend_from_slice(line.as_bytes());

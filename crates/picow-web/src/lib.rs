@@ -24,5 +24,5 @@ pub mod protocol;
 pub mod security;
 pub mod server;
 
-pub use bridge::{bridge, Bridge, Options, WebObserver};
+pub use bridge::{bridge, Bridge, Defaults, Options, WebObserver};
 pub use server::{Backend, PageLink, WebError, WebServer};

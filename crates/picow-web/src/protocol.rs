@@ -222,6 +222,8 @@ pub enum WebMsg {
         /// How many bytes of recent data the server keeps for pages that
         /// connect later.
         history_bytes: usize,
+        /// The settings that follow serve's flags until the user sets them.
+        defaults: crate::bridge::Defaults,
     },
     /// Ends a snapshot.
     #[serde(rename = "web.ready")]

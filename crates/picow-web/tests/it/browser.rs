@@ -631,3 +631,81 @@ async fn the_rest_of_the_window_works() {
     page.c.clone().close().await.unwrap();
     serve.stop().await;
 }
+
+/// serve's `--hex`, `--utc` and `--line-ending` are what the page starts
+/// with; what the user sets in the page wins from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_flags_are_the_pages_defaults_until_the_user_chooses() {
+    let serve = Serve::start(Setup {
+        defaults: picow_web::Defaults {
+            utc: true,
+            hex: true,
+            ending: picow_web::protocol::Ending::Crlf,
+        },
+        ..Setup::default()
+    })
+    .await;
+    let board = boards(&serve, &["desk"]).await.remove(0);
+    let driver = Driver::start();
+    let page = Page::open(&driver, &serve, "en").await;
+    let c = &page.c;
+    board.send(b"AB");
+    wait_view(c, "41 42").await;
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelector('[data-testid=opt-time]').value"
+        )
+        .await,
+        "utc"
+    );
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelector('[data-testid=opt-ending]').value"
+        )
+        .await,
+        "crlf"
+    );
+    // The timestamps are UTC.
+    let shown = js(
+        c,
+        "return document.querySelector('[data-testid=data-view] .ts').textContent",
+    )
+    .await;
+    let utc_now = js(
+        c,
+        "const d = new Date(); return String(d.getUTCHours()).padStart(2, '0')",
+    )
+    .await;
+    assert!(
+        shown
+            .as_str()
+            .unwrap()
+            .starts_with(utc_now.as_str().unwrap()),
+        "{shown} {utc_now}"
+    );
+    // Typed text gets CRLF.
+    type_into(c, "[data-testid=send-input]", "hi").await;
+    click(c, "[data-testid=send-button]").await;
+    until("the board gets hi\\r\\n", 10, || async {
+        board.received() == b"hi\r\n"
+    })
+    .await;
+    // The user picks text: it stays text after a reload.
+    click(c, "input[name=view][value=text]").await;
+    wait_view(c, "AB").await;
+    c.refresh().await.unwrap();
+    open(c, &serve).await;
+    wait_view(c, "AB").await;
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelector('input[name=view][value=text]').checked"
+        )
+        .await,
+        true
+    );
+    page.c.clone().close().await.unwrap();
+    serve.stop().await;
+}

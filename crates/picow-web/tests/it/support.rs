@@ -53,6 +53,8 @@ pub struct Setup {
     pub charset: Charset,
     /// The page's history.
     pub history_bytes: usize,
+    /// serve's flags the page starts with.
+    pub defaults: picow_web::Defaults,
 }
 
 impl Default for Setup {
@@ -61,6 +63,7 @@ impl Default for Setup {
             web: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             charset: Charset::Utf8,
             history_bytes: 1 << 20,
+            defaults: picow_web::Defaults::default(),
         }
     }
 }
@@ -110,6 +113,7 @@ impl Serve {
             Options {
                 charset: setup.charset,
                 history_bytes: setup.history_bytes,
+                defaults: setup.defaults,
                 ..Options::default()
             },
         );

@@ -93,14 +93,8 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     }
     let web = match args.web {
         Some(addr) => {
-            let (running, observer) = web::start(
-                addr,
-                &args,
-                global.quiet && !global.json,
-                &cfg.lan,
-                ctl_tx.clone(),
-            )
-            .await?;
+            let (running, observer) =
+                web::start(addr, &args, global, &cfg.lan, ctl_tx.clone()).await?;
             observers.push(Box::new(output::Threaded::new(Box::new(observer))));
             Some(running)
         }

@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use picow_serve::{Control, LanAddr};
-use picow_web::{Options, WebObserver, WebServer};
+use picow_web::protocol::Ending;
+use picow_web::{Defaults, Options, WebObserver, WebServer};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::args::LineEnding;
 use super::ServeArgs;
+use crate::cli::GlobalArgs;
 use crate::exit::UsageError;
 
 /// The page's server, running.
@@ -36,7 +39,7 @@ impl Running {
 pub async fn start(
     addr: SocketAddr,
     args: &ServeArgs,
-    quiet: bool,
+    global: &GlobalArgs,
     lan: &[LanAddr],
     ctl: mpsc::Sender<Control>,
 ) -> Result<(Running, WebObserver), UsageError> {
@@ -47,9 +50,20 @@ pub async fn start(
     })?;
     let lan_ips: Vec<IpAddr> = lan.iter().map(|l| l.ip).collect();
     let urls = server.urls(&lan_ips);
+    let quiet = global.quiet && !global.json;
     let opts = Options {
         charset: args.encoding,
         max_send: args.max_queue as usize,
+        defaults: Defaults {
+            utc: global.utc,
+            hex: args.hex,
+            ending: match args.line_ending {
+                LineEnding::None => Ending::None,
+                LineEnding::Lf => Ending::Lf,
+                LineEnding::Cr => Ending::Cr,
+                LineEnding::Crlf => Ending::Crlf,
+            },
+        },
         ..Options::default()
     };
     let (bridge, observer) = picow_web::bridge(ctl.clone(), opts);
