@@ -535,30 +535,24 @@ function stampOf(ms) {
   return settings.time === 'off' ? '' : clock(ms, settings.time === 'utc');
 }
 
-function span(cls, text) {
-  const s = document.createElement('span');
-  s.className = cls;
-  s.textContent = text;
-  return s;
-}
-
 /**
- * One row of an entry: the prefix, then `fillBody(body)`. Rows are plain
- * blocks of inline spans (no flex boxes): thousands of them lay out fast.
+ * One row of an entry: its prefix (time, client, direction) in one span,
+ * then `fillBody(row)` appends the text. Few nodes a row: thousands of
+ * rows lay out fast.
  */
 function row(e, fillBody) {
   const div = document.createElement('div');
   div.className = 'l';
-  if (settings.time !== 'off') div.append(span('ts', stampOf(e.t)), ' ');
-  if (e.k !== 'sys') {
-    const dir = span('dir', e.k === 'in' ? '<' : '>');
-    dir.title = t(e.k === 'in' ? 'dir.in' : 'dir.out');
-    div.append(span('who', label(e.id)), ' ', dir, ' ');
+  const stamp = stampOf(e.t);
+  let head = stamp ? stamp + ' ' : '';
+  if (e.k !== 'sys') head += `${label(e.id)} ${e.k === 'in' ? '<' : '>'} `;
+  if (head) {
+    const p = document.createElement('span');
+    p.className = 'p';
+    p.textContent = head;
+    div.append(p);
   }
-  const body = document.createElement('span');
-  body.className = 'body';
-  fillBody(body);
-  div.append(body);
+  fillBody(div);
   return div;
 }
 

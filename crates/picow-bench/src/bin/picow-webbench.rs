@@ -316,7 +316,7 @@ new MutationObserver((ms) => {
   const now = Date.now();
   for (const m of ms) for (const n of m.addedNodes) {
     if (n.nodeType !== 1) continue;
-    for (const b of n.querySelectorAll('.body')) {
+    for (const b of n.querySelectorAll('.l')) {
       const g = /t:(\d{13})/.exec(b.textContent);
       if (g) window.__lat.push(now - Number(g[1]));
     }

@@ -168,6 +168,12 @@ async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() 
     })
     .await;
 
+    // Both echoes shown first, so that the next bytes come in a read of
+    // their own (a coalesced read would put them in another hex row).
+    until("the second echo", 10, || async {
+        view_text(c).await.matches("I got:ping-beta").count() == 2
+    })
+    .await;
     // Hex view: the exact bytes.
     beta.send(&[0x00, 0x01, 0xfe, b'A', b'\n']);
     wait_view(c, "\\x00\\x01\\xfeA").await;
@@ -670,7 +676,7 @@ async fn serves_flags_are_the_pages_defaults_until_the_user_chooses() {
     // The timestamps are UTC.
     let shown = js(
         c,
-        "return document.querySelector('[data-testid=data-view] .ts').textContent",
+        "return document.querySelector('[data-testid=data-view] .p').textContent",
     )
     .await;
     let utc_now = js(
