@@ -629,7 +629,11 @@ impl Observer for WebObserver {
     fn finish(&mut self) -> io::Result<()> {
         let mut st = lock(&self.state);
         st.flush_pages();
-        // The pages' queues end: each page is told serve stopped.
+        // The pages' queues end: each page gets what was queued, then is
+        // told serve stopped.
+        for p in st.pages.values() {
+            p.outbox.close();
+        }
         st.pages.clear();
         Ok(())
     }
