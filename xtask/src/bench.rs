@@ -39,6 +39,8 @@ pub fn build_release(what: &str) -> Result {
 }
 
 #[cfg(unix)]
+mod fairness;
+#[cfg(unix)]
 mod flash;
 #[cfg(unix)]
 mod monitor;
@@ -56,6 +58,9 @@ pub fn run(args: &[String]) -> Result {
         #[cfg(unix)]
         Some("monitor") => monitor::run(&args[1..]),
         Some("serve") => serve::run(&args[1..]),
+        // A newcomer among 100 flooding clients (issue #11).
+        #[cfg(unix)]
+        Some("fairness") => fairness::run(&args[1..]),
         // The page under 50 boards in headless Chromium (issue #14).
         #[cfg(unix)]
         Some("web") => web::run(&args[1..]),

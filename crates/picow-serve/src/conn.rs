@@ -18,7 +18,10 @@ use crate::queue::Shared;
 /// output, this bounds the memory that reads not yet handled can hold.
 pub(crate) const READ_BUF: usize = 64 * 1024;
 
-/// From client tasks to the hub.
+/// From client tasks to the hub. `Connected`, `Refused` and `Error` go on
+/// the hub's lifecycle queue, which it takes first (so that a new client is
+/// announced at once, however much data waits); a client's `Data`, `Sent`
+/// and `Closed` go on the data queue, in order.
 #[derive(Debug)]
 pub(crate) enum Msg {
     Connected {
@@ -37,6 +40,9 @@ pub(crate) enum Msg {
     Closed {
         id: ClientId,
         reason: String,
+        /// Bytes still in the socket when it was closed (nothing was read
+        /// after the close; for a stop, they arrived after it).
+        unread: u64,
     },
     Refused {
         peer: SocketAddr,
@@ -79,7 +85,12 @@ pub(crate) fn canonical(peer: SocketAddr) -> SocketAddr {
 /// What the tasks share with the acceptor.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
+    /// The data queue (reads, writes, closes).
     pub(crate) tx: mpsc::Sender<Msg>,
+    /// The lifecycle queue (connects, refusals, errors), taken first.
+    pub(crate) life: mpsc::Sender<Msg>,
+    /// Refusals not reported one by one (the lifecycle queue was full).
+    pub(crate) refused_unreported: Arc<AtomicU64>,
     pub(crate) next_id: Arc<AtomicU64>,
     pub(crate) active: Arc<AtomicUsize>,
     pub(crate) max_clients: usize,
@@ -109,6 +120,33 @@ impl Ctx {
             peer,
             shared: shared.clone(),
         };
-        self.tx.send(msg).await.ok().map(|()| shared)
+        self.life.send(msg).await.ok().map(|()| shared)
     }
+
+    /// Reports a refusal without ever waiting: a storm of connections
+    /// beyond `--max-clients` must not stall the accept loop. Refusals that
+    /// do not fit are counted for the summary.
+    pub(crate) fn refused(&self, peer: SocketAddr, reason: String) {
+        if self.life.try_send(Msg::Refused { peer, reason }).is_err() {
+            self.refused_unreported.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reports an error without waiting.
+    pub(crate) fn error(&self, message: String) {
+        let _ = self.life.try_send(Msg::Error(message));
+    }
+}
+
+/// Bytes waiting in a socket's receive queue (`FIONREAD`); `None` where it
+/// cannot be asked.
+#[cfg(unix)]
+pub(crate) fn unread_bytes<S: std::os::fd::AsFd>(s: &S) -> Option<u64> {
+    rustix::io::ioctl_fionread(s).ok()
+}
+
+/// Bytes waiting in a socket's receive queue: not asked on this system.
+#[cfg(not(unix))]
+pub(crate) fn unread_bytes<S>(_s: &S) -> Option<u64> {
+    None
 }

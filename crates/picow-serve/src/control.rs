@@ -1,6 +1,7 @@
 //! What a front end gives the engine: the listener, the configuration
 //! from the flags, and commands while it runs; and how the engine ended.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,6 +51,17 @@ pub enum Target {
 pub enum Control {
     /// Send bytes.
     Send(Target, Bytes),
+    /// Send a file (`/file`): read a chunk at a time as each client takes
+    /// it, so a client that reads gets all of it whatever its size, and
+    /// memory stays bounded. The front end checks that it is a regular file.
+    SendFile {
+        /// To whom.
+        target: Target,
+        /// The open file.
+        file: Arc<std::fs::File>,
+        /// How many bytes of it to send (its size).
+        len: u64,
+    },
     /// Close a client.
     Disconnect(ClientId),
     /// Report the connected clients (an [`Event::Clients`](crate::Event::Clients)).
@@ -58,7 +70,8 @@ pub enum Control {
     Auto(Option<(Duration, Target, Bytes)>),
     /// A message for the user (an [`Event::Notice`](crate::Event::Notice)).
     Notice(String),
-    /// Close everything and stop.
+    /// Close everything and stop; while serve is stopping, stop at once
+    /// (a second Ctrl-C), without reading what the clients' sockets hold.
     Quit,
 }
 
@@ -81,6 +94,8 @@ pub struct Config {
     pub max_clients: usize,
     /// Drop a client with more than this many unsent bytes.
     pub max_queue: usize,
+    /// A UDP peer that sends nothing for this long expires (`--udp-idle`).
+    pub udp_idle: Duration,
     /// How received bytes become text.
     pub charset: Charset,
     /// LAN addresses to print at start.
@@ -98,11 +113,15 @@ impl Default for Config {
             timeout: None,
             max_clients: 1024,
             max_queue: 1 << 20,
+            udp_idle: DEFAULT_UDP_IDLE,
             charset: Charset::Utf8,
             lan: Vec::new(),
         }
     }
 }
+
+/// How long a UDP peer may stay silent before it expires, by default.
+pub const DEFAULT_UDP_IDLE: Duration = Duration::from_secs(120);
 
 /// How the engine stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +132,9 @@ pub enum Outcome {
     TimedOut,
     /// `--timeout` elapsed and there were no conditions.
     Elapsed,
-    /// Stopped by a signal or `/quit`.
+    /// Stopped by a signal or `/quit`, with no condition unmet.
     Stopped,
+    /// Stopped by a signal or `/quit` while `--expect` or `--clients`
+    /// conditions were still unmet (never a success).
+    Interrupted,
 }

@@ -22,14 +22,30 @@ use crate::script::Script;
 use crate::tcp::accept_loop;
 use crate::udp::udp_loop;
 
-/// Messages from client tasks waiting for the hub.
+/// Messages from client tasks waiting for the hub: reads, writes, closes.
+/// With one read per client at a time (its credit), a client that has just
+/// connected waits behind at most one read of every other client.
 const CHANNEL: usize = 512;
-/// How long shutdown waits for client tasks to hand over their last bytes.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Connects, refusals and errors waiting for the hub (taken first).
+const LIFE_CHANNEL: usize = 4096;
+/// Once stopping: how long clients get to hand over what their sockets
+/// held at the stop (and to take what was queued for them).
+pub const DRAIN: Duration = Duration::from_millis(1200);
+/// Once stopping: when clients still busy are stopped at once. Serve ends
+/// within this, plus writing out its output and log.
+pub const HURRY: Duration = Duration::from_millis(1700);
 
 /// Runs serve until its conditions are met, `timeout` elapses, `shutdown`
-/// completes or a [`Control::Quit`] arrives; then closes every client,
-/// reports the last bytes and the [`Summary`], and flushes the observers.
+/// completes or a [`Control::Quit`] arrives; then stops (below), reports the
+/// [`Summary`] and flushes the observers.
+///
+/// Stopping: no new connection is accepted (those already in the backlog
+/// are taken); every client reads what its socket holds at that moment and
+/// hands it over, takes what was queued for it (up to 1 s), and is closed.
+/// After [`DRAIN`] every client still busy is stopped at once, and after
+/// [`HURRY`] the engine ends whatever the clients do; a [`Control::Quit`]
+/// while stopping (a second Ctrl-C) stops them at once. What was left unread
+/// is in [`Summary::cut_off`].
 ///
 /// An observer's write error (the output went away, the log disk is full)
 /// stops serve and is returned.
@@ -42,9 +58,13 @@ pub async fn run(
 ) -> io::Result<Outcome> {
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel(CHANNEL);
+    let (life_tx, mut life) = mpsc::channel(LIFE_CHANNEL);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let refused_unreported = Arc::new(AtomicU64::new(0));
     let ctx = Ctx {
         tx,
+        life: life_tx,
+        refused_unreported: refused_unreported.clone(),
         next_id: Arc::new(AtomicU64::new(1)),
         active: Arc::new(AtomicUsize::new(0)),
         max_clients: cfg.max_clients,
@@ -59,6 +79,7 @@ pub async fn run(
         observers,
         summary: Summary::default(),
         auto: None,
+        stopping: None,
     };
     let (transport, local) = (listener.transport(), listener.local_addrs());
     let lan = hub.cfg.lan.clone();
@@ -77,7 +98,11 @@ pub async fn run(
                 acceptors.push(tokio::spawn(accept_loop(l, ctx.clone())));
             }
         }
-        Listener::Udp(s) => acceptors.push(tokio::spawn(udp_loop(Arc::new(s), ctx.clone()))),
+        Listener::Udp(s) => acceptors.push(tokio::spawn(udp_loop(
+            Arc::new(s),
+            ctx.clone(),
+            hub.cfg.udp_idle,
+        ))),
     }
     let active = ctx.active.clone();
     drop(ctx);
@@ -104,19 +129,31 @@ pub async fn run(
             biased;
             _ = &mut shutdown => break Outcome::Stopped,
             _ = timeout => break if hub.script.has_conditions() { Outcome::TimedOut } else { Outcome::Elapsed },
-            msg = rx.recv() => {
+            // Connects first: a new client is announced at once.
+            msg = life.recv() => {
                 // The acceptors hold a sender until stopped: never None here.
                 let Some(msg) = msg else { break Outcome::Stopped };
                 hub.handle(msg)?;
-                // Take what else is waiting before flushing the output.
+                if rx.is_empty() && life.is_empty() {
+                    hub.flush()?;
+                }
+            }
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break Outcome::Stopped };
+                hub.handle(msg)?;
+                // Take what else is waiting before flushing the output,
+                // connects before reads.
                 for _ in 0..1024 {
                     if hub.script.has_conditions() && hub.script.done() { break; }
+                    while let Ok(m) = life.try_recv() {
+                        hub.handle(m)?;
+                    }
                     match rx.try_recv() {
                         Ok(m) => hub.handle(m)?,
                         Err(_) => break,
                     }
                 }
-                if rx.is_empty() {
+                if rx.is_empty() && life.is_empty() {
                     hub.flush()?;
                 }
             }
@@ -131,42 +168,109 @@ pub async fn run(
             (target, bytes) = auto_tick(&mut hub.auto) => hub.send(target, &bytes)?,
         }
     };
+    let outcome = match outcome {
+        Outcome::Stopped if hub.script.has_conditions() && !hub.script.done() => {
+            Outcome::Interrupted
+        }
+        o => o,
+    };
 
-    // Stop accepting, close every client, and take their last bytes.
-    let _ = stop_tx.send(true);
-    for a in acceptors {
-        let _ = a.await;
-    }
-    if outcome == Outcome::TimedOut {
+    // What was missing, as it was when serve gave up.
+    if matches!(outcome, Outcome::TimedOut | Outcome::Interrupted) {
         let (unmet, clients_missing, seen) = hub.script.report(hub.clients.len() as u64);
-        hub.emit(&Event::Timeout {
-            unmet,
-            clients_missing,
-            seen,
+        hub.emit(&if outcome == Outcome::TimedOut {
+            Event::Timeout {
+                unmet,
+                clients_missing,
+                seen,
+            }
+        } else {
+            Event::Interrupted {
+                unmet,
+                clients_missing,
+                seen,
+            }
         })?;
     }
+
+    // Stop: no new connections; every client hands over what its socket
+    // holds, then closes.
+    let stop_at = Instant::now();
     let reason = match outcome {
         Outcome::Met => "expectations met",
         Outcome::TimedOut | Outcome::Elapsed => "timeout",
-        Outcome::Stopped => "server stopped",
+        Outcome::Stopped | Outcome::Interrupted => "server stopped",
     };
+    hub.stopping = Some(reason);
+    let _ = stop_tx.send(true);
     for c in hub.clients.values() {
-        c.shared.close(reason);
+        c.shared.stop(reason);
     }
-    let grace = tokio::time::sleep(SHUTDOWN_GRACE);
-    tokio::pin!(grace);
-    while !hub.clients.is_empty() || active.load(Ordering::Acquire) > 0 {
+    let mut hurried = false;
+    let mut life_open = true;
+    let hurry = |hub: &mut Hub| {
+        for c in hub.clients.values() {
+            c.shared.hurry();
+        }
+    };
+    loop {
+        let acceptors_done = acceptors.iter().all(|a| a.is_finished());
+        if acceptors_done && hub.clients.is_empty() && active.load(Ordering::Acquire) == 0 {
+            break;
+        }
+        let next = if hurried {
+            stop_at + HURRY
+        } else {
+            stop_at + DRAIN
+        };
         tokio::select! {
+            biased;
+            msg = life.recv(), if life_open => match msg {
+                Some(m) => {
+                    hub.handle(m)?;
+                    if hurried {
+                        hurry(&mut hub);
+                    }
+                }
+                // Every acceptor has ended; reads may still come.
+                None => life_open = false,
+            },
             msg = rx.recv() => match msg {
                 Some(m) => hub.handle(m)?,
                 None => break,
             },
-            _ = &mut grace => break,
+            ctl = control.recv(), if control_open => match ctl {
+                // A second Ctrl-C or /quit: stop at once.
+                Some(Control::Quit) => {
+                    hurried = true;
+                    hurry(&mut hub);
+                }
+                Some(_) => {}
+                None => control_open = false,
+            },
+            _ = tokio::time::sleep_until(next) => {
+                if hurried {
+                    break;
+                }
+                hurried = true;
+                hurry(&mut hub);
+            }
+            // Look again whether the acceptors are done.
+            _ = tokio::time::sleep(Duration::from_millis(20)), if !acceptors_done => {}
         }
     }
-    while let Ok(m) = rx.try_recv() {
-        hub.handle(m)?;
+    // What is waiting now is taken (the clients stopped reading), bounded.
+    for _ in 0..(2 * CHANNEL + LIFE_CHANNEL) {
+        match life.try_recv().or_else(|_| rx.try_recv()) {
+            Ok(m) => hub.handle(m)?,
+            Err(_) => break,
+        }
     }
+    if !hub.clients.is_empty() {
+        let cut = hub.summary.cut_off.get_or_insert_with(Default::default);
+        cut.unfinished += hub.clients.len() as u64;
+    }
+    hub.summary.refused += refused_unreported.load(Ordering::Relaxed);
     hub.summary.elapsed = started.elapsed();
     let summary = hub.summary.clone();
     hub.emit(&Event::Summary(summary))?;

@@ -16,7 +16,7 @@ use crate::text;
 
 /// The version of the event schema, in the `listening` event: it grows
 /// when events or fields are added; a field is never removed or renamed.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A client's short id: `#1`, `#2`, ...
 pub type ClientId = u64;
@@ -105,6 +105,21 @@ pub struct Summary {
     /// How long serve ran (`seconds` in JSON).
     #[serde(rename = "seconds", serialize_with = "ser_seconds")]
     pub elapsed: Duration,
+    /// What serve did not read when it stopped: bytes clients sent after
+    /// the stop (and, past the 2 s limit, before it). Absent when nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_off: Option<CutOff>,
+}
+
+/// Bytes left unread in clients' sockets when serve closed them at a stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CutOff {
+    /// Clients with bytes left.
+    pub clients: u64,
+    /// The bytes left (what their sockets held when closed).
+    pub bytes: u64,
+    /// Clients whose task had not ended when serve's 2 s were up.
+    pub unfinished: u64,
 }
 
 /// The last text received from a client, in the timeout report.
@@ -230,6 +245,16 @@ pub enum Event {
         /// The last text received from each client (its tail).
         seen: Vec<Seen>,
     },
+    /// Stopped (a signal, `/quit`) with expectations unmet: the same
+    /// report as [`Event::Timeout`].
+    Interrupted {
+        /// The patterns not seen, in order.
+        unmet: Vec<String>,
+        /// The clients that were required but not connected, if any.
+        clients_missing: Option<u64>,
+        /// The last text received from each client (its tail).
+        seen: Vec<Seen>,
+    },
     /// The end.
     Summary(Summary),
 }
@@ -250,6 +275,7 @@ impl Event {
             Event::Notice { .. } => "notice",
             Event::Error { .. } => "error",
             Event::Timeout { .. } => "timeout",
+            Event::Interrupted { .. } => "interrupted",
             Event::Summary(_) => "summary",
         }
     }

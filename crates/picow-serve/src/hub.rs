@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::conn::Msg;
 use crate::control::{Config, Control, Target};
 use crate::event::{ClientId, ClientInfo, Event, Kind, Observer, Summary};
-use crate::queue::Shared;
+use crate::queue::{FileSource, Shared};
 use crate::script::Script;
 use crate::text::{Charset, TextDecoder};
 
@@ -44,6 +44,9 @@ pub(crate) struct Hub {
     pub(crate) observers_want_text: bool,
     /// The text of data no one reads.
     pub(crate) no_text: Arc<str>,
+    /// Serve is stopping, for this reason: a client announced now is
+    /// stopped at once (read what it holds, then close).
+    pub(crate) stopping: Option<&'static str>,
 }
 
 impl Hub {
@@ -79,6 +82,32 @@ impl Hub {
         Ok(())
     }
 
+    /// Queues a file for `target`, read and sent at each client's pace.
+    pub(crate) fn send_file(
+        &mut self,
+        target: Target,
+        file: Arc<std::fs::File>,
+        len: u64,
+    ) -> io::Result<()> {
+        let source = FileSource {
+            file,
+            offset: 0,
+            end: len,
+        };
+        match target {
+            Target::All => {
+                for c in self.clients.values() {
+                    c.shared.enqueue_file(source.clone());
+                }
+            }
+            Target::One(id) => match self.clients.get(&id) {
+                Some(c) => c.shared.enqueue_file(source),
+                None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,
+            },
+        }
+        Ok(())
+    }
+
     pub(crate) fn send_script(&mut self, target: Target) {
         for s in &self.cfg.sends {
             match target {
@@ -99,6 +128,9 @@ impl Hub {
     pub(crate) fn handle(&mut self, msg: Msg) -> io::Result<()> {
         match msg {
             Msg::Connected { id, peer, shared } => {
+                if let Some(reason) = self.stopping {
+                    shared.stop(reason);
+                }
                 self.summary.clients += 1;
                 self.clients.insert(
                     id,
@@ -121,11 +153,15 @@ impl Hub {
                 }
             }
             Msg::Data { id, bytes } => {
-                self.summary.bytes_in += bytes.len() as u64;
                 let charset = self.cfg.charset;
+                // Bytes of a client that is gone are not counted: every byte
+                // counted is shown and logged.
                 let Some(c) = self.clients.get_mut(&id) else {
                     return Ok(());
                 };
+                // The client may read again while this read is handled.
+                c.shared.credit.add_permits(1);
+                self.summary.bytes_in += bytes.len() as u64;
                 c.bytes_in += bytes.len() as u64;
                 let mut picow = None;
                 if let Some(m) = &mut c.matcher {
@@ -191,7 +227,12 @@ impl Hub {
                     text: text.into(),
                 })?;
             }
-            Msg::Closed { id, reason } => {
+            Msg::Closed { id, reason, unread } => {
+                if self.stopping.is_some() && unread > 0 {
+                    let cut = self.summary.cut_off.get_or_insert_with(Default::default);
+                    cut.clients += 1;
+                    cut.bytes += unread;
+                }
                 if let Some(c) = self.clients.remove(&id) {
                     self.emit(&Event::Disconnected {
                         id,
@@ -215,6 +256,7 @@ impl Hub {
     pub(crate) fn control(&mut self, ctl: Control) -> io::Result<bool> {
         match ctl {
             Control::Send(target, bytes) => self.send(target, &bytes)?,
+            Control::SendFile { target, file, len } => self.send_file(target, file, len)?,
             Control::Disconnect(id) => match self.clients.get(&id) {
                 Some(c) => c.shared.close("disconnected by the user"),
                 None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,

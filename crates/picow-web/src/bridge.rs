@@ -405,7 +405,7 @@ impl State {
                     self.gone.pop_front();
                 }
             }
-            Event::Summary(_) | Event::Timeout { .. } => {}
+            Event::Summary(_) | Event::Timeout { .. } | Event::Interrupted { .. } => {}
             Event::Refused { .. }
             | Event::Expect { .. }
             | Event::Notice { .. }

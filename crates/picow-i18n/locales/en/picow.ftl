@@ -47,6 +47,11 @@ serve-timeout-unmet = { "  " }not seen: /{ $pattern }/
 serve-timeout-nothing = { "  " }no text was received
 serve-timeout-last = { "  " }last text from #{ $id }: { $text }
 serve-summary = summary: { $clients } client(s), { $refused } refused, received { $bytes_in } B, sent { $bytes_out } B in { $secs } s
+serve-interrupted = stopped before every expectation was met
+serve-cut-off = { "  " }not read at the stop: { $bytes } B that { $clients } client(s) sent after it{ $unfinished ->
+    [0] {""}
+   *[other] ; { $unfinished } client(s) were still busy when the 2 s were up
+}
 
 ## Serial ports (picow-cli port.rs)
 

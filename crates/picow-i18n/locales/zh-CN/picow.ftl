@@ -45,6 +45,11 @@ serve-timeout-unmet = { "  " }没有看到：/{ $pattern }/
 serve-timeout-nothing = { "  " }没有收到任何文本
 serve-timeout-last = { "  " }#{ $id } 最后发来的文本：{ $text }
 serve-summary = 汇总：{ $clients } 个客户端，拒绝 { $refused } 个，收到 { $bytes_in } B，发送 { $bytes_out } B，用时 { $secs } 秒
+serve-interrupted = 在所有期望满足之前停止了
+serve-cut-off = { "  " }停止时未读取：{ $clients } 个客户端在停止之后发来的 { $bytes } B{ $unfinished ->
+    [0] {""}
+   *[other] ；2 秒到时仍有 { $unfinished } 个客户端未结束
+}
 
 ## 串口
 

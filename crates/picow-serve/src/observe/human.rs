@@ -42,16 +42,28 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 /// The summary line for people (`summary: 2 client(s), …`), in the user's
-/// language; the terminal view leaves the same line when it closes.
+/// language, and a second line with what was not read at a stop, if
+/// anything; the terminal view leaves the same when it closes.
 pub fn summary_line(s: &Summary) -> String {
-    tr!(
+    let mut line = tr!(
         "serve-summary",
         clients = s.clients,
         refused = s.refused,
         bytes_in = s.bytes_in,
         bytes_out = s.bytes_out,
         secs = format!("{:.1}", s.elapsed.as_secs_f64())
-    )
+    );
+    // What the clients sent after the stop, on a line of its own.
+    if let Some(c) = &s.cut_off {
+        line.push('\n');
+        line.push_str(&tr!(
+            "serve-cut-off",
+            bytes = c.bytes,
+            clients = c.clients,
+            unfinished = c.unfinished
+        ));
+    }
+    line
 }
 
 /// Plain lines for people, in the user's language (picow-i18n); the data
@@ -291,8 +303,17 @@ impl<W: Write + Send> Observer for Human<W> {
                 unmet,
                 clients_missing,
                 seen,
+            }
+            | Event::Interrupted {
+                unmet,
+                clients_missing,
+                seen,
             } => {
-                writeln!(o, "{}", tr!("serve-timeout"))?;
+                if matches!(event, Event::Timeout { .. }) {
+                    writeln!(o, "{}", tr!("serve-timeout"))?;
+                } else {
+                    writeln!(o, "{}", tr!("serve-interrupted"))?;
+                }
                 if let Some(n) = clients_missing {
                     writeln!(o, "{}", tr!("serve-timeout-clients", n = *n))?;
                 }

@@ -3,6 +3,7 @@
 //! [`Threaded`], which runs any of them on a thread of its own.
 
 use std::io;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::SystemTime;
 
 use crate::event::{Event, Observer};
@@ -17,23 +18,39 @@ pub use log::Log;
 
 /// Runs an observer on a thread of its own, so that formatting and writing
 /// (the log, the JSON output) overlap with the engine's work. Events go over
-/// in batches (fewer thread wake-ups) through a bounded queue; an error on
-/// the thread is returned by the next call.
+/// in batches (fewer thread wake-ups) through a queue bounded in bytes
+/// ([`BUDGET`]): what waits for a slow output is small, so that what a
+/// client that has just connected sends is shown soon even while others
+/// flood; an error on the thread is returned by the next call.
 #[derive(Debug)]
 pub struct Threaded {
     tx: Option<std::sync::mpsc::SyncSender<Job>>,
     wants_text: bool,
     batch: Vec<(SystemTime, Event)>,
+    batch_bytes: usize,
+    pending: Arc<(Mutex<usize>, Condvar)>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
-/// Events per batch; with the queue bound, at most 8 x 32 reads of 64 KiB
-/// wait for a slow output.
+/// Events per batch at most.
 const BATCH: usize = 32;
+/// Data bytes per batch at most.
+const BATCH_BYTES: usize = 256 << 10;
+/// Data bytes handed to the thread and not yet written, at most (a batch
+/// is let through when nothing else waits).
+pub const BUDGET: usize = 2 << 20;
+
+/// The data bytes an event carries (what its formatting costs).
+fn weight(e: &Event) -> usize {
+    match e {
+        Event::Data { bytes, .. } | Event::Sent { bytes, .. } => bytes.len() + 64,
+        _ => 64,
+    }
+}
 
 #[derive(Debug)]
 enum Job {
-    Events(Vec<(SystemTime, Event)>),
+    Events(Vec<(SystemTime, Event)>, usize),
     Flush,
 }
 
@@ -41,14 +58,30 @@ impl Threaded {
     /// Moves `inner` to a new thread.
     pub fn new(mut inner: Box<dyn Observer>) -> Threaded {
         let wants_text = inner.wants_text();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(64);
+        let pending = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let done = pending.clone();
         let thread = std::thread::spawn(move || -> io::Result<()> {
+            // However the thread ends, nobody waits for its budget any more.
+            struct Release(Arc<(Mutex<usize>, Condvar)>);
+            impl Drop for Release {
+                fn drop(&mut self) {
+                    let (m, cv) = &*self.0;
+                    *m.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+                    cv.notify_all();
+                }
+            }
+            let _release = Release(done.clone());
             while let Ok(job) = rx.recv() {
                 match job {
-                    Job::Events(events) => {
+                    Job::Events(events, bytes) => {
                         for (at, e) in &events {
                             inner.event(*at, e)?;
                         }
+                        let (m, cv) = &*done;
+                        let mut p = m.lock().unwrap_or_else(|e| e.into_inner());
+                        *p = p.saturating_sub(bytes);
+                        cv.notify_all();
                     }
                     Job::Flush => inner.flush()?,
                 }
@@ -59,6 +92,8 @@ impl Threaded {
             tx: Some(tx),
             wants_text,
             batch: Vec::with_capacity(BATCH),
+            batch_bytes: 0,
+            pending,
             thread: Some(thread),
         }
     }
@@ -81,8 +116,25 @@ impl Threaded {
         if self.batch.is_empty() {
             return Ok(());
         }
+        let bytes = std::mem::take(&mut self.batch_bytes);
+        {
+            // Wait while the thread has enough to do (a batch always goes
+            // when nothing waits, however large).
+            let (m, cv) = &*self.pending;
+            let mut p = m.lock().unwrap_or_else(|e| e.into_inner());
+            while *p > 0
+                && *p + bytes > BUDGET
+                && self.thread.as_ref().is_some_and(|t| !t.is_finished())
+            {
+                p = cv
+                    .wait_timeout(p, std::time::Duration::from_millis(50))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            *p += bytes;
+        }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.send(Job::Events(batch))
+        self.send(Job::Events(batch, bytes))
     }
 }
 
@@ -104,8 +156,9 @@ impl Observer for Threaded {
     }
 
     fn event(&mut self, at: SystemTime, event: &Event) -> io::Result<()> {
+        self.batch_bytes += weight(event);
         self.batch.push((at, event.clone()));
-        if self.batch.len() >= BATCH {
+        if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
             self.send_batch()?;
         }
         Ok(())

@@ -145,6 +145,7 @@ fn session() -> Vec<(SystemTime, Event)> {
                 bytes_in: 43,
                 bytes_out: 6,
                 elapsed: Duration::from_millis(60_002),
+                cut_off: None,
             }),
         ),
     ]

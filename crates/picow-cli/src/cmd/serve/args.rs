@@ -64,6 +64,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "1MiB",
           value_parser = crate::values::size_within(1, 1 << 30))]
     pub max_queue: u64,
+    /// With --udp: a peer that sends nothing for DUR expires (its slot
+    /// under --max-clients is free again; if it sends later it is a new
+    /// client): 1s to 24h, default 2m.
+    #[arg(long, value_name = "DUR", default_value = "2m", requires = "udp",
+          value_parser = crate::values::duration_within(Duration::from_secs(1), Duration::from_secs(24 * 3600)))]
+    pub udp_idle: Duration,
     /// Line ending added to lines typed interactively.
     #[arg(long, value_enum, value_name = "END", default_value_t = LineEnding::None)]
     pub line_ending: LineEnding,

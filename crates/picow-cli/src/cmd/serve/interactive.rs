@@ -80,8 +80,15 @@ impl Session {
                 if rest.is_empty() {
                     return Err("/file needs a path".into());
                 }
-                let bytes = std::fs::read(rest).map_err(|e| format!("cannot read {rest}: {e}"))?;
-                Ok(Control::Send(self.target, Bytes::from(bytes)))
+                // A regular file only (not /dev/zero, a FIFO, a directory),
+                // of any size: it is streamed at each client's pace.
+                let (file, len) = crate::files::open_regular(std::path::Path::new(rest), u64::MAX)
+                    .map_err(|e| format!("/file: {e}"))?;
+                Ok(Control::SendFile {
+                    target: self.target,
+                    file: std::sync::Arc::new(file),
+                    len,
+                })
             }
             "ending" => {
                 self.ending = LineEnding::parse(rest).ok_or_else(|| {
@@ -160,8 +167,14 @@ mod tests {
         assert!(s.command("/select x").is_err());
         let path = std::env::temp_dir().join(format!("picow-serve-file-{}", std::process::id()));
         std::fs::write(&path, b"\x00\x01file").unwrap();
-        let got = send(s.command(&format!("/file {}", path.display())).unwrap());
-        assert_eq!(got.1, b"\x00\x01file");
+        match s.command(&format!("/file {}", path.display())).unwrap() {
+            Control::SendFile { target, len, .. } => {
+                assert_eq!((target, len), (Target::All, 6));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = s.command("/file /dev/zero").unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
         std::fs::remove_file(&path).unwrap();
         assert!(s.command("/file /nonexistent/x").is_err());
         match s.command("/auto 500ms ping\\n").unwrap() {
@@ -183,5 +196,81 @@ mod tests {
         assert!(matches!(s.command("/list").unwrap(), Control::List));
         assert!(matches!(s.command("/quit").unwrap(), Control::Quit));
         assert!(s.command("/bogus").unwrap_err().contains("unknown command"));
+    }
+
+    fn hex_digits(d: &str) -> Vec<u8> {
+        (0..d.len() / 2)
+            .map(|i| u8::from_str_radix(&d[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Lines a careless or hostile user types: commands with arguments of
+    /// every kind, non-ASCII where digits belong, escapes cut in half.
+    fn typed_line() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let word = prop_oneof![
+            Just("/hex".to_string()),
+            Just("/auto".to_string()),
+            Just("/select".to_string()),
+            Just("/disconnect".to_string()),
+            Just("/ending".to_string()),
+            Just("/file".to_string()),
+            Just("/list".to_string()),
+            Just("//".to_string()),
+            Just("/".to_string()),
+            Just("\\x".to_string()),
+            Just("\\".to_string()),
+            Just("#".to_string()),
+            Just("1ns".to_string()),
+            Just("1秒".to_string()),
+            Just("aé".to_string()),
+            Just("4é".to_string()),
+            Just("你好".to_string()),
+            Just("😀".to_string()),
+            Just("0x".to_string()),
+            "[0-9a-fA-F]{1,5}",
+            "\\PC{0,6}",
+            any::<String>().prop_map(|s| s.chars().take(8).collect()),
+        ];
+        proptest::collection::vec(word, 0..6).prop_map(|w| w.join(" "))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Whatever is typed, no panic; plain text is sent as typed plus
+        /// the line ending; `/hex` sends exactly the bytes its digits say.
+        #[test]
+        fn fuzz_typed_commands_never_panic(
+            line in typed_line(),
+            gbk in proptest::prelude::any::<bool>(),
+            ending in 0usize..4,
+        ) {
+            let charset = if gbk { Charset::from_label("gbk").unwrap() } else { Charset::Utf8 };
+            let ending = [LineEnding::None, LineEnding::Lf, LineEnding::Cr, LineEnding::Crlf][ending];
+            let mut s = Session::with_charset(ending, charset);
+            // Never /quit's side effects here: the result is only looked at.
+            let got = s.command(&line);
+            if !line.starts_with('/') || line.starts_with("//") {
+                let text = line.strip_prefix('/').unwrap_or(&line);
+                let want = picow_serve::encode::encode(text, charset).map(|mut b| {
+                    b.extend_from_slice(ending.bytes());
+                    b
+                });
+                match (got, want) {
+                    (Ok(Control::Send(Target::All, b)), Ok(w)) => proptest::prop_assert_eq!(&b[..], &w[..]),
+                    (Err(_), Err(_)) => {}
+                    (g, w) => proptest::prop_assert!(false, "{line:?}: {g:?} vs {w:?}"),
+                }
+            } else if let Some(rest) = line.strip_prefix("/hex ") {
+                if let Ok(Control::Send(_, b)) = got {
+                    let digits: String = rest
+                        .split(|c: char| c.is_whitespace() || c == ',')
+                        .map(|w| w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")).unwrap_or(w))
+                        .collect();
+                    proptest::prop_assert_eq!(hex_digits(&digits), b.to_vec());
+                }
+            }
+        }
     }
 }

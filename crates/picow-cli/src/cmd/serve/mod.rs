@@ -51,6 +51,7 @@ pub fn config(args: &ServeArgs) -> Config {
         timeout: args.timeout,
         max_clients: args.max_clients as usize,
         max_queue: args.max_queue as usize,
+        udp_idle: args.udp_idle,
         charset: args.encoding,
         lan: Vec::new(),
     }
@@ -62,22 +63,16 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     cfg.lan = picow_serve::lan_addresses();
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     if let Some(path) = &args.log {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                UsageError(format!(
-                    "--log {}: cannot open for appending: {e}",
-                    path.display()
-                ))
-            })?;
-        observers.push(Box::new(output::Threaded::new(Box::new(output::Log::new(
-            file,
-        )))));
+        let file = open_log(path)?;
+        observers.push(Box::new(Named {
+            inner: Box::new(output::Threaded::new(Box::new(output::Log::new(file)))),
+            what: format!("--log {}", path.display()),
+        }));
     }
     let scripted = !args.expect.is_empty() || args.clients.is_some() || args.timeout.is_some();
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
+    // Signals first: one that comes while serve starts is not lost.
+    let shutdown = shutdown_signals(ctl_tx.clone())?;
     let use_tui = !scripted
         && !args.plain
         && args.web.is_none()
@@ -87,7 +82,10 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     let advertiser = advertise(&args, &listener, ctl_tx.clone());
     if use_tui {
         let zone = picow_values::time::Zone::from_utc_flag(global.utc);
-        let exit = tui::run(listener, cfg, observers, ctl_tx, ctl_rx, &args, zone).await;
+        let exit = tui::run(
+            listener, cfg, observers, ctl_tx, ctl_rx, &args, zone, shutdown,
+        )
+        .await;
         stop_advertising(advertiser).await;
         return exit;
     }
@@ -118,16 +116,10 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
     // The engine runs as a task on the worker threads, not on this one: a
     // worker that reads a client's bytes can then hand them to the hub
     // without waking another thread.
-    let outcome = tokio::spawn(picow_serve::run(
-        listener,
-        cfg,
-        observers,
-        ctl_rx,
-        shutdown_signal(),
-    ))
-    .await
-    .wrap_err("serve's engine stopped")?
-    .wrap_err("writing serve's output");
+    let outcome = tokio::spawn(picow_serve::run(listener, cfg, observers, ctl_rx, shutdown))
+        .await
+        .wrap_err("serve's engine stopped")?
+        .wrap_err("writing serve's output");
     if let Some(web) = web {
         web.stop().await;
     }
@@ -181,11 +173,85 @@ async fn stop_advertising(advertiser: Option<tokio::task::JoinHandle<Option<Adve
     }
 }
 
-/// The exit code for how the engine stopped.
+/// The exit code for how the engine stopped: a run stopped (a signal,
+/// `/quit`) with expectations unmet is 1, as in `picow monitor`.
 pub fn exit_code(outcome: Outcome) -> Exit {
     match outcome {
         Outcome::Met | Outcome::Elapsed | Outcome::Stopped => Exit::Success,
         Outcome::TimedOut => Exit::Timeout,
+        Outcome::Interrupted => Exit::Failure,
+    }
+}
+
+/// Opens `--log FILE` for appending. A FIFO is opened without waiting: one
+/// with no reader is refused (serve would otherwise wait without a word for
+/// someone to read it).
+fn open_log(path: &std::path::Path) -> Result<std::fs::File, UsageError> {
+    let cannot = |e: std::io::Error| {
+        UsageError(format!(
+            "--log {}: cannot open for appending: {e}",
+            path.display()
+        ))
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(path)
+                .map_err(|e| {
+                    if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
+                        UsageError(format!(
+                            "--log {}: it is a FIFO (named pipe) that nobody reads; start its \
+                             reader first (e.g. `cat {} > copy.jsonl &`), then serve",
+                            path.display(),
+                            path.display()
+                        ))
+                    } else {
+                        cannot(e)
+                    }
+                })?;
+            // Writes wait for the reader again, as to any pipe.
+            let flags = rustix::fs::fcntl_getfl(&file).map_err(|e| cannot(e.into()))?;
+            rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+                .map_err(|e| cannot(e.into()))?;
+            return Ok(file);
+        }
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(cannot)
+}
+
+/// An observer whose errors name the flag it writes for (`--log FILE: No
+/// space left on device`).
+struct Named {
+    inner: Box<dyn Observer>,
+    what: String,
+}
+
+impl Named {
+    fn name(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("{}: {e}", self.what))
+    }
+}
+
+impl Observer for Named {
+    fn event(&mut self, at: std::time::SystemTime, event: &picow_serve::Event) -> io::Result<()> {
+        self.inner.event(at, event).map_err(|e| self.name(e))
+    }
+    fn wants_text(&self) -> bool {
+        self.inner.wants_text()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.name(e))
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish().map_err(|e| self.name(e))
     }
 }
 
@@ -200,56 +266,57 @@ async fn read_commands(tx: mpsc::Sender<Control>, mut session: interactive::Sess
     }
 }
 
-/// Completes on Ctrl-C; also on SIGTERM on Unix, and on Ctrl-Break or a
-/// closing console window on Windows.
-pub async fn shutdown_signal() {
+/// The stop signals: the returned future completes on the first (Ctrl-C;
+/// SIGTERM and SIGHUP on Unix, so that a closed terminal or `kill` stops
+/// serve with its summary and the terminal view restored; Ctrl-Break and a
+/// closing console window on Windows). Every later one sends
+/// [`Control::Quit`], which makes a stopping serve stop at once (a second
+/// Ctrl-C), still writing out the log. The handlers are installed now, so
+/// a signal during start-up is not lost.
+pub fn shutdown_signals(
+    ctl: mpsc::Sender<Control>,
+) -> io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    {
+    let (mut a, mut b, mut c) = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        )
+    };
+    // Ctrl-Break, and closing the console window (Windows then allows the
+    // process about 5 seconds), end serve like Ctrl-C: connections closed,
+    // the log written out, the summary printed.
     #[cfg(windows)]
-    {
-        // Ctrl-Break, and closing the console window (Windows then allows
-        // the process about 5 seconds), end serve like Ctrl-C: connections
-        // closed, the log written out, the summary printed.
-        use tokio::signal::windows::{ctrl_break, ctrl_close};
-        let on_break = async {
-            match ctrl_break() {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending().await,
+    let (mut a, mut b, mut c) = {
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+        (ctrl_c()?, ctrl_break()?, ctrl_close()?)
+    };
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut first = Some(first_tx);
+        loop {
+            tokio::select! {
+                _ = a.recv() => {}
+                _ = b.recv() => {}
+                _ = c.recv() => {}
             }
-        };
-        let on_close = async {
-            match ctrl_close() {
-                Ok(mut s) => {
-                    s.recv().await;
+            match first.take() {
+                Some(tx) => {
+                    let _ = tx.send(());
                 }
-                Err(_) => std::future::pending().await,
+                None => {
+                    if ctl.send(Control::Quit).await.is_err() {
+                        return;
+                    }
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = on_break => {}
-            _ = on_close => {}
         }
-    }
-    #[cfg(not(any(unix, windows)))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    });
+    Ok(async move {
+        let _ = first_rx.await;
+    })
 }
 
 /// Binds the listener (see [`picow_serve::bind`]); a failure is an input

@@ -15,8 +15,13 @@ use std::time::{Duration, Instant};
 /// another language sets `LC_ALL` itself). Its config directory (where it
 /// keeps made-up OTA passwords) is one per test process under Cargo's
 /// target tmp dir, never the user's.
+///
+/// `PICOW_TEST_BIN=PATH` runs another build instead (to check that a
+/// regression test fails on an older commit).
 pub fn picow() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_picow"));
+    let bin =
+        std::env::var_os("PICOW_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_picow").into());
+    let mut c = Command::new(bin);
     c.env_remove("RUST_LOG")
         .env_remove("PICOW_PORT")
         .env_remove("PICOW_FIRMWARE")

@@ -41,7 +41,9 @@ pub const FRAME: Duration = Duration::from_micros(16_667);
 /// Redrawn at least this often (the `/auto` count, the clock).
 const IDLE_REDRAW: Duration = Duration::from_secs(1);
 
-/// Runs serve with the terminal view until `/quit`, Ctrl-Q or Ctrl-C.
+/// Runs serve with the terminal view until `/quit`, Ctrl-Q or Ctrl-C (or
+/// SIGTERM/SIGHUP: `shutdown`); the terminal is restored on every way out.
+#[allow(clippy::too_many_arguments)] // the engine's inputs and the view's, each used once
 pub async fn run(
     listener: Listener,
     cfg: Config,
@@ -50,6 +52,7 @@ pub async fn run(
     ctl_rx: mpsc::Receiver<Control>,
     args: &ServeArgs,
     zone: picow_values::time::Zone,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> color_eyre::Result<Exit> {
     let state = Arc::new(Mutex::new(ViewState::new(args.scrollback as usize)));
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -59,13 +62,7 @@ pub async fn run(
         state: state.clone(),
         wake: wake.clone(),
     }))));
-    let mut engine = tokio::spawn(picow_serve::run(
-        listener,
-        cfg,
-        observers,
-        ctl_rx,
-        super::shutdown_signal(),
-    ));
+    let mut engine = tokio::spawn(picow_serve::run(listener, cfg, observers, ctl_rx, shutdown));
 
     // Terminal input on a thread of its own (crossterm reads block).
     let (key_tx, mut keys) = mpsc::channel::<TermEvent>(256);

@@ -307,6 +307,7 @@ impl ViewState {
                 &tr!("error-line", message = message.as_str()),
             ),
             Event::Timeout { .. } => pane.info(at, Source::Notice, &tr!("serve-timeout")),
+            Event::Interrupted { .. } => pane.info(at, Source::Notice, &tr!("serve-interrupted")),
             Event::Summary(s) => {
                 self.summary = Some(picow_serve::observe::summary_line(s));
             }
