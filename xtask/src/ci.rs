@@ -124,6 +124,9 @@ pub fn run(args: &[String]) -> Result {
     )?;
     // picow.exe for Windows and its smoke test under Wine (issue #8).
     crate::windows::ci_steps()?;
+    // The README's set-up command from a fresh clone, firmware found from
+    // any directory, and every doc block marked runnable (issue 15).
+    crate::docs_check::run()?;
     println!("xtask ci: all steps passed");
     Ok(())
 }

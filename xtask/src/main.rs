@@ -8,6 +8,7 @@ use std::time::Instant;
 
 mod bench;
 mod ci;
+mod docs_check;
 mod fw;
 mod sim_check;
 mod tools;
@@ -21,6 +22,8 @@ tasks:
   fw        firmware builds: `cargo xtask fw build --chip esp32c3 [--release]`
   bench     benchmarks: `cargo xtask bench <name>`
   sim-check the virtual board against esptool (part of ci)
+  docs-check the README's set-up command from a fresh clone, firmware from anywhere,
+            the doc blocks marked runnable (part of ci)
   windows   picow.exe for Windows and its smoke test under Wine: `cargo xtask windows [build|smoke]`
   tools     install what ci needs on a fresh Debian machine (packages as root, the esptool venv)
   help      this text
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("sim-check") => sim_check::run(),
         Some("windows") => windows::run(&args[1..]),
+        Some("docs-check") => docs_check::run(),
         Some("tools") => tools::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
