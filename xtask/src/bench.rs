@@ -38,6 +38,8 @@ pub fn build_release(what: &str) -> Result {
     )
 }
 
+#[cfg(target_os = "linux")]
+mod discovery;
 #[cfg(unix)]
 mod fairness;
 #[cfg(unix)]
@@ -61,6 +63,9 @@ pub fn run(args: &[String]) -> Result {
         // A newcomer among 100 flooding clients (issue #11).
         #[cfg(unix)]
         Some("fairness") => fairness::run(&args[1..]),
+        // Discovery between network namespaces, as root (issue 16).
+        #[cfg(target_os = "linux")]
+        Some("discovery") => discovery::run(&args[1..]),
         // The page under 50 boards in headless Chromium (issue #14).
         #[cfg(unix)]
         Some("web") => web::run(&args[1..]),
