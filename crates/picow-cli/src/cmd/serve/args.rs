@@ -81,6 +81,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "LINES", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub scrollback: u64,
+    /// In the terminal view, a received line that is not continued within
+    /// DUR ends, and what comes next is a line with its own time (like
+    /// SSCOM's packet timeout; a newline always ends a line): 0 to 10s.
+    #[arg(long, value_name = "DUR", default_value = "100ms",
+          value_parser = crate::values::duration_within(Duration::ZERO, Duration::from_secs(10)))]
+    pub line_timeout: Duration,
     /// Also serve the page (NetAssist's window in the browser) on ADDR:PORT
     /// (default 127.0.0.1:10080). Any address but loopback needs the token
     /// printed at start.

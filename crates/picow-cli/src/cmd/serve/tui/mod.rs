@@ -54,7 +54,9 @@ pub async fn run(
     zone: picow_values::time::Zone,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> color_eyre::Result<Exit> {
-    let state = Arc::new(Mutex::new(ViewState::new(args.scrollback as usize)));
+    let mut view = ViewState::new(args.scrollback as usize);
+    view.pane.gap = args.line_timeout;
+    let state = Arc::new(Mutex::new(view));
     let wake = Arc::new(tokio::sync::Notify::new());
     // The view's state is updated on a thread of its own: the engine hands
     // events over in batches and never waits for a frame to be drawn.

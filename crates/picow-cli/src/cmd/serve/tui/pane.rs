@@ -9,9 +9,15 @@
 //!
 //! Scrolling is anchored to a line: while the view is scrolled up or paused
 //! it stays where it is as new lines arrive (they are counted as "below").
+//!
+//! A line ends at `\n`, or when its client sends nothing more for the line
+//! timeout ([`Pane::gap`], `--line-timeout`, 100 ms by default, SSCOM's
+//! packet timeout): a board that sends `temp=20.5` every 0.7 s without a
+//! newline gets a line, with its own time, per send, while a line that
+//! arrives in pieces (TCP segments a few ms apart) is shown whole.
 
 use std::collections::VecDeque;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use jiff::tz::TimeZone;
 use ratatui::style::{Color, Modifier, Style};
@@ -26,6 +32,10 @@ pub const MAX_LINE: usize = 4096;
 
 /// The default number of lines kept (`--scrollback`).
 pub const DEFAULT_LINES: usize = 10_000;
+
+/// The default line timeout (`--line-timeout`): a line not continued within
+/// this ends.
+pub const DEFAULT_GAP: Duration = Duration::from_millis(100);
 
 /// How data is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +129,11 @@ struct Record {
     at: SystemTime,
     src: Source,
     bytes: Vec<u8>,
-    /// Not ended by a newline yet: more bytes from the same source join it.
+    /// Not ended by a newline yet: more bytes from the same source join it
+    /// (within the line timeout of `last`).
     open: bool,
+    /// When its last bytes came.
+    last: SystemTime,
 }
 
 /// How the pane draws, from the view's toggles.
@@ -168,6 +181,9 @@ pub struct Pane {
     pub paused: bool,
     /// Lines that arrived while the view was not following.
     pub below: u64,
+    /// The line timeout: bytes that come later than this after a line's
+    /// last ones start a line of their own.
+    pub gap: Duration,
 }
 
 impl Default for Pane {
@@ -446,6 +462,7 @@ impl Pane {
             scroll: Scroll::Live,
             paused: false,
             below: 0,
+            gap: DEFAULT_GAP,
         }
     }
 
@@ -471,6 +488,7 @@ impl Pane {
             src,
             bytes,
             open,
+            last: at,
         });
         self.next_seq += 1;
         if !self.is_live() {
@@ -491,8 +509,12 @@ impl Pane {
 
     /// Data received from or sent to a client: split into lines at `\n`;
     /// a line not ended yet is continued by the next bytes from the same
-    /// source (when nothing else came between).
+    /// source when nothing else came between and they came within the line
+    /// timeout ([`Pane::gap`]); else they start a line with their own time.
     pub fn data(&mut self, at: SystemTime, src: Source, mut bytes: &[u8]) {
+        let gap = self.gap;
+        // A clock that went back (the system time was set) continues.
+        let soon = |last: SystemTime| at.duration_since(last).map_or(true, |d| d <= gap);
         while !bytes.is_empty() {
             let end = bytes
                 .iter()
@@ -501,10 +523,11 @@ impl Pane {
             let (mut part, rest) = bytes.split_at(end);
             bytes = rest;
             if let Some(last) = self.records.back_mut() {
-                if last.open && last.src == src && last.bytes.len() < MAX_LINE {
+                if last.open && last.src == src && last.bytes.len() < MAX_LINE && soon(last.last) {
                     let room = MAX_LINE - last.bytes.len();
                     let take = part.len().min(room);
                     last.bytes.extend_from_slice(&part[..take]);
+                    last.last = at;
                     last.open = !last.bytes.ends_with(b"\n");
                     part = &part[take..];
                     if part.is_empty() {
@@ -919,6 +942,43 @@ mod tests {
             ]
         );
         assert_eq!(p.len(), 4);
+    }
+
+    #[test]
+    fn a_line_not_continued_within_the_line_timeout_ends() {
+        // The tutorial's board: `temp=N.5` every 0.7 s, never a newline.
+        let mut p = Pane::new(100);
+        for i in 0..3u64 {
+            p.data(
+                at(700 * i),
+                Source::In(1),
+                format!("temp={}.5", 20 + i).as_bytes(),
+            );
+        }
+        // A line in three TCP segments a few ms apart is one line, with
+        // the time of its first piece.
+        p.data(at(5000), Source::In(1), b"Hello Wal");
+        p.data(at(5003), Source::In(1), b"nutPi");
+        p.data(at(5100), Source::In(1), b"!\r\n");
+        let mut l = look(40);
+        l.clock = Clock::Utc;
+        assert_eq!(
+            text(&p.view(&l, 10)),
+            [
+                "00:00:00.000 #1 < temp=20.5",
+                "00:00:00.700 #1 < temp=21.5",
+                "00:00:01.400 #1 < temp=22.5",
+                "00:00:05.000 #1 < Hello WalnutPi!",
+            ]
+        );
+        // 101 ms is too late; the timeout is configurable.
+        p.data(at(6000), Source::In(1), b"a");
+        p.data(at(6101), Source::In(1), b"b");
+        p.gap = Duration::from_millis(500);
+        p.data(at(7000), Source::In(1), b"c");
+        p.data(at(7500), Source::In(1), b"d");
+        l.clock = Clock::Off;
+        assert_eq!(text(&p.view(&l, 3)), ["#1 < a", "#1 < b", "#1 < cd"]);
     }
 
     #[test]
