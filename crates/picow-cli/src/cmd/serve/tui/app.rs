@@ -506,10 +506,25 @@ impl App {
                 None => Err(tr!("view-not-saving")),
             };
         }
-        let (text, path) = match rest.strip_prefix("-t ") {
-            Some(p) => (true, p.trim()),
-            None => (false, rest),
-        };
+        // Options first (`-t`, `-a`, in any order), then the file name,
+        // which may hold spaces.
+        let (mut text, mut append, mut path) = (false, false, rest);
+        loop {
+            let (word, after) = path.split_once(char::is_whitespace).unwrap_or((path, ""));
+            match word {
+                "-t" => text = true,
+                "-a" => append = true,
+                "-ta" | "-at" => (text, append) = (true, true),
+                w if w.starts_with('-') && w.len() > 1 => {
+                    return Err(tr!("view-save-unknown-option", option = w));
+                }
+                _ => break,
+            }
+            path = after.trim_start();
+        }
+        if path.is_empty() {
+            return Err(tr!("view-save-usage"));
+        }
         if let Some(old) = &st.save {
             return Err(tr!(
                 "view-already-saving",
@@ -520,6 +535,7 @@ impl App {
         let saver = Saver::open(
             PathBuf::from(path),
             text,
+            append,
             from,
             self.clock,
             self.tz.clone(),
@@ -597,7 +613,8 @@ impl App {
             Overlay::Quit => {
                 self.overlay = Overlay::None;
                 return match key.code {
-                    KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![Control::Quit],
+                    // Only y (or Ctrl-C): Enter, typed on by habit, stays.
+                    KeyCode::Char('y' | 'Y') => vec![Control::Quit],
                     KeyCode::Char('c') if ctrl => vec![Control::Quit],
                     _ => {
                         self.tell(tr!("view-not-quitting"));
@@ -878,6 +895,11 @@ pub(crate) mod tests {
         assert_eq!(a.overlay, Overlay::Quit);
         assert!(a.key(key(KeyCode::Esc), &mut st).is_empty());
         assert_eq!(a.overlay, Overlay::None);
+        // Enter (typed on by habit) stays too, and says so.
+        a.key(ctrl('q'), &mut st);
+        assert!(a.key(key(KeyCode::Enter), &mut st).is_empty());
+        assert_eq!(a.overlay, Overlay::None);
+        assert!(a.message.as_ref().unwrap().0.contains("not quitting"));
         a.key(ctrl('q'), &mut st);
         assert!(matches!(
             a.key(key(KeyCode::Char('y')), &mut st)[..],
@@ -1013,6 +1035,7 @@ pub(crate) mod tests {
     #[test]
     fn save_writes_only_what_arrives_while_saving() {
         let dir = std::env::temp_dir().join(format!("picow-save-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("rx.bin");
         let mut a = app();
@@ -1046,6 +1069,26 @@ pub(crate) mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"\x00\xffkept\n");
         assert!(a.message.as_ref().unwrap().0.contains("saved 7 B"));
         assert!(a.command("/save", &mut st).is_err());
+        // A file that exists is refused (it would not hold exactly what
+        // arrives after /save) unless -a appends to it.
+        let e = a
+            .command(&format!("/save {}", path.display()), &mut st)
+            .unwrap_err();
+        assert!(e.contains("exists: /save -a"), "{e}");
+        assert!(st.save.is_none());
+        a.command(&format!("/save -a {}", path.display()), &mut st)
+            .unwrap();
+        data(&mut st, b"more");
+        a.command("/save", &mut st).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"\x00\xffkept\nmore");
+        // An option alone is not a file name (no file named `-t`).
+        for bad in ["/save -t", "/save -a", "/save -t -a  "] {
+            let e = a.command(bad, &mut st).unwrap_err();
+            assert!(e.contains("needs a file name"), "{bad}: {e}");
+        }
+        assert!(a.command("/save -x f", &mut st).unwrap_err().contains("-x"));
+        assert!(st.save.is_none());
+        assert!(!std::path::Path::new("-t").exists());
         // Text lines with times (UTC+8 here).
         let tpath = dir.join("rx.txt");
         a.command(&format!("/save -t {}", tpath.display()), &mut st)
@@ -1062,6 +1105,7 @@ pub(crate) mod tests {
     #[test]
     fn nothing_is_lost_while_paused_scrolled_or_filtered() {
         let dir = std::env::temp_dir().join(format!("picow-nolost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("all.bin");
         let mut a = app();

@@ -44,7 +44,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/file PATH", "view-cmd-file"),
     ("/auto DUR TEXT", "view-cmd-auto"),
     ("/m N [TEXT]", "view-cmd-m"),
-    ("/save [-t] FILE", "view-cmd-save"),
+    ("/save [-t] [-a] FILE", "view-cmd-save"),
     ("/save", "view-cmd-save-stop"),
     ("/display text|hex|both", "view-cmd-display"),
     ("/time local|utc|off", "view-cmd-time"),

@@ -806,6 +806,7 @@ mod tests {
             since: std::time::Instant::now(),
         });
         let dir = std::env::temp_dir().join(format!("picow-render-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         a.command(&format!("/save {}", dir.join("rx.bin").display()), &mut st)
             .unwrap();

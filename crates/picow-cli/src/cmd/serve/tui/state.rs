@@ -39,20 +39,37 @@ pub struct Saver {
 }
 
 impl Saver {
-    /// Opens `path` for appending.
+    /// Creates `path`, which must not exist (so that it holds exactly what
+    /// arrives from now on), or opens it for appending when `append`.
+    #[allow(clippy::too_many_arguments)] // what /save was given and the view's settings
     pub fn open(
         path: PathBuf,
         text: bool,
+        append: bool,
         from: Selection,
         clock: Clock,
         tz: TimeZone,
         charset: Charset,
     ) -> Result<Saver, String> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
+        let mut opts = std::fs::OpenOptions::new();
+        if append {
+            opts.create(true).append(true);
+        } else {
+            // Never a file that exists: checked and created in one step.
+            opts.write(true).create_new(true);
+        }
+        let shown = path.display().to_string();
+        let file = opts.open(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                tr!("view-save-exists", path = shown.as_str())
+            } else {
+                tr!(
+                    "view-save-cannot",
+                    path = shown.as_str(),
+                    reason = e.to_string()
+                )
+            }
+        })?;
         Ok(Saver {
             path,
             out: io::BufWriter::new(file),
