@@ -94,6 +94,9 @@ pub fn run(args: &[String]) -> Result {
             "flash_fw::",
         ]),
     )?;
+    // Updates over Wi-Fi (issue #17): a second C3 build, picow flash --ota,
+    // ESPHome's uploader and esp-idf-defs on a virtual C3.
+    crate::ota::ci_steps()?;
     // Discovery between network namespaces (issue 16): serve and virtual
     // boards with the C3 firmware just built, python-zeroconf as the
     // independent implementation, probe --net, hostile datagrams. The tests

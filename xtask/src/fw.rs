@@ -37,13 +37,16 @@ pub const DEBIAN_CLIPPY: &[&str] = &["rust-web-clippy"];
 pub const C3_IMAGE_BUDGET: u64 = 640 * 1000;
 
 const USAGE: &str = "\
-usage: cargo xtask fw build --chip esp32c3|esp32c6|esp32s3 [--release]
+usage: cargo xtask fw build --chip esp32c3|esp32c6|esp32s3 [--release] [--version V]
        cargo xtask fw check --chip esp32c3|esp32c6|esp32s3
        cargo xtask fw clippy --chip esp32c3|esp32c6|esp32s3
 
 build   builds the firmware; the ELF lands at target/picow-fw/<chip>/picow-fw.elf
         and is installed in the user's data directory, where picow finds it
-        from any directory (Linux: ~/.local/share/picow/firmware/<chip>/)
+        from any directory (Linux: ~/.local/share/picow/firmware/<chip>/);
+        with --version V (release): the app descriptor says V, and the ELF
+        lands at target/picow-fw/<chip>/picow-fw-V.elf only (a second image
+        for testing updates over Wi-Fi)
 check   release build, app image (picow-fw.bin next to the ELF), esptool
         image-info validation (checksum, hash, project name) and sizes
 clippy  clippy on the firmware with -D warnings
@@ -139,11 +142,13 @@ fn cargo_target_dir() -> PathBuf {
 struct Args {
     chip: Chip,
     release: bool,
+    version: Option<String>,
 }
 
 fn parse_args(args: &[String], allow_release: bool) -> Result<Args> {
     let mut chip = None;
     let mut release = false;
+    let mut version = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -158,6 +163,21 @@ fn parse_args(args: &[String], allow_release: bool) -> Result<Args> {
                 })?);
             }
             "--release" if allow_release => release = true,
+            "--version" if allow_release => {
+                let v = it
+                    .next()
+                    .filter(|v| {
+                        !v.is_empty()
+                            && v.len() < 32
+                            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+                    })
+                    .ok_or_else(|| {
+                        crate::bad_input(
+                            "--version needs a value of 1 to 31 characters of [A-Za-z0-9._+-], e.g. 0.1.0-ota",
+                        )
+                    })?;
+                version = Some(v.clone());
+            }
             other => {
                 return Err(crate::bad_input(format!(
                     "unexpected argument `{other}`\n\n{USAGE}"
@@ -166,7 +186,14 @@ fn parse_args(args: &[String], allow_release: bool) -> Result<Args> {
         }
     }
     let chip = chip.ok_or_else(|| crate::bad_input(format!("--chip is required\n\n{USAGE}")))?;
-    Ok(Args { chip, release })
+    if version.is_some() && !release {
+        return Err(crate::bad_input("--version needs --release"));
+    }
+    Ok(Args {
+        chip,
+        release,
+        version,
+    })
 }
 
 /// Runs `cargo xtask fw <args>`.
@@ -174,6 +201,9 @@ pub fn run(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         Some("build") => {
             let a = parse_args(&args[1..], true)?;
+            if let Some(v) = &a.version {
+                return build_version(a.chip, v).map(|_| ());
+            }
             let elf = build(a.chip, a.release)?;
             install(a.chip, &elf).map(|_| ())
         }
@@ -246,6 +276,8 @@ fn firmware_cargo(chip: Chip) -> Result<Command> {
         "RUSTC_WRAPPER",
         "RUSTC_WORKSPACE_WRAPPER",
         "CARGO_BUILD_RUSTC",
+        // Only `build_version` sets the version.
+        "PICOW_FW_VERSION",
     ] {
         c.env_remove(var);
     }
@@ -275,6 +307,43 @@ pub fn build(chip: Chip, release: bool) -> Result<PathBuf> {
         .join(profile)
         .join("picow-fw");
     let dest = elf_path(chip);
+    std::fs::create_dir_all(dest.parent().expect("has a parent"))
+        .map_err(|e| format!("creating {}: {e}", dest.display()))?;
+    std::fs::copy(&built, &dest)
+        .map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
+    println!("    ELF: {}", dest.display());
+    Ok(dest)
+}
+
+/// Where [`build_version`] leaves the ELF of `chip` whose app descriptor
+/// says `version`.
+pub fn version_elf_path(chip: Chip, version: &str) -> PathBuf {
+    root()
+        .join("target/picow-fw")
+        .join(chip.name())
+        .join(format!("picow-fw-{version}.elf"))
+}
+
+/// A release build whose app descriptor (and `@picow boot` line) says
+/// `version` (through `PICOW_FW_VERSION`; only the firmware crate itself is
+/// compiled again), copied to [`version_elf_path`]: the second image of the
+/// tests of updates over Wi-Fi.
+pub fn build_version(chip: Chip, version: &str) -> Result<PathBuf> {
+    let mut c = firmware_cargo(chip)?;
+    c.args(["build", "--locked", "--release", "--target", chip.target()])
+        .args(["--no-default-features", "--features", chip.name()])
+        .arg("--target-dir")
+        .arg(cargo_target_dir())
+        .env("PICOW_FW_VERSION", version);
+    step(
+        &format!("firmware {} version {version}", chip.name()),
+        &mut c,
+    )?;
+    let built = cargo_target_dir()
+        .join(chip.target())
+        .join("release")
+        .join("picow-fw");
+    let dest = version_elf_path(chip, version);
     std::fs::create_dir_all(dest.parent().expect("has a parent"))
         .map_err(|e| format!("creating {}: {e}", dest.display()))?;
     std::fs::copy(&built, &dest)

@@ -10,6 +10,7 @@ mod bench;
 mod ci;
 mod docs_check;
 mod fw;
+mod ota;
 mod sim_check;
 mod tools;
 mod windows;

@@ -129,6 +129,57 @@ pub fn zeroconf_python() -> Result<PathBuf> {
     Ok(python)
 }
 
+/// ESPHome (for its uploader, `esphome.espota2`) and esp-idf-defs (an
+/// independent reader of ESP-IDF's partition tables, otadata and images):
+/// the update-over-Wi-Fi tests check picow against them.
+pub const ESPHOME_VERSION: &str = "2026.6.5";
+/// See [`ESPHOME_VERSION`].
+pub const ESP_IDF_DEFS_VERSION: &str = "0.1.7";
+
+/// The Python of the project's venv with ESPHome's uploader and
+/// esp-idf-defs, installed on first use. ESPHome is installed without its
+/// dependencies: `espota2` needs none of them (its compiler toolchain and
+/// dashboard would be hundreds of megabytes).
+pub fn ota_python() -> Result<PathBuf> {
+    esptool()?; // makes the venv
+    let venv = root().join("target/xtask/venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(format!(
+        "esphome-{ESPHOME_VERSION}-esp-idf-defs-{ESP_IDF_DEFS_VERSION}.ok"
+    ));
+    if stamp.exists() {
+        return Ok(python);
+    }
+    println!(
+        "==> installing esphome {ESPHOME_VERSION} (uploader only) and esp-idf-defs {ESP_IDF_DEFS_VERSION} into {}",
+        venv.display()
+    );
+    let pip = |args: &[&str]| {
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "-q"])
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !pip(&["--no-deps", &format!("esphome=={ESPHOME_VERSION}")]) {
+        return Err(format!("pip install esphome=={ESPHOME_VERSION} failed"));
+    }
+    if !pip(&[&format!("esp-idf-defs=={ESP_IDF_DEFS_VERSION}")]) {
+        return Err(format!(
+            "pip install esp-idf-defs=={ESP_IDF_DEFS_VERSION} failed"
+        ));
+    }
+    let ok = Command::new(&python)
+        .args(["-c", "import esphome.espota2, esp_idf_defs.otadata"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err("esphome.espota2 or esp_idf_defs does not import in the venv".into());
+    }
+    std::fs::write(&stamp, "").map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    Ok(python)
+}
+
 /// `cargo xtask tools`: everything `cargo xtask ci` installs on its way, at
 /// once (Debian packages as root, the Python venv with esptool), so that a
 /// fresh machine can be prepared before going offline or before a run.
@@ -151,6 +202,7 @@ pub fn run(args: &[String]) -> Result {
     }
     let esptool = esptool()?;
     zeroconf_python()?;
+    ota_python()?;
     println!(
         "xtask tools: everything is installed (esptool: {})",
         esptool.display()

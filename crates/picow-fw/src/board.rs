@@ -12,7 +12,11 @@ use embassy_net::{IpAddress, IpEndpoint, Stack};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
 use embassy_time::{Duration, Instant, Timer};
+use esp_bootloader_esp_idf::ota::OtaImageState;
+use esp_bootloader_esp_idf::ota_updater::OtaUpdater;
+use esp_bootloader_esp_idf::partitions::{AppPartitionSubType, PARTITION_TABLE_MAX_LEN};
 use esp_hal::gpio::{Level, Output};
+use esp_hal::rng::Rng;
 use esp_hal::usb::usb_serial_jtag::UsbSerialJtagRx;
 use esp_hal::Async;
 use esp_radio::wifi::sta::StationConfig;
@@ -20,10 +24,6 @@ use esp_radio::wifi::{
     AuthenticationMethodConfig, Config, ConnectionError, DisconnectReason, Password, Ssid,
     WifiController,
 };
-use esp_bootloader_esp_idf::ota::OtaImageState;
-use esp_bootloader_esp_idf::ota_updater::OtaUpdater;
-use esp_bootloader_esp_idf::partitions::{AppPartitionSubType, PARTITION_TABLE_MAX_LEN};
-use esp_hal::rng::Rng;
 use esp_storage::FlashStorage;
 use picow_app::{Board, Datagrams, FlashError, Link, NetError, NetInfo, WifiError};
 use picow_protocol::layout::TableEntry;
@@ -404,7 +404,11 @@ impl Board for FwBoard {
             .map_err(|_| FlashError)
     }
 
-    async fn ota_set_state(&self, _otadata: &TableEntry, state: ImageState) -> Result<(), FlashError> {
+    async fn ota_set_state(
+        &self,
+        _otadata: &TableEntry,
+        state: ImageState,
+    ) -> Result<(), FlashError> {
         let mut flash = self.flash.borrow_mut();
         let mut table = [0u8; PARTITION_TABLE_MAX_LEN];
         let mut updater = OtaUpdater::new(&mut flash, &mut table).map_err(|_| FlashError)?;

@@ -24,7 +24,25 @@ use static_cell::StaticCell;
 use crate::board::FwBoard;
 
 // The app descriptor: espflash and esptool show `picow-fw` and the version.
-esp_bootloader_esp_idf::esp_app_desc!();
+esp_bootloader_esp_idf::esp_app_desc!(
+    VERSION,
+    env!("CARGO_PKG_NAME"),
+    esp_bootloader_esp_idf::BUILD_TIME,
+    esp_bootloader_esp_idf::BUILD_DATE,
+    esp_bootloader_esp_idf::ESP_IDF_COMPATIBLE_VERSION,
+    esp_bootloader_esp_idf::MMU_PAGE_SIZE,
+    0,
+    u16::MAX,
+    esp_bootloader_esp_idf::SECURE_VERSION
+);
+
+/// The firmware's version: the crate's, or `PICOW_FW_VERSION` at build time
+/// (`cargo xtask fw build --version V`: CI builds a second image that way
+/// to test updates over Wi-Fi).
+const VERSION: &str = match option_env!("PICOW_FW_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
 
 #[cfg(feature = "esp32s3")]
 const CHIP: &str = "esp32s3";
@@ -120,7 +138,7 @@ async fn main(spawner: Spawner) -> ! {
         rng,
     };
     let info = AppInfo {
-        version: env!("CARGO_PKG_VERSION"),
+        version: VERSION,
         chip: CHIP,
         mac: station_mac(),
     };

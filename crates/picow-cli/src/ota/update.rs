@@ -521,15 +521,25 @@ pub fn run(req: &Request, events: &mut dyn FnMut(&Step)) -> Result<Done, UpdateE
                     }
                 },
             };
+            // The ELF the board's image was made from (its app descriptor
+            // says) is recognised before the image is even built.
+            if let Some(i) = &info {
+                let same_elf = fw
+                    .elf_sha256()
+                    .is_some_and(|e| e == i.elf_sha256 && e != [0; 32]);
+                if same_elf && !req.force {
+                    return Ok(Done {
+                        outcome: Outcome::Unchanged(Box::new(i.clone())),
+                        traffic,
+                        mac: mac_s,
+                    });
+                }
+            }
             let flash_size = info.as_ref().map_or(0, |i| i.flash_size);
             let app = fw.image(flash_size)?;
             let app_info = check_image(&app).map_err(UpdateError::Input)?;
             if let Some(i) = &info {
-                let same = fw
-                    .elf_sha256()
-                    .is_some_and(|e| e == i.elf_sha256 && e != [0; 32])
-                    || app_info.sha256 == i.sha256;
-                if same && !req.force {
+                if app_info.sha256 == i.sha256 && !req.force {
                     return Ok(Done {
                         outcome: Outcome::Unchanged(Box::new(i.clone())),
                         traffic,

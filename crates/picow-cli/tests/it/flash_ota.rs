@@ -390,6 +390,9 @@ pub fn cutting_relay(
             let Ok(mut up) = TcpStream::connect(&to) else {
                 return;
             };
+            // One-byte acknowledgements must not wait for Nagle.
+            let _ = c.set_nodelay(true);
+            let _ = up.set_nodelay(true);
             let cut = (n == which).then_some(limit);
             let mut c2 = c.try_clone().unwrap();
             let mut up2 = up.try_clone().unwrap();

@@ -10,6 +10,7 @@ mod app_serve;
 mod cli;
 mod flash_fw;
 mod flash_ota;
+mod flash_ota_fw;
 mod flash_sim;
 mod for_people;
 mod hostile_inputs;
