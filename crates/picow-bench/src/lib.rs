@@ -1,9 +1,13 @@
 //! Shared pieces of the serve benchmark's load generator and baseline
-//! server: the message format and the file-descriptor limit.
+//! server: the message format and the file-descriptor limit; and
+//! [`chrome`], headless Chromium for the page's tests and benchmark.
 //!
 //! A message is `size` ASCII bytes ending in `\n`:
 //! `c<client> s<seq> t<unix-nanos> ....\n`, so that whoever receives it can
 //! tell who sent it and when.
+
+#[cfg(unix)]
+pub mod chrome;
 
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};

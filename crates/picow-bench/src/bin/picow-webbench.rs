@@ -20,6 +20,8 @@ use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use picow_bench::chrome::{self, Browser};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -63,23 +65,6 @@ fn clk_tck() -> f64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
-}
-
-/// CPU seconds of every process whose command line holds `needle` (the
-/// browser's processes, found by their profile directory).
-fn cpu_of_matching(needle: &str) -> f64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
-        .map(cpu_secs)
-        .sum()
 }
 
 struct Serve {
@@ -176,7 +161,15 @@ fn stop_serve(mut s: Serve) -> Res<(serde_json::Value, PathBuf)> {
         }
     }
     let _ = s.child.wait();
-    Ok((summary.ok_or("serve printed no summary")?, s.log))
+    Ok((summary.ok_or("serve printed no summary")?, s.log.clone()))
+}
+
+impl Drop for Serve {
+    /// An early return leaves no serve running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The bytes received (`dir: in`) in a `--log` file.
@@ -245,63 +238,34 @@ async fn boards(port: u16, n: usize, rate: u32, seconds: u64) -> Res<u64> {
     Ok(sent.load(Ordering::Relaxed))
 }
 
-struct Driver(Child, u16);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The browser: picow_bench's guard, which kills chromedriver's whole
+/// process group and removes the profile on every way out (an early
+/// return, a panic).
+async fn browser() -> Res<Browser> {
+    Browser::start(chrome::Options {
+        lang: "en".into(),
+        args: vec![
+            "--enable-precise-memory-info".into(),
+            "--js-flags=--expose-gc".into(),
+        ],
+        ..chrome::Options::default()
+    })
+    .await
 }
 
-fn chromedriver() -> Res<Driver> {
-    let mut child = Command::new("/usr/bin/chromedriver")
-        .args(["--port=0", "--allowed-ips=127.0.0.1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("chromedriver: {e} (apt-get install chromium chromium-driver)"))?;
-    let out = child.stdout.take().ok_or("no stdout")?;
-    for l in BufReader::new(out).lines().map_while(Result::ok) {
-        if let Some(rest) = l.split("started successfully on port ").nth(1) {
-            let port = rest.trim_end_matches('.').trim().parse().unwrap_or(0);
-            return Ok(Driver(child, port));
-        }
-    }
-    Err("chromedriver did not start".into())
+/// CPU seconds of the browser's processes (chromedriver's group).
+fn browser_cpu(b: &Browser) -> f64 {
+    b.process_group()
+        .map(|g| {
+            chrome::processes_in_group(g)
+                .into_iter()
+                .map(|p| cpu_secs(p as u32))
+                .sum()
+        })
+        .unwrap_or(0.0)
 }
 
-async fn browser(driver: &Driver, profile: &Path) -> Res<fantoccini::Client> {
-    let caps = serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-default-apps", "--disable-extensions", "--disable-sync",
-                "--disable-domain-reliability", "--no-first-run", "--no-pings",
-                "--disable-features=Translate,MediaRouter,OptimizationHints",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-                "--proxy-server=http://127.0.0.1:9",
-                "--enable-precise-memory-info", "--js-flags=--expose-gc",
-                "--window-size=1400,1000", "--lang=en",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-            "prefs": {"intl.accept_languages": "en"},
-        },
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        return Err("capabilities".into());
-    };
-    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.1))
-        .await
-        .map_err(|e| format!("WebDriver session: {e}"))
-}
-
-async fn js(c: &fantoccini::Client, s: &str) -> Res<serde_json::Value> {
+async fn js(c: &chrome::fantoccini::Client, s: &str) -> Res<serde_json::Value> {
     c.execute(s, vec![])
         .await
         .map_err(|e| format!("script: {e}"))
@@ -386,9 +350,8 @@ async fn run(
     let pid = serve.child.id();
     let mut session = None;
     if let (Some(scrollback), Some(url)) = (page, serve.web.clone()) {
-        let driver = chromedriver()?;
-        let profile = dir.join(format!("profile-{scrollback}"));
-        let c = browser(&driver, &profile).await?;
+        let b = browser().await?;
+        let c = b.client.clone();
         c.goto(&url).await.map_err(|e| format!("open {url}: {e}"))?;
         // The scroll-back under test and the plot open, as a person would
         // set them; then the page again with those settings.
@@ -422,18 +385,14 @@ async fn run(
         if std::env::var_os("PICOW_WEBBENCH_PROFILE").is_some() {
             js(&c, PROFILE).await?;
         }
-        session = Some((driver, c, profile));
+        session = Some((b, c));
     }
-    let needle = session
-        .as_ref()
-        .map(|(_, _, p)| p.display().to_string())
-        .unwrap_or_default();
     let cpu0 = cpu_secs(pid);
-    let bcpu0 = session.as_ref().map(|_| cpu_of_matching(&needle));
+    let bcpu0 = session.as_ref().map(|(b, _)| browser_cpu(b));
     let load = tokio::spawn(boards(serve.port, n, rate, seconds));
     let mut heap = Vec::new();
     let started = Instant::now();
-    if let Some((_, c, _)) = &session {
+    if let Some((_, c)) = &session {
         let mut next = 10;
         while !load.is_finished() {
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -448,11 +407,14 @@ async fn run(
     // Let the page take the last lines.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let serve_cpu = cpu_secs(pid) - cpu0;
-    let browser_cpu = bcpu0.map(|b0| cpu_of_matching(&needle) - b0);
+    let browser_cpu = session
+        .as_ref()
+        .zip(bcpu0)
+        .map(|((b, _), b0)| browser_cpu(b) - b0);
     let mut lat = None;
     let mut page_rx = None;
     let mut dom = None;
-    if let Some((_driver, c, _)) = session {
+    if let Some((b, c)) = session {
         if std::env::var_os("PICOW_WEBBENCH_PROFILE").is_some() {
             println!("profile: {}", js(&c, "return window.__prof").await?);
             println!("long frames: {}", js(&c, "return window.__loaf").await?);
@@ -466,7 +428,7 @@ async fn run(
         ));
         page_rx = r["rx"].as_str().and_then(|s| s.parse().ok());
         dom = r["dom"].as_u64();
-        let _ = c.close().await;
+        b.close().await;
     }
     let (summary, log) = stop_serve(serve)?;
     Ok(Run {

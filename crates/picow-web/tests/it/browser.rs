@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use picow_bench::chrome::fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use crate::support::{browser, js, output_dir, until, Board, Driver, Serve, Setup, TempDir};
+use crate::support::Setup;
+use crate::support::{browser, js, output_dir, until, Board, Browser, Serve};
 
 fn css(s: &str) -> Locator<'_> {
     Locator::Css(s)
@@ -84,24 +85,23 @@ async fn boards(serve: &Serve, names: &[&str]) -> Vec<Board> {
     out
 }
 
-/// A browser in `lang` with the page open; its profile and downloads are
-/// removed with it.
+/// A browser in `lang` with the page open; dropping it (also when the test
+/// fails) stops the browser and removes its profile and downloads.
 struct Page {
     c: Client,
-    downloads: TempDir,
-    _profile: TempDir,
+    browser: Browser,
 }
 
 impl Page {
-    async fn open(driver: &Driver, serve: &Serve, lang: &str) -> Page {
-        let (profile, downloads) = (TempDir::new("profile"), TempDir::new("downloads"));
-        let c = browser(driver, lang, &profile.0, &downloads.0).await;
+    async fn open(serve: &Serve, lang: &str) -> Page {
+        let browser = browser(lang).await;
+        let c = browser.client.clone();
         open(&c, serve).await;
-        Page {
-            c,
-            downloads,
-            _profile: profile,
-        }
+        Page { c, browser }
+    }
+
+    async fn close(self) {
+        self.browser.close().await;
     }
 }
 
@@ -130,8 +130,7 @@ async fn type_into(c: &Client, sel: &str, text: &str) {
 async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() {
     let serve = Serve::start(Setup::default()).await;
     let [alpha, beta]: [Board; 2] = boards(&serve, &["alpha", "beta"]).await.try_into().unwrap();
-    let driver = Driver::start();
-    let page = Page::open(&driver, &serve, "en").await;
+    let page = Page::open(&serve, "en").await;
     let c = &page.c;
     until("both boards listed with their names", 10, || async {
         names(c).await == serde_json::json!([["1", "alpha", false], ["2", "beta", false]])
@@ -205,7 +204,7 @@ async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() 
         !serve.json().iter().any(|e| e["event"] == "disconnected"),
         "a reload must not disconnect a board"
     );
-    page.c.clone().close().await.unwrap();
+    page.close().await;
     serve.stop().await;
 }
 
@@ -248,11 +247,10 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     lab.send("温度正常\n".as_bytes());
-    let driver = Driver::start();
     let out = output_dir();
 
     // Chinese from the browser's language.
-    let page = Page::open(&driver, &serve, "zh-CN").await;
+    let page = Page::open(&serve, "zh-CN").await;
     let c = &page.c;
     assert_eq!(
         js(c, "return navigator.languages").await,
@@ -308,10 +306,10 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
             == "Send"
     })
     .await;
-    page.c.clone().close().await.unwrap();
+    page.close().await;
 
     // English from an English browser.
-    let page = Page::open(&driver, &serve, "en").await;
+    let page = Page::open(&serve, "en").await;
     let c = &page.c;
     until("the page in English", 10, || async {
         js(c, "return document.documentElement.lang").await == "en"
@@ -324,7 +322,7 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
     wait_view(c, "temp:").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     std::fs::write(out.join("page-en.png"), c.screenshot().await.unwrap()).unwrap();
-    page.c.clone().close().await.unwrap();
+    page.close().await;
     if std::env::var_os("PICOW_UPDATE_SCREENSHOTS").is_some() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
         std::fs::create_dir_all(&docs).unwrap();
@@ -339,8 +337,7 @@ async fn the_page_speaks_the_browsers_language_and_switches() {
 async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     let serve = Serve::start(Setup::default()).await;
     let board = boards(&serve, &["sensor"]).await.remove(0);
-    let driver = Driver::start();
-    let page = Page::open(&driver, &serve, "en").await;
+    let page = Page::open(&serve, "en").await;
     let c = &page.c;
 
     // The formats people already use.
@@ -411,7 +408,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
     wait_view(c, "raw").await;
     click(c, "[data-testid=client-row][data-id='1']").await;
     click(c, "[data-testid=save-button]").await;
-    let dir = page.downloads.0.clone();
+    let dir = page.browser.downloads.clone();
     let saved = move || -> Option<Vec<u8>> {
         let file = std::fs::read_dir(&dir)
             .ok()?
@@ -431,7 +428,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
         sent,
         "the saved file must hold exactly the received bytes"
     );
-    page.c.clone().close().await.unwrap();
+    page.close().await;
     serve.stop().await;
 }
 
@@ -439,8 +436,7 @@ async fn numbers_are_plotted_per_series_and_the_file_has_the_exact_bytes() {
 async fn the_encoding_switch_decodes_and_encodes_gbk() {
     let serve = Serve::start(Setup::default()).await;
     let board = boards(&serve, &["gbk"]).await.remove(0);
-    let driver = Driver::start();
-    let page = Page::open(&driver, &serve, "zh-CN").await;
+    let page = Page::open(&serve, "zh-CN").await;
     let c = &page.c;
     board.send(&[0xd6, 0xd0, 0xce, 0xc4, b'\n']);
     wait_view(c, "\\xd6\\xd0\\xce\\xc4").await;
@@ -477,7 +473,7 @@ async fn the_encoding_switch_decodes_and_encodes_gbk() {
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(board.received(), [0xd6, 0xd0, 0xce, 0xc4]);
-    page.c.clone().close().await.unwrap();
+    page.close().await;
     serve.stop().await;
 }
 
@@ -488,8 +484,7 @@ async fn the_encoding_switch_decodes_and_encodes_gbk() {
 async fn the_rest_of_the_window_works() {
     let serve = Serve::start(Setup::default()).await;
     let [alpha, beta]: [Board; 2] = boards(&serve, &["alpha", "beta"]).await.try_into().unwrap();
-    let driver = Driver::start();
-    let page = Page::open(&driver, &serve, "zh-CN").await;
+    let page = Page::open(&serve, "zh-CN").await;
     let c = &page.c;
     alpha.send(b"ping one\nping two\n");
     wait_view(c, "ping two").await;
@@ -634,7 +629,7 @@ async fn the_rest_of_the_window_works() {
         c.screenshot().await.unwrap(),
     )
     .unwrap();
-    page.c.clone().close().await.unwrap();
+    page.close().await;
     serve.stop().await;
 }
 
@@ -652,8 +647,7 @@ async fn serves_flags_are_the_pages_defaults_until_the_user_chooses() {
     })
     .await;
     let board = boards(&serve, &["desk"]).await.remove(0);
-    let driver = Driver::start();
-    let page = Page::open(&driver, &serve, "en").await;
+    let page = Page::open(&serve, "en").await;
     let c = &page.c;
     board.send(b"AB");
     wait_view(c, "41 42").await;
@@ -712,6 +706,46 @@ async fn serves_flags_are_the_pages_defaults_until_the_user_chooses() {
         .await,
         true
     );
-    page.c.clone().close().await.unwrap();
+    page.close().await;
+    serve.stop().await;
+}
+
+/// A browser test that fails (here: panics with the page open) leaves no
+/// chromedriver, no Chromium, no helper of either and no profile behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_that_fails_leaves_no_browser_behind() {
+    use picow_bench::chrome::{processes_in_group, processes_naming};
+    let serve = Serve::start(Setup::default()).await;
+    let url = serve.url();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let failing = tokio::spawn(async move {
+        let b = browser("en").await;
+        b.client.goto(&url).await.unwrap();
+        let group = b.process_group().unwrap();
+        // The browser runs: its processes are in chromedriver's group and
+        // its profile is on disk.
+        assert!(
+            processes_in_group(group).len() >= 3,
+            "chromedriver, chromium and its helpers"
+        );
+        assert!(!processes_naming(b.dir()).is_empty());
+        let _ = tx.send((group, b.dir().to_owned()));
+        panic!("a browser test made to fail");
+    });
+    let err = failing.await.unwrap_err();
+    assert!(err.is_panic());
+    let (group, dir) = rx.await.unwrap();
+    assert_eq!(
+        processes_in_group(group),
+        Vec::<i32>::new(),
+        "processes of the browser's group"
+    );
+    assert_eq!(
+        processes_naming(&dir),
+        Vec::<i32>::new(),
+        "processes naming {}",
+        dir.display()
+    );
+    assert!(!dir.exists(), "{} is left behind", dir.display());
     serve.stop().await;
 }

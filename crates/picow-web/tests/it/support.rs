@@ -4,45 +4,16 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use picow_bench::chrome::{self, Browser};
 use picow_serve::text::Charset;
 use picow_serve::{Config, Listener, Observer};
 use picow_web::{Options, WebServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-
-/// A name unique to this process and call, for temp dirs.
-pub fn unique(what: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "picow-web-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A temporary directory removed on drop (also when a test fails).
-#[derive(Debug)]
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(what: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(what));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// How a test's serve is set up.
 #[derive(Debug, Clone)]
@@ -269,118 +240,19 @@ pub fn output_dir() -> PathBuf {
     d
 }
 
-/// chromedriver on a port of its choosing; killed on drop.
-#[derive(Debug)]
-pub struct Driver {
-    child: Child,
-    pub port: u16,
-}
-
-/// What the browser tests need from Debian.
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-
-impl Driver {
-    pub fn start() -> Driver {
-        for exe in [CHROMEDRIVER, CHROMIUM] {
-            assert!(
-                Path::new(exe).exists(),
-                "{exe} is missing: install Debian's chromium and chromium-driver \
-                 (apt-get install chromium chromium-driver fonts-noto-cjk; `cargo xtask ci` does)"
-            );
-        }
-        let mut child = Command::new(CHROMEDRIVER)
-            .args(["--port=0", "--allowed-ips=127.0.0.1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting chromedriver");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                    let port: u16 = rest.trim_end_matches('.').trim().parse().unwrap_or(0);
-                    let _ = tx.send(port);
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("chromedriver did not say its port within 20 s");
-        Driver { child, port }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A headless Chromium in `lang`, with a fresh profile and downloads going
-/// to `downloads`. No traffic leaves the machine: every name but loopback
-/// fails to resolve and any proxy use goes to a closed local port.
-pub async fn browser(
-    driver: &Driver,
-    lang: &str,
-    profile: &Path,
-    downloads: &Path,
-) -> fantoccini::Client {
-    let caps = serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-default-apps",
-                "--disable-extensions",
-                "--disable-sync",
-                "--disable-domain-reliability",
-                "--disable-client-side-phishing-detection",
-                "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--no-pings",
-                "--metrics-recording-only",
-                "--password-store=basic",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-                "--proxy-server=http://127.0.0.1:9",
-                format!("--user-data-dir={}", profile.display()),
-                format!("--lang={lang}"),
-                "--window-size=1400,1000",
-            ],
-            "prefs": {
-                "intl.accept_languages": lang,
-                "download.default_directory": downloads.display().to_string(),
-                "download.prompt_for_download": false,
-                "download.directory_upgrade": true,
-                "safebrowsing.enabled": false,
-            },
-        },
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    fantoccini::ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with headless Chromium")
+/// A headless Chromium in `lang` (picow-bench's guard: dropping it, also
+/// when a test panics, kills chromedriver's whole process group and removes
+/// the profile and the downloads).
+pub async fn browser(lang: &str) -> Browser {
+    Browser::start(chrome::Options {
+        lang: lang.into(),
+        ..chrome::Options::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs JavaScript in the page and returns its value.
-pub async fn js(c: &fantoccini::Client, script: &str) -> serde_json::Value {
+pub async fn js(c: &chrome::fantoccini::Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.unwrap()
 }
