@@ -139,6 +139,26 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> 
     Ok(data)
 }
 
+/// Whether `a` and `b` name the same existing file (through symlinks and
+/// hard links).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+        false
+    }
+    #[cfg(not(unix))]
+    {
+        matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

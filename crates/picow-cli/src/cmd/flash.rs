@@ -825,26 +825,6 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Whether `a` and `b` name the same existing file (through symlinks and
-/// hard links).
-fn same_file(a: &Path, b: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
-            return x.dev() == y.dev() && x.ino() == y.ino();
-        }
-        false
-    }
-    #[cfg(not(unix))]
-    {
-        matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
-    }
-}
-
 /// `--save-image FILE` must be a file that can be made, in a directory that
 /// exists, and none of the inputs.
 pub fn check_save_image(out: &Path, inputs: &[(&str, &Path)]) -> Result<(), UsageError> {
@@ -872,7 +852,7 @@ pub fn check_save_image(out: &Path, inputs: &[(&str, &Path)]) -> Result<(), Usag
         }
     }
     for (flag, input) in inputs {
-        if same_file(out, input) {
+        if crate::files::same_file(out, input) {
             return Err(UsageError(format!(
                 "invalid --save-image {shown}: it is the {flag} file {}, which it would overwrite; \
                  give another file name",

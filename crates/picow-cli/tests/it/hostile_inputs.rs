@@ -432,3 +432,67 @@ fn values_out_of_range_and_conflicting_flags_name_the_flag() {
         assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn monitor_log_never_overwrites_the_elf_and_baud_has_a_range() {
+    use crate::monitor_support::Pty;
+    let dir = tempfile::tempdir().unwrap();
+    // Any ELF will do: this test binary.
+    let elf = dir.path().join("fw.elf");
+    std::fs::copy(std::env::current_exe().unwrap(), &elf).unwrap();
+    let before = std::fs::read(&elf).unwrap();
+    let alias = dir.path().join("alias.log");
+    std::os::unix::fs::symlink(&elf, &alias).unwrap();
+    let pty = Pty::new();
+    for log in [&elf, &alias] {
+        let mut c = bounded_picow();
+        c.args(["monitor", "--non-interactive", "--port"])
+            .arg(&pty.path)
+            .arg("--elf")
+            .arg(&elf)
+            .arg("--log")
+            .arg(log);
+        // Refused at once; a monitor that runs is stopped after the bound.
+        let mut child = Kill(
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let code = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        drop(child);
+        assert_eq!(
+            std::fs::read(&elf).unwrap(),
+            before,
+            "--log {} overwrote the ELF",
+            log.display()
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("--log") && err.contains("--elf"), "{err}");
+    }
+    for bad in ["0", "10", "20000000"] {
+        let out = run_bounded(
+            {
+                let mut c = bounded_picow();
+                c.args(["monitor", "--port", "/dev/null", "--baud", bad]);
+                c
+            },
+            20,
+        );
+        exits(&out, 2, &["--baud"]);
+    }
+}

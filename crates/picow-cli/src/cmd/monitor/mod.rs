@@ -57,8 +57,8 @@ pub struct MonitorArgs {
     /// Serial port (default: $PICOW_PORT, else the one Espressif board found).
     #[arg(long, env = "PICOW_PORT")]
     pub port: Option<String>,
-    /// Baud rate (ignored by native USB).
-    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Baud rate, 50 to 12000000 (ignored by native USB).
+    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(50..=12_000_000))]
     pub baud: u32,
     /// Show the bytes exactly as they come (no colours, no decoding).
     #[arg(long, conflicts_with_all = ["hex", "timestamps"])]
@@ -139,6 +139,19 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
             return Err(UsageError(format!(
                 "--log {}: the directory must exist and the path must name a file",
                 log.display()
+            ))
+            .into());
+        }
+        // The log is replaced: it must not be the ELF that is read.
+        if let Some(elf) = args
+            .elf
+            .as_deref()
+            .filter(|e| crate::files::same_file(log, e))
+        {
+            return Err(UsageError(format!(
+                "--log {}: it is the --elf file {}, which it would overwrite; give another file name",
+                log.display(),
+                elf.display()
             ))
             .into());
         }
