@@ -10,6 +10,7 @@ import {
   takeLines, pickLanguage, fill, plotCsv, visible,
 } from './parse.js';
 import { PlotStore, Plot } from './plot.js';
+import { DataView, Ring, cells, cut } from './view.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const TOKEN = document.querySelector('meta[name="picow-token"]')?.getAttribute('content') || '';
@@ -124,10 +125,10 @@ const state = {
   offers: null,
   /** @type {Map<number, Client>} */ clients: new Map(),
   /** @type {'all' | number} */ selected: 'all',
-  /** @type {Entry[]} */ entries: [],
+  /** Every entry, shown or not (for saving and for other filters), oldest first. */
+  entries: new Ring(settings.scrollback),
   entryBytes: 0,
   droppedIn: 0,
-  /** @type {Entry[]} */ pending: [],
   totalRx: 0, totalTx: 0, baseRx: 0, baseTx: 0,
   /** @type {Map<number, {rx: number, tx: number}>} */ bases: new Map(),
   encodings: [['utf-8', 'UTF-8']],
@@ -140,7 +141,6 @@ const state = {
   historyAt: -1,
   servedAt: null,
   paused: false,
-  follow: true,
 };
 
 function loadHistory() {
@@ -152,7 +152,6 @@ function loadHistory() {
   }
 }
 
-const view = $('data-view');
 const plot = new Plot($('plot'), $('plot-legend'), t);
 
 // ---------------------------------------------------------------- the link
@@ -233,14 +232,15 @@ function handle(e) {
       state.encoding = e.encoding;
       state.encodings = e.encodings;
       applyDefaults(e.defaults);
-      state.entries = [];
+      state.entries.clear();
       state.entryBytes = 0;
       state.droppedIn = 0;
-      state.pending = [];
       state.clients = new Map();
       state.stores = new Map();
-      state.totalRx = 0;
-      state.totalTx = 0;
+      // serve's own totals: every byte since it started, also of clients
+      // the page no longer lists.
+      state.totalRx = e.bytes_in ?? 0;
+      state.totalTx = e.bytes_out ?? 0;
       renderEncodings();
       break;
     case 'web.ready': {
@@ -289,22 +289,12 @@ function handle(e) {
       renderAddresses();
       break;
     case 'clients': {
-      let rx = 0;
-      let tx = 0;
       for (const info of e.clients) {
         const c = client(info.id);
         Object.assign(c, {
           peer: info.peer, since: ms(info.since), kind: info.kind, name: info.name,
           rx: info.bytes_in, tx: info.bytes_out, gone: false,
         });
-      }
-      if (state.snapshot) {
-        for (const c of state.clients.values()) {
-          rx += c.rx;
-          tx += c.tx;
-        }
-        state.totalRx = rx;
-        state.totalTx = tx;
       }
       renderClients(true);
       break;
@@ -325,6 +315,8 @@ function handle(e) {
       const c = client(e.id);
       c.kind = 'picow';
       c.name = e.name;
+      // Its rows' prefix has the name now.
+      if (e.name) dview.invalidate();
       follow(c, 'name');
       renderClients(true);
       renderTargets();
@@ -464,33 +456,23 @@ function addSys(e, key, vars) {
 }
 
 function addEntry(entry) {
-  state.entries.push(entry);
+  const out = state.entries.push(entry);
   if (entry.bytes) state.entryBytes += entry.bytes.length;
-  trimEntries();
-  if (!state.snapshot && !state.paused && shows(entry)) {
-    state.pending.push(entry);
-    // A tab in the background draws no frames: what waits for one stays
-    // within the scroll-back too.
-    const max = settings.scrollback;
-    if (state.pending.length > max * 1.1) state.pending.splice(0, state.pending.length - max);
-    scheduleView();
-  }
+  if (out) dropEntry(out);
+  while (state.entryBytes > ENTRY_BYTES_MAX && state.entries.length > 1) dropEntry(state.entries.shift());
+  if (!state.snapshot && !state.paused && shows(entry)) dview.add(entry);
 }
 
-function trimEntries() {
-  const max = settings.scrollback;
-  const es = state.entries;
-  if (es.length <= max * 1.1 && state.entryBytes <= ENTRY_BYTES_MAX) return;
-  let cut = Math.max(0, es.length - max);
-  let bytes = state.entryBytes;
-  for (let i = 0; i < cut; i++) bytes -= es[i].bytes?.length ?? 0;
-  while (bytes > ENTRY_BYTES_MAX && cut < es.length - 1) {
-    bytes -= es[cut].bytes?.length ?? 0;
-    cut += 1;
-  }
-  for (let i = 0; i < cut; i++) if (es[i].k === 'in') state.droppedIn += 1;
-  es.splice(0, cut);
-  state.entryBytes = bytes;
+/** An entry left the scroll-back. */
+function dropEntry(e) {
+  state.entryBytes -= e.bytes?.length ?? 0;
+  if (e.k === 'in') state.droppedIn += 1;
+}
+
+/** A new scroll-back size: the entries and the view keep the newest. */
+function setScrollback(n) {
+  for (const e of state.entries.resize(n)) dropEntry(e);
+  dview.setCapacity(n);
 }
 
 function shows(e) {
@@ -504,140 +486,52 @@ function label(id) {
   return c && c.name ? `#${id} ${c.name}` : `#${id}`;
 }
 
-const search = { term: '', re: null };
-
-function setSearch(term) {
-  search.term = term;
-  search.re = term ? new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi') : null;
-  renderAll();
-}
-
-/** Appends `text` to `el`, with the search matches marked. */
-function putText(el, text) {
-  if (!search.re) {
-    el.append(text);
-    return;
-  }
-  let at = 0;
-  for (const m of text.matchAll(search.re)) {
-    if (m.index > at) el.append(text.slice(at, m.index));
-    const mark = document.createElement('mark');
-    mark.textContent = m[0];
-    el.append(mark);
-    state.searchHits += 1;
-    at = m.index + m[0].length;
-  }
-  if (at < text.length) el.append(text.slice(at));
-}
-
 /** The time shown before an entry, or '' when timestamps are off. */
 function stampOf(ms) {
   return settings.time === 'off' ? '' : clock(ms, settings.time === 'utc');
 }
 
 /**
- * One row of an entry: its prefix (time, client, direction) in one span,
- * then `fillBody(row)` appends the text. Few nodes a row: thousands of
- * rows lay out fast.
+ * What an entry shows in the view: its prefix (time, client, direction),
+ * then in text a line per line of it; in hex, one line of bytes; in both,
+ * lines of 16 bytes with their ASCII.
+ * @returns {import('./view.js').Shape}
  */
-function row(e, fillBody) {
-  const div = document.createElement('div');
-  div.className = 'l';
+function shape(e) {
   const stamp = stampOf(e.t);
-  let head = stamp ? stamp + ' ' : '';
-  if (e.k !== 'sys') head += `${label(e.id)} ${e.k === 'in' ? '<' : '>'} `;
-  if (head) {
-    const p = document.createElement('span');
-    p.className = 'p';
-    p.textContent = head;
-    div.append(p);
-  }
-  fillBody(div);
-  return div;
+  let prefix = stamp ? stamp + ' ' : '';
+  if (e.k !== 'sys') prefix += `${label(e.id)} ${e.k === 'in' ? '<' : '>'} `;
+  if (e.k === 'sys') return { prefix, lines: t(e.key, e.vars).split('\n') };
+  if (settings.view === 'hex') return { prefix, lines: [spacedHex(e.bytes)], step: 3 };
+  if (settings.view === 'both') return { prefix, lines: hexDump(e.bytes).map(([h, a]) => `${h}  ${a}`) };
+  return { prefix, lines: displayText(e.text ?? '').split('\n') };
 }
 
-/**
- * One read (or one message) in the view: in text, a row per line of it; in
- * hex, one row of bytes; in both, rows of 16 bytes with their ASCII.
- */
-function renderEntry(e) {
-  const div = document.createElement('div');
-  div.className = `e ${e.k}`;
-  if (e.id != null) div.dataset.id = String(e.id);
-  if (e.k === 'sys') {
-    div.append(row(e, (b) => putText(b, t(e.key, e.vars))));
-  } else if (settings.view === 'hex') {
-    div.append(row(e, (b) => putText(b, spacedHex(e.bytes))));
-  } else if (settings.view === 'both') {
-    for (const [h, a] of hexDump(e.bytes)) div.append(row(e, (b) => putText(b, `${h}  ${a}`)));
-  } else {
-    for (const line of displayText(e.text ?? '').split('\n')) div.append(row(e, (b) => putText(b, line)));
-  }
-  return div;
-}
+const dview = new DataView($('data-view'), {
+  shape,
+  kind: (e) => e.k,
+  id: (e) => e.id,
+  size: (e) => (e.bytes ? e.bytes.length : 0) + 64,
+  jump: (show) => {
+    $('jump').hidden = !show;
+  },
+  drawn: renderSearchCount,
+});
+dview.maxBytes = ENTRY_BYTES_MAX;
+dview.setCapacity(settings.scrollback);
+dview.setWrap(settings.wrap);
+document.fonts?.ready.then(() => dview.measure());
 
-let viewFrame = 0;
-
-function scheduleView() {
-  if (!viewFrame) viewFrame = requestAnimationFrame(flushView);
-}
-
-function atBottom() {
-  return view.scrollTop + view.clientHeight >= view.scrollHeight - 8;
-}
-
-function flushView() {
-  viewFrame = 0;
-  const pending = state.pending;
-  state.pending = [];
-  if (!pending.length) return;
-  const follow = state.follow;
-  const max = settings.scrollback;
-  const frag = document.createDocumentFragment();
-  for (const e of pending.slice(-max)) frag.append(renderEntry(e));
-  view.append(frag);
-  let extra = view.childElementCount - max;
-  while (extra-- > 0) view.firstElementChild?.remove();
-  renderSearchCount();
-  if (follow) {
-    toEnd();
-    $('jump').hidden = true;
-  } else {
-    $('jump').hidden = false;
-  }
-}
-
-/** Scrolls the view to its end; the scroll event this causes is ours. */
-function toEnd() {
-  const before = view.scrollTop;
-  view.scrollTop = view.scrollHeight;
-  ownScroll = view.scrollTop !== before;
-}
-let ownScroll = false;
-
-// The view follows new data while it is scrolled to the end (also when it
-// changes size); scrolling up stops that until it is at the end again.
-new ResizeObserver(() => {
-  if (state.follow) toEnd();
-}).observe(view);
-
+/** Shows the entries again (another filter, the end of a snapshot, a resume). */
 function renderAll() {
-  state.pending = [];
-  state.searchHits = 0;
-  const max = settings.scrollback;
-  const frag = document.createDocumentFragment();
-  const shown = state.entries.filter(shows).slice(-max);
-  for (const e of shown) frag.append(renderEntry(e));
-  view.replaceChildren(frag);
-  view.classList.toggle('wrap', settings.wrap);
-  toEnd();
-  state.follow = true;
-  $('jump').hidden = true;
+  dview.reset(state.entries.filter(shows));
   renderSearchCount();
 }
 
 function renderSearchCount() {
-  $('search-count').textContent = search.re ? t('rx.search.count', { n: state.searchHits }) : '';
+  const s = dview.re ? t('rx.search.count', { n: dview.hits }) : '';
+  const el = $('search-count');
+  if (el.textContent !== s) el.textContent = s;
 }
 
 // ---------------------------------------------------------------- clients
@@ -1187,7 +1081,7 @@ function wire() {
     radio.addEventListener('change', () => {
       settings.view = radio.value;
       saveSettings('view');
-      renderAll();
+      dview.invalidate();
     });
   }
   const time = /** @type {HTMLSelectElement} */ ($('opt-time'));
@@ -1195,9 +1089,9 @@ function wire() {
   time.addEventListener('change', () => {
     settings.time = time.value;
     saveSettings('time');
-    renderAll();
+    dview.invalidate();
   });
-  bindCheck('opt-wrap', 'wrap', () => view.classList.toggle('wrap', settings.wrap));
+  bindCheck('opt-wrap', 'wrap', () => dview.setWrap(settings.wrap));
   bindCheck('opt-only', 'only', renderAll);
   bindCheck('opt-sent', 'sent', renderAll);
   bindCheck('opt-hexsend', 'hexsend', renderSendMode);
@@ -1224,8 +1118,7 @@ function wire() {
     settings.scrollback = Number.isFinite(v) ? Math.min(100000, Math.max(100, v)) : DEFAULTS.scrollback;
     sb.value = String(settings.scrollback);
     saveSettings('scrollback');
-    trimEntries();
-    renderAll();
+    setScrollback(settings.scrollback);
   });
   const every = /** @type {HTMLInputElement} */ ($('opt-every'));
   every.value = String(settings.every);
@@ -1241,7 +1134,7 @@ function wire() {
   });
   $('opt-auto').addEventListener('change', toggleAuto);
   $('btn-clear').addEventListener('click', () => {
-    state.entries = [];
+    state.entries.clear();
     state.entryBytes = 0;
     state.droppedIn = 0;
     renderAll();
@@ -1250,36 +1143,22 @@ function wire() {
   $('btn-save-text').addEventListener('click', saveText);
   $('btn-reset').addEventListener('click', resetCounters);
   $('jump').addEventListener('click', () => {
-    state.follow = true;
-    toEnd();
+    dview.toEnd();
     $('jump').hidden = true;
   });
-  view.addEventListener(
-    'scroll',
-    () => {
-      if (ownScroll) {
-        ownScroll = false;
-        return;
-      }
-      state.follow = atBottom();
-      if (state.follow) $('jump').hidden = true;
-    },
-    { passive: true },
-  );
   let searchTimer = 0;
   $('search').addEventListener('input', (e) => {
     clearTimeout(searchTimer);
     const v = /** @type {HTMLInputElement} */ (e.target).value;
-    searchTimer = setTimeout(() => setSearch(v), 150);
+    searchTimer = setTimeout(() => {
+      dview.setSearch(v);
+      renderSearchCount();
+    }, 150);
   });
   $('search').addEventListener('keydown', (e) => {
     if (e.key === 'Enter') {
-      const marks = view.querySelectorAll('mark');
-      if (!marks.length) return;
-      searchAt = (searchAt + (e.shiftKey ? marks.length - 1 : 1)) % marks.length;
-      for (const m of marks) m.classList.remove('cur');
-      marks[searchAt].classList.add('cur');
-      marks[searchAt].scrollIntoView({ block: 'center' });
+      e.preventDefault();
+      dview.nextMatch(e.shiftKey);
     }
   });
   $('client-rows').addEventListener('click', (e) => {
@@ -1371,14 +1250,13 @@ function wire() {
   $('plot-csv').addEventListener('click', exportCsv);
 }
 
-let searchAt = -1;
-
 // For the browser tests: the pure functions and a look at the state.
 window.picowTest = {
-  parsePlotLine, displayText, takeLines, pickLanguage, plot,
+  parsePlotLine, displayText, takeLines, pickLanguage, plot, Ring, cells, cut, view: dview,
   state: () => ({
     selected: state.selected, entries: state.entries.length, clients: state.clients.size,
-    encoding: state.encoding, lang, link: state.link,
+    encoding: state.encoding, lang, link: state.link, shown: dview.entries.length,
+    rows: dview.end - dview.base, domRows: dview.domRows(), rx: state.totalRx, tx: state.totalTx,
   }),
 };
 

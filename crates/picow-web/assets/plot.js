@@ -108,9 +108,9 @@ export class Plot {
     this.win = { points: 500 };
     this.drawnVersion = -1;
     this.visible = false;
-    this.fps = 20;
-    this.lastDraw = 0;
-    this.timer = 0;
+    this.fps = 30;
+    this.lastDraw = -Infinity;
+    this.frame = 0;
     new ResizeObserver(() => this.resize()).observe(el);
     el.addEventListener('wheel', (e) => this.wheel(e), { passive: false });
     el.addEventListener('dblclick', () => this.resetZoom());
@@ -220,14 +220,17 @@ export class Plot {
     return [times.map((x) => x / 1000), ...columns];
   }
 
-  /** New points arrived (or the window changed): draw soon. */
+  /** New points arrived (or the window changed): draw at a coming frame, at most `fps` times a second. */
   schedule() {
-    if (this.timer || this.paused || !this.visible) return;
-    const wait = Math.max(0, 1000 / this.fps - (performance.now() - this.lastDraw));
-    this.timer = setTimeout(() => {
-      this.timer = 0;
+    if (this.frame || this.paused || !this.visible) return;
+    this.frame = requestAnimationFrame((now) => {
+      this.frame = 0;
+      if (now - this.lastDraw < 1000 / this.fps - 2) {
+        this.schedule();
+        return;
+      }
       this.draw();
-    }, wait);
+    });
   }
 
   draw() {

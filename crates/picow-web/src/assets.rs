@@ -27,6 +27,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("plot.js", "text/javascript; charset=utf-8"),
     asset!("parse.js", "text/javascript; charset=utf-8"),
+    asset!("view.js", "text/javascript; charset=utf-8"),
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("i18n/en.json", "application/json"),

@@ -124,6 +124,9 @@ struct State {
     /// The client a page's auto-send goes to (stopped when it leaves).
     auto_to: Option<Target>,
     ended: bool,
+    /// Every byte received and sent since serve started.
+    bytes_in: u64,
+    bytes_out: u64,
 }
 
 /// The pages' side: the server's [`Backend`].
@@ -155,6 +158,8 @@ pub fn bridge(control: mpsc::Sender<Control>, opts: Options) -> (Bridge, WebObse
         auto: AutoState::stopped(),
         auto_to: None,
         ended: false,
+        bytes_in: 0,
+        bytes_out: 0,
     }));
     (
         Bridge {
@@ -356,6 +361,7 @@ impl State {
                 }
             }
             Event::Data { id, bytes, .. } => {
+                self.bytes_in += bytes.len() as u64;
                 if let Some(r) = self.live.get_mut(id) {
                     r.bytes_in += bytes.len() as u64;
                     if r.kind == Kind::Unknown {
@@ -364,6 +370,7 @@ impl State {
                 }
             }
             Event::Sent { id, bytes, .. } => {
+                self.bytes_out += bytes.len() as u64;
                 if let Some(r) = self.live.get_mut(id) {
                     r.bytes_out += bytes.len() as u64;
                 }
@@ -467,6 +474,8 @@ impl State {
                 .collect(),
             history_bytes: self.opts.history_bytes,
             defaults: self.opts.defaults,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
         };
         let push_line = |buf: &mut Vec<u8>, line: &str| {
             buf.extend_from_slice(line.as_bytes());
@@ -886,6 +895,46 @@ mod tests {
             ctl_rx.try_recv().is_err(),
             "no control from a page that went away"
         );
+    }
+
+    #[tokio::test]
+    async fn a_page_counts_every_byte_also_of_clients_it_no_longer_lists() {
+        let (ctl, _rx) = mpsc::channel(8);
+        let (bridge, mut obs) = bridge(ctl, Options::default());
+        let at = SystemTime::now();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let n = GONE as u64 + 10;
+        for id in 1..=n {
+            obs.event(at, &Event::Connected { id, peer }).unwrap();
+            obs.event(at, &data(id, 10)).unwrap();
+            obs.event(
+                at,
+                &Event::Sent {
+                    id,
+                    bytes: Bytes::from_static(b"abc"),
+                    text: "abc".into(),
+                },
+            )
+            .unwrap();
+            obs.event(
+                at,
+                &Event::Disconnected {
+                    id,
+                    peer,
+                    reason: "closed by peer".into(),
+                    bytes_in: 10,
+                    bytes_out: 3,
+                },
+            )
+            .unwrap();
+        }
+        let link = bridge.attach().unwrap();
+        let snap = lines(&link.outbox.take().await.unwrap());
+        let gone = snap.iter().find(|l| l["event"] == "web.gone").unwrap();
+        assert_eq!(gone["clients"].as_array().unwrap().len(), GONE);
+        assert_eq!(snap[0]["event"], "web.hello");
+        assert_eq!(snap[0]["bytes_in"], 10 * n);
+        assert_eq!(snap[0]["bytes_out"], 3 * n);
     }
 
     #[tokio::test]

@@ -224,6 +224,11 @@ pub enum WebMsg {
         history_bytes: usize,
         /// The settings that follow serve's flags until the user sets them.
         defaults: crate::bridge::Defaults,
+        /// Every byte received since serve started (also from clients the
+        /// snapshot no longer lists): the page's counter starts here.
+        bytes_in: u64,
+        /// Every byte sent since serve started.
+        bytes_out: u64,
     },
     /// Ends a snapshot.
     #[serde(rename = "web.ready")]

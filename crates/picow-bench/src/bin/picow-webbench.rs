@@ -271,21 +271,30 @@ async fn js(c: &chrome::fantoccini::Client, s: &str) -> Res<serde_json::Value> {
         .map_err(|e| format!("script: {e}"))
 }
 
-/// Installed in the page: the delay of every marked line that appears in
-/// the data view.
+/// Installed in the page: the delay from a board's send to the frame that
+/// puts the line into the view (every line: the view's hook, called at the
+/// end of the frame that drew it), and to the line's row entering the DOM
+/// (the rows in view only: the data view is a virtual list, a line that
+/// scrolls past within one frame never gets a row).
 const OBSERVE: &str = r#"
 window.__lat = [];
+window.__dom = [];
+const seen = new Set();
+window.picowTest.view.onCommit = (es) => {
+  const now = Date.now();
+  for (const e of es) for (const g of (e.text || '').matchAll(/t:(\d{13})/g)) window.__lat.push(now - Number(g[1]));
+};
 const view = document.querySelector('[data-testid=data-view]');
 new MutationObserver((ms) => {
   const now = Date.now();
   for (const m of ms) for (const n of m.addedNodes) {
-    if (n.nodeType !== 1) continue;
-    for (const b of n.querySelectorAll('.l')) {
-      const g = /t:(\d{13})/.exec(b.textContent);
-      if (g) window.__lat.push(now - Number(g[1]));
-    }
+    if (n.nodeType !== 1 || !n.classList.contains('l')) continue;
+    const g = /#(\d+)\b.*n:(\d+),t:(\d{13})/.exec(n.textContent);
+    if (!g || seen.has(g[1] + ':' + g[2])) continue;
+    seen.add(g[1] + ':' + g[2]);
+    window.__dom.push(now - Number(g[3]));
   }
-}).observe(view, { childList: true });
+}).observe(view, { childList: true, subtree: true });
 return true;
 "#;
 
@@ -317,11 +326,15 @@ return true;
 const HEAP: &str = "if (window.gc) window.gc(); return performance.memory.usedJSHeapSize;";
 
 const RESULT: &str = r#"
-const a = Float64Array.from(window.__lat).sort();
-const q = (p) => a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : null;
-return { n: a.length, p50: q(0.5), p99: q(0.99), max: a.length ? a[a.length - 1] : null,
+const stats = (l) => {
+  const a = Float64Array.from(l).sort();
+  const q = (p) => a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : null;
+  return { n: a.length, p50: q(0.5), p99: q(0.99), max: a.length ? a[a.length - 1] : null };
+};
+const st = window.picowTest.state();
+return { view: stats(window.__lat), dom: stats(window.__dom),
          rx: document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, ''),
-         dom: document.querySelector('[data-testid=data-view]').childElementCount };
+         rows: st.domRows, shown: st.shown };
 "#;
 
 struct Run {
@@ -332,9 +345,37 @@ struct Run {
     page_rx: Option<u64>,
     serve_cpu: f64,
     browser_cpu: Option<f64>,
-    lat: Option<(u64, f64, f64, f64)>,
+    /// Send → the frame that put the line into the view (every line).
+    view: Option<Stats>,
+    /// Send → the line's row entering the DOM (the lines that got a row).
+    dom: Option<Stats>,
     heap: Vec<(u64, f64)>,
-    dom: Option<u64>,
+    /// Rows in the DOM and entries in the view at the end.
+    rows: Option<u64>,
+    shown: Option<u64>,
+    /// How long after the last send the page's counter had every byte.
+    caught_up: Option<f64>,
+    /// The machine's load average (1 min) at the start and at the end.
+    load: (f64, f64),
+}
+
+/// n, p50, p99, max (ms).
+#[derive(Clone, Copy)]
+struct Stats(u64, f64, f64, f64);
+
+impl Stats {
+    fn of(v: &serde_json::Value) -> Stats {
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        Stats(v["n"].as_u64().unwrap_or(0), f("p50"), f("p99"), f("max"))
+    }
+}
+
+/// The 1-minute load average.
+fn load_avg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 async fn run(
@@ -387,6 +428,7 @@ async fn run(
         }
         session = Some((b, c));
     }
+    let load0 = load_avg();
     let cpu0 = cpu_secs(pid);
     let bcpu0 = session.as_ref().map(|(b, _)| browser_cpu(b));
     let load = tokio::spawn(boards(serve.port, n, rate, seconds));
@@ -404,30 +446,45 @@ async fn run(
         }
     }
     let sent = load.await.map_err(|e| e.to_string())??;
-    // Let the page take the last lines.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Until the page has every byte (at most 30 s).
+    let done = Instant::now();
+    let mut caught_up = None;
+    if let Some((_, c)) = &session {
+        while done.elapsed() < Duration::from_secs(30) {
+            let rx = js(
+                c,
+                "return document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, '')",
+            )
+            .await?;
+            if rx.as_str().and_then(|s| s.parse::<u64>().ok()) == Some(sent) {
+                caught_up = Some(done.elapsed().as_secs_f64());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The last frames.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    } else {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let load1 = load_avg();
     let serve_cpu = cpu_secs(pid) - cpu0;
     let browser_cpu = session
         .as_ref()
         .zip(bcpu0)
         .map(|((b, _), b0)| browser_cpu(b) - b0);
-    let mut lat = None;
-    let mut page_rx = None;
-    let mut dom = None;
+    let (mut view, mut dom, mut rows, mut shown, mut page_rx) = (None, None, None, None, None);
     if let Some((b, c)) = session {
         if std::env::var_os("PICOW_WEBBENCH_PROFILE").is_some() {
             println!("profile: {}", js(&c, "return window.__prof").await?);
             println!("long frames: {}", js(&c, "return window.__loaf").await?);
         }
         let r = js(&c, RESULT).await?;
-        lat = Some((
-            r["n"].as_u64().unwrap_or(0),
-            r["p50"].as_f64().unwrap_or(f64::NAN),
-            r["p99"].as_f64().unwrap_or(f64::NAN),
-            r["max"].as_f64().unwrap_or(f64::NAN),
-        ));
+        view = Some(Stats::of(&r["view"]));
+        dom = Some(Stats::of(&r["dom"]));
+        rows = r["rows"].as_u64();
+        shown = r["shown"].as_u64();
         page_rx = r["rx"].as_str().and_then(|s| s.parse().ok());
-        dom = r["dom"].as_u64();
         b.close().await;
     }
     let (summary, log) = stop_serve(serve)?;
@@ -439,9 +496,13 @@ async fn run(
         page_rx,
         serve_cpu,
         browser_cpu,
-        lat,
-        heap,
+        view,
         dom,
+        heap,
+        rows,
+        shown,
+        caught_up,
+        load: (load0, load1),
     })
 }
 
@@ -492,33 +553,45 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let base = runs.first().map_or(f64::NAN, |r| r.serve_cpu);
     println!();
-    println!("| run | lost (summary / log / page) | serve CPU | vs baseline | browser CPU | send→DOM p50 / p99 / max | lines seen in the DOM | JS heap after GC (MiB) at 10 s … end | DOM entries at end |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| run | load avg start → end | lost (summary / log / page) | page had every byte | serve CPU | vs baseline | browser CPU | send→view p50 / p99 / max (every line) | send→DOM p50 / p99 / max (lines that got a row) | JS heap after GC (MiB) every 10 s | entries in the view / rows in the DOM at the end |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &runs {
         let lost =
             |got: Option<u64>| got.map_or("–".into(), |g| (r.sent as i64 - g as i64).to_string());
         let heap: Vec<String> = r.heap.iter().map(|(_, h)| format!("{h:.1}")).collect();
         let expected = (n as u64) * u64::from(rate) * seconds;
+        let stats = |s: Option<Stats>| {
+            s.map_or("–".into(), |Stats(k, a, b, c)| {
+                format!("{a:.0} / {b:.0} / {c:.0} ms ({k} of {expected} lines)")
+            })
+        };
         println!(
-            "| {} | {} / {} / {} | {:.1} s | {:.2}× | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} → {:.1} | {} / {} / {} | {} | {:.1} s | {:.2}× | {} | {} | {} | {} | {} |",
             r.label,
+            r.load.0,
+            r.load.1,
             lost(Some(r.summary_in)),
             lost(Some(r.log_in)),
             lost(r.page_rx),
+            match (r.page_rx, r.caught_up) {
+                (None, _) => "–".into(),
+                (Some(_), Some(t)) => format!("{t:.1} s after the last send"),
+                (Some(_), None) => "not within 30 s".into(),
+            },
             r.serve_cpu,
             r.serve_cpu / base,
             r.browser_cpu.map_or("–".into(), |c| format!("{c:.1} s")),
-            r.lat.map_or("–".into(), |(_, a, b, c)| format!(
-                "{a:.0} / {b:.0} / {c:.0} ms"
-            )),
-            r.lat
-                .map_or("–".into(), |(k, ..)| format!("{k} of {expected}")),
+            stats(r.view),
+            stats(r.dom),
             if heap.is_empty() {
                 "–".into()
             } else {
                 heap.join(" ")
             },
-            r.dom.map_or("–".into(), |d| d.to_string()),
+            match (r.shown, r.rows) {
+                (Some(s), Some(d)) => format!("{s} / {d}"),
+                _ => "–".into(),
+            },
         );
         if r.sent != r.summary_in || r.sent != r.log_in || r.page_rx.is_some_and(|p| p != r.sent) {
             failed = true;

@@ -149,7 +149,7 @@ async fn send_reaches_only_the_selected_board_its_echo_shows_and_hex_is_exact() 
     wait_view(c, "I got:ping-beta").await;
     let echo = js(
         c,
-        "return [...document.querySelectorAll('[data-testid=data-view] .e.in')]
+        "return [...document.querySelectorAll('[data-testid=data-view] .l.in')]
             .filter(e => e.textContent.includes('I got:ping-beta')).map(e => e.dataset.id)",
     )
     .await;
@@ -747,5 +747,287 @@ async fn a_test_that_fails_leaves_no_browser_behind() {
         dir.display()
     );
     assert!(!dir.exists(), "{} is left behind", dir.display());
+    serve.stop().await;
+}
+
+/// The data view is a virtual list: however much comes, only the rows in
+/// view are in the DOM; the rest is in a bounded ring (the scroll-back),
+/// scrolled to, searched and counted as if it were all there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_view_keeps_only_the_visible_rows_and_counts_every_byte() {
+    let serve = Serve::start(Setup::default()).await;
+    let board = boards(&serve, &["flood"]).await.remove(0);
+    let page = Page::open(&serve, "en").await;
+    let c = &page.c;
+
+    // The cutting of lines into rows: character cells, CJK two wide.
+    assert_eq!(
+        js(
+            c,
+            "const p = window.picowTest;
+             return [p.cells('中a'), p.cut('abcdefg', 3), p.cut('中中中', 4), p.cut('41 42 43 44', 7, 3),
+                     p.cut('', 5), p.cut('a中', 2)]"
+        )
+        .await,
+        serde_json::json!([3, [0, 3, 6], [0, 2], [0, 6], [0], [0, 1]])
+    );
+
+    // A scroll-back of 100 entries, then 400 lines.
+    js(
+        c,
+        "const s = document.querySelector('[data-testid=opt-scrollback]');
+         s.value = '100'; s.dispatchEvent(new Event('change')); return 1",
+    )
+    .await;
+    let mut sent = b"Hello WalnutPi! (flood)".len() as u64;
+    for i in 0..400u32 {
+        let line = if i == 350 {
+            format!("line {i} needle\n")
+        } else {
+            format!("line {i}\n")
+        };
+        sent += line.len() as u64;
+        board.send(line.as_bytes());
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    wait_view(c, "line 399").await;
+    let st = js(c, "return window.picowTest.state()").await;
+    assert!(st["shown"].as_u64().unwrap() <= 100, "{st}");
+    assert!(st["entries"].as_u64().unwrap() <= 100, "{st}");
+    let dom = st["domRows"].as_u64().unwrap();
+    assert!(st["rows"].as_u64().unwrap() >= 100, "{st}");
+    assert!(
+        dom > 5 && dom < 80,
+        "only the rows in view are in the DOM: {st}"
+    );
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('[data-testid=data-view] .l').length"
+        )
+        .await,
+        dom
+    );
+    assert!(
+        !view_text(c).await.contains("needle"),
+        "50 rows up is not in the DOM"
+    );
+    let rx = || async {
+        js(
+            c,
+            "return Number(document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, ''))",
+        )
+        .await
+        .as_u64()
+        .unwrap()
+    };
+    until("every byte counted", 10, || async { rx().await == sent }).await;
+
+    // The oldest entry kept is drawn when scrolled to: the first line of
+    // the 100th entry from the end, as serve reported the reads.
+    let entries: Vec<String> = serve
+        .json()
+        .iter()
+        .filter(|e| e["event"] != "listening" && e["event"] != "clients")
+        .map(|e| e["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let oldest = entries[entries.len() - 100]
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(oldest.starts_with("line "), "{oldest}");
+    js(
+        c,
+        "document.querySelector('[data-testid=data-view]').scrollTop = 0; return 1",
+    )
+    .await;
+    until("the top of the scroll-back drawn", 10, || async {
+        !view_text(c).await.contains("line 399")
+    })
+    .await;
+    let first = js(
+        c,
+        "return document.querySelector('[data-testid=data-view] .l').textContent",
+    )
+    .await;
+    assert!(
+        first.as_str().unwrap().ends_with(&format!("< {oldest}")),
+        "the first row {first}, the oldest kept {oldest}"
+    );
+    assert!(
+        js(c, "return window.picowTest.state().domRows")
+            .await
+            .as_u64()
+            .unwrap()
+            < 80
+    );
+    // New data does not move what the user looks at; a button offers the end.
+    board.send(b"line 400\n");
+    until_js(
+        c,
+        "the jump button",
+        "return !document.getElementById('jump').hidden",
+        true,
+    )
+    .await;
+    assert!(!view_text(c).await.contains("line 400"));
+
+    // Search counts and finds what is not in the DOM.
+    type_into(c, "[data-testid=search-input]", "needle").await;
+    until_js(
+        c,
+        "one match counted",
+        "return document.querySelector('[data-testid=search-count]').textContent",
+        "1 found",
+    )
+    .await;
+    c.find(css("[data-testid=search-input]"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    until_js(
+        c,
+        "the match scrolled to and marked",
+        "return document.querySelector('[data-testid=data-view] mark.cur') !== null",
+        true,
+    )
+    .await;
+    let cur = js(
+        c,
+        "const m = document.querySelector('[data-testid=data-view] mark.cur'); return m && m.parentElement.textContent",
+    )
+    .await;
+    assert!(
+        cur.as_str().is_some_and(|t| t.ends_with("line 350 needle")),
+        "{cur}"
+    );
+    c.find(css("[data-testid=search-input]"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    click(c, "#jump").await;
+    wait_view(c, "line 400").await;
+    page.close().await;
+    serve.stop().await;
+}
+
+/// Long lines are cut into rows that fit the view (a CJK character is two
+/// cells), nothing cut off and nothing lost; without wrap a line is one row
+/// and the view scrolls sideways. 60 boards that came and went are still
+/// counted after a reload, though the page lists only the last 50.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lines_wrap_whole_and_departed_boards_stay_counted() {
+    let serve = Serve::start(Setup::default()).await;
+    let board = boards(&serve, &["wide"]).await.remove(0);
+    let page = Page::open(&serve, "zh-CN").await;
+    let c = &page.c;
+    let latin: String = (0..300)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let han: String = "汉字".repeat(100);
+    board.send(format!("{latin}\n{han}\n").as_bytes());
+    wait_view(c, "汉字汉字").await;
+    // The rows of the read: the first has the prefix, the others are its
+    // continuation; together they are the two lines exactly.
+    let rows = || async {
+        js(
+            c,
+            "const v = document.querySelector('[data-testid=data-view]');
+             return [...v.querySelectorAll('.l.in')].filter(r => !r.textContent.includes('Hello'))
+               .map(r => [r.classList.contains('cont') ? '' : r.querySelector('.p').textContent,
+                          r.classList.contains('cont') ? r.textContent : r.textContent.slice(r.querySelector('.p').textContent.length),
+                          r.scrollWidth <= r.clientWidth + 1, r.getBoundingClientRect().right <= v.getBoundingClientRect().right])",
+        )
+        .await
+    };
+    let got = rows().await;
+    let got = got.as_array().unwrap();
+    assert!(got.len() >= 4, "both lines wrap: {got:?}");
+    let starts: Vec<usize> = got
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[0] != "")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(starts.len(), 2, "two lines, each with its prefix: {got:?}");
+    let joined = |from: usize, to: usize| -> String {
+        got[from..to]
+            .iter()
+            .map(|r| r[1].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(joined(starts[0], starts[1]), latin);
+    assert_eq!(joined(starts[1], got.len()), han);
+    for r in got {
+        assert_eq!(r[2], true, "a row is cut off: {r}");
+        assert_eq!(r[3], true, "a row goes past the view: {r}");
+    }
+    std::fs::write(
+        output_dir().join("wrap-zh-CN.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // No wrap: one row a line, and the view scrolls sideways to its end.
+    click(c, "[data-testid=opt-wrap]").await;
+    until("one row a line", 10, || async {
+        rows().await.as_array().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(
+        js(
+            c,
+            "const v = document.querySelector('[data-testid=data-view]'); return v.scrollWidth > v.clientWidth + 500"
+        )
+        .await,
+        true
+    );
+    click(c, "[data-testid=opt-wrap]").await;
+
+    // 60 boards come and go; after a reload the page counts every byte,
+    // the 10 it no longer lists too.
+    let mut sent: u64 = serve
+        .json()
+        .iter()
+        .filter(|e| e["event"] == "data")
+        .map(|e| e["len"].as_u64().unwrap())
+        .sum();
+    for i in 0..60 {
+        let b = Board::connect(serve.port, &format!("b{i}")).await;
+        sent += format!("Hello WalnutPi! (b{i})").len() as u64;
+        let id = i + 2;
+        greeted(&serve, id).await;
+        drop(b);
+        until(&format!("#{id} gone"), 10, || async {
+            serve
+                .json()
+                .iter()
+                .any(|e| e["event"] == "disconnected" && e["id"] == id)
+        })
+        .await;
+    }
+    c.refresh().await.unwrap();
+    open(c, &serve).await;
+    until_js(
+        c,
+        "every byte counted after the reload",
+        "return document.querySelector('[data-testid=total-rx]').textContent.replace(/,/g, '')",
+        sent.to_string(),
+    )
+    .await;
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#client-rows tr.gone').length"
+        )
+        .await,
+        50
+    );
+    page.close().await;
     serve.stop().await;
 }
