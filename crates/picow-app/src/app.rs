@@ -251,7 +251,7 @@ impl<B: Board> App<'_, B> {
                     backoff.reset();
                     attempt = 1;
                     self.mdns.start(
-                        discover::identity(cfg, &self.info, net.ip),
+                        discover::identity(cfg, &self.info, net.ip, self.board.ota_port()),
                         self.board.now_ms(),
                     );
                     // The server loop and the mDNS responder never end by

@@ -201,6 +201,14 @@ pub trait Board {
         buffers: &'b mut Self::Buffers,
     ) -> Result<(Self::Tcp<'b>, SocketAddr), NetError>;
 
+    /// The TCP port where [`Board::tcp_accept`] takes updates, as the
+    /// board advertises it (the SRV record of its DNS-SD instance):
+    /// ESPHome's 3232 unless the board listens elsewhere (a virtual board
+    /// on a free port).
+    fn ota_port(&self) -> u16 {
+        picow_protocol::ota::wire::PORT
+    }
+
     /// Erases the 4 KiB sectors of `offset .. offset + len` (both aligned
     /// to 4 KiB).
     async fn erase_flash(&self, offset: u32, len: u32) -> Result<(), FlashError>;

@@ -38,15 +38,18 @@ pub(crate) struct MdnsLink {
     pub(crate) searched_ms: Cell<u64>,
 }
 
-/// The identity a board advertises after joining with address `ip`.
-pub(crate) fn identity(cfg: &DeviceConfig, info: &AppInfo, ip: IpAddr) -> Identity {
+/// The identity a board advertises after joining with address `ip`, its
+/// update listener on `ota_port`.
+pub(crate) fn identity(cfg: &DeviceConfig, info: &AppInfo, ip: IpAddr, ota_port: u16) -> Identity {
     let default = discovery::default_board_name(info.mac);
     let name = cfg.name().unwrap_or(&default);
     let ip = match ip {
         IpAddr::V4(v4) => v4,
         IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
     };
-    Identity::new(name, ip, info.chip, info.version, info.mac)
+    let mut me = Identity::new(name, ip, info.chip, info.version, info.mac);
+    me.port = ota_port;
+    me
 }
 
 impl MdnsLink {

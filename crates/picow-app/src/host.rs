@@ -682,6 +682,14 @@ impl Board for HostBoard {
         }
     }
 
+    fn ota_port(&self) -> u16 {
+        self.shared
+            .tcp_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(picow_protocol::ota::wire::PORT, |a| a.port())
+    }
+
     async fn tcp_accept<'b>(
         &'b self,
         _port: u16,

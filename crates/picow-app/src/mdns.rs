@@ -81,6 +81,9 @@ pub struct Identity {
     pub version: &'static str,
     /// MAC address as text.
     pub mac: String<17>,
+    /// The port of its SRV record: where it takes updates over Wi-Fi
+    /// (ESPHome's 3232 unless the board listens elsewhere).
+    pub port: u16,
 }
 
 impl Identity {
@@ -106,6 +109,7 @@ impl Identity {
             chip,
             version,
             mac: discovery::mac_text(mac),
+            port: picow_protocol::ota::wire::PORT,
         }
     }
 }
@@ -405,7 +409,7 @@ impl Mdns {
             names.instance.clone(),
             unique,
             ttl,
-            Srv::new(0, 0, 0, names.host.clone()),
+            Srv::new(0, 0, me.port, names.host.clone()),
         );
         let txt = Record::new(names.instance.clone(), unique, ttl, Txt::new(&txt));
         let ptr = Record::new(

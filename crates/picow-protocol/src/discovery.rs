@@ -26,8 +26,9 @@ pub const MDNS_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
 pub const SERVICE_TCP: &str = "_picow._tcp";
 /// The service type of `picow serve --udp`.
 pub const SERVICE_UDP: &str = "_picow._udp";
-/// The service type every picow board advertises (its port is 0: the
-/// record is for finding the board, which listens on nothing yet).
+/// The service type every picow board advertises; the port of its SRV
+/// record is where the board takes updates over Wi-Fi (TCP, ESPHome's
+/// native OTA protocol: [`crate::ota::wire::PORT`] on a real board).
 pub const BOARD_SERVICE: &str = "_picow-board._udp";
 /// The host name `picow serve` claims first (then `picow-<host>`).
 pub const SERVER_HOST: &str = "picow";

@@ -802,18 +802,24 @@ async fn run(
                     && chunk.as_deref().is_some_and(|b| {
                         contains(b, b"@picow ota-trial") || contains(b, b"@picow config")
                     });
+                // `fail-next-boot`: the app started (and made its boot
+                // decisions), then it crashes, and the board restarts. The
+                // app is stopped before its line is written out (a pty
+                // nobody reads, or baud pacing, must not give it time to
+                // go on).
+                let panic_out = if crash {
+                    board.crash_armed = false;
+                    board.panic().ok()
+                } else {
+                    None
+                };
                 match (chunk, &pty) {
                     (Some(bytes), Some(p)) => write_paced(p, &bytes, board.baud(), pacing).await,
                     (Some(_), None) => {}
                     (None, _) => board.from_app = None,
                 }
-                if crash {
-                    // `fail-next-boot`: the app started (and made its boot
-                    // decisions), then it crashes, and the board restarts.
-                    board.crash_armed = false;
-                    if let (Ok(out), Some(p)) = (board.panic(), &pty) {
-                        write_paced(p, &out, board.baud(), pacing).await;
-                    }
+                if let (Some(out), Some(p)) = (panic_out, &pty) {
+                    write_paced(p, &out, board.baud(), pacing).await;
                 }
             }
             () = async { match board.reboot_at { Some(t) if !hung => tokio::time::sleep_until(t).await, _ => std::future::pending().await } } => {

@@ -520,7 +520,8 @@ async fn the_board_answers_for_its_name_and_its_service() {
                         Rtype::PTR,
                         format!("{inst}.")
                     ),
-                    (inst.clone(), Rtype::SRV, "0 0 0 desk.local".into()),
+                    // The SRV port: where it takes updates over Wi-Fi.
+                    (inst.clone(), Rtype::SRV, "0 0 3232 desk.local".into()),
                     (
                         inst.clone(),
                         Rtype::TXT,

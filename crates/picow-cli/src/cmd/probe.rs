@@ -719,10 +719,39 @@ pub struct NetBoard {
     pub chip: Option<String>,
     /// MAC (TXT `mac`).
     pub mac: Option<String>,
+    /// The port of its SRV record: where it takes updates over Wi-Fi (0
+    /// from firmware older than that).
+    pub ota_port: u16,
+}
+
+impl NetBoard {
+    /// Whether `name` names this board: its name, or its host label
+    /// (`desk` for `desk.local`), ASCII case ignored.
+    pub fn is_named(&self, name: &str) -> bool {
+        let label = self.host.strip_suffix(".local").unwrap_or(&self.host);
+        self.name.eq_ignore_ascii_case(name) || label.eq_ignore_ascii_case(name)
+    }
 }
 
 /// Browses for picow boards for `wait`; sorted by name, then address.
 pub fn browse_boards(wait: Duration) -> color_eyre::Result<Vec<NetBoard>> {
+    browse(wait, &|_| false)
+}
+
+/// Browses for at most `wait` until a board that `want` takes is resolved
+/// (with an address), and returns it.
+pub fn find_board(
+    wait: Duration,
+    want: &dyn Fn(&NetBoard) -> bool,
+) -> color_eyre::Result<Option<NetBoard>> {
+    let found = browse(wait, &|b| !b.addresses.is_empty() && want(b))?;
+    Ok(found
+        .into_iter()
+        .find(|b| !b.addresses.is_empty() && want(b)))
+}
+
+/// Browses for `wait`, or until `stop` takes a board just resolved.
+fn browse(wait: Duration, stop: &dyn Fn(&NetBoard) -> bool) -> color_eyre::Result<Vec<NetBoard>> {
     use picow_protocol::discovery::{BOARD_SERVICE, TXT_CHIP, TXT_MAC, TXT_NAME, TXT_VERSION};
     let daemon = mdns_sd::ServiceDaemon::new()
         .map_err(|e| color_eyre::eyre::eyre!("cannot start mDNS to look for boards: {e}"))?;
@@ -743,17 +772,20 @@ pub fn browse_boards(wait: Duration) -> color_eyre::Result<Vec<NetBoard>> {
                 let txt = |k: &str| s.get_property_val_str(k).map(str::to_string);
                 let mut addresses: Vec<_> = s.get_addresses_v4().into_iter().collect();
                 addresses.sort();
-                found.insert(
-                    s.get_fullname().to_string(),
-                    NetBoard {
-                        name: txt(TXT_NAME).unwrap_or(instance),
-                        host: s.get_hostname().trim_end_matches('.').to_string(),
-                        addresses,
-                        version: txt(TXT_VERSION),
-                        chip: txt(TXT_CHIP),
-                        mac: txt(TXT_MAC),
-                    },
-                );
+                let board = NetBoard {
+                    name: txt(TXT_NAME).unwrap_or(instance),
+                    host: s.get_hostname().trim_end_matches('.').to_string(),
+                    addresses,
+                    version: txt(TXT_VERSION),
+                    chip: txt(TXT_CHIP),
+                    mac: txt(TXT_MAC),
+                    ota_port: s.get_port(),
+                };
+                let done = stop(&board);
+                found.insert(s.get_fullname().to_string(), board);
+                if done {
+                    break;
+                }
             }
             mdns_sd::ServiceEvent::ServiceRemoved(_, fullname) => {
                 found.remove(&fullname);
@@ -915,7 +947,10 @@ mod tests {
             version: Some("0.1.0".into()),
             chip: Some("esp32c3".into()),
             mac: Some("7c:df:a1:00:00:42".into()),
+            ota_port: 3232,
         }];
+        assert!(boards[0].is_named("desk") && boards[0].is_named("DESK"));
+        assert!(!boards[0].is_named("desk.local") && !boards[0].is_named("des"));
         let mut out = Vec::new();
         print_net(&boards, Duration::from_secs(3), &mut out).unwrap();
         assert_eq!(
@@ -928,6 +963,7 @@ mod tests {
         let v = serde_json::to_value(&boards).unwrap();
         assert_eq!(v[0]["addresses"][0], "169.254.77.10");
         assert_eq!(v[0]["version"], "0.1.0");
+        assert_eq!(v[0]["ota_port"], 3232);
     }
 
     #[test]

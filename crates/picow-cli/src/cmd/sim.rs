@@ -63,9 +63,10 @@ pub struct SimArgs {
     /// that a virtual board sends nothing to the network it was not asked to.
     #[arg(long)]
     pub mdns: bool,
-    /// The TCP port on 127.0.0.1 where the firmware takes updates over
-    /// Wi-Fi (a real board's 3232); 0 for any free port [default: 3232, or
-    /// a free port when 3232 is taken].
+    /// The TCP port on 127.0.0.1 (with --mdns: on the address the board
+    /// advertises) where the firmware takes updates over Wi-Fi (a real
+    /// board's 3232); 0 for any free port [default: 3232, or a free port
+    /// when 3232 is taken].
     #[arg(long, value_name = "PORT")]
     pub ota_port: Option<u16>,
 }
@@ -115,23 +116,25 @@ mod unix {
         ota_note: Option<String>,
     }
 
-    /// The OTA listener on 127.0.0.1: `--ota-port`, else 3232, else (3232
-    /// taken) any free port, said in a note.
+    /// The OTA listener on `ip` (127.0.0.1, or with `--mdns` the address
+    /// the board advertises): `--ota-port`, else 3232, else (3232 taken)
+    /// any free port, said in a note.
     fn ota_listener(
+        ip: std::net::Ipv4Addr,
         port: Option<u16>,
     ) -> Result<(std::net::TcpListener, Option<String>), UsageError> {
-        let bind = |p: u16| std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, p));
+        let bind = |p: u16| std::net::TcpListener::bind((ip, p));
         match port {
             Some(p) => bind(p).map(|l| (l, None)).map_err(|e| {
                 UsageError(format!(
-                    "invalid --ota-port {p}: cannot listen on 127.0.0.1:{p} ({e}); give another port, or 0 for any free one"
+                    "invalid --ota-port {p}: cannot listen on {ip}:{p} ({e}); give another port, or 0 for any free one"
                 ))
             }),
             None => match bind(picow_protocol::ota::wire::PORT) {
                 Ok(l) => Ok((l, None)),
                 Err(e) => {
                     let l = bind(0).map_err(|e| UsageError(format!("no free port for updates over Wi-Fi: {e}")))?;
-                    Ok((l, Some(format!("127.0.0.1:3232 is not free ({e}): a free port instead"))))
+                    Ok((l, Some(format!("{ip}:3232 is not free ({e}): a free port instead"))))
                 }
             },
         }
@@ -210,7 +213,12 @@ mod unix {
             .control
             .clone()
             .unwrap_or_else(|| default_control_path(args.link.as_deref()));
-        let (listener, ota_note) = ota_listener(args.ota_port)?;
+        // With --mdns the board is on the LAN: its update listener is at
+        // the address it advertises, as a real board's.
+        let (listener, ota_note) = ota_listener(
+            multicast.unwrap_or(std::net::Ipv4Addr::LOCALHOST),
+            args.ota_port,
+        )?;
         let ota_addr = listener.local_addr().ok();
         Ok(Setup {
             opts: SimOptions {
@@ -319,6 +327,7 @@ mod unix {
                     "mode": mode,
                     "wifi": setup.wifi_text.iter().map(|w| w.split(" (").next().unwrap_or("")).collect::<Vec<_>>(),
                     "ota_port": setup.ota_addr.map(|a| a.port()),
+                    "ota_addr": setup.ota_addr.map(|a| a.to_string()),
                 })
                 .to_string(),
             )?;

@@ -80,6 +80,10 @@ struct Bytes {
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[allow(clippy::large_enum_variant)] // one at a time, printed at once
 enum OtaEvent<'a> {
+    Found {
+        board: &'a str,
+        addrs: Vec<String>,
+    },
     Connected {
         board: &'a str,
         addr: String,
@@ -177,6 +181,10 @@ pub fn run(args: &FlashArgs, board: &str, global: &GlobalArgs) -> color_eyre::Re
     let mut events = |step: &Step| {
         if mode == Mode::Json {
             emit(&match step {
+                Step::Found { addrs } => OtaEvent::Found {
+                    board: &board.shown,
+                    addrs: addrs.iter().map(|a| a.to_string()).collect(),
+                },
                 Step::Connected { addr, mac } => OtaEvent::Connected {
                     board: &board.shown,
                     addr: addr.to_string(),
@@ -206,6 +214,15 @@ pub fn run(args: &FlashArgs, board: &str, global: &GlobalArgs) -> color_eyre::Re
             return;
         }
         match step {
+            Step::Found { addrs } => say(&format!(
+                "{}: found on the LAN (DNS-SD) at {}",
+                board.shown,
+                addrs
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             Step::Connected { addr, mac } => say(&match mac {
                 Some(m) => format!("{}: picow board {m} at {addr}", board.shown),
                 None => format!(

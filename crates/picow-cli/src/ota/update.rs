@@ -40,37 +40,61 @@ pub enum UpdateError {
     Failed(String),
 }
 
+/// How long a board name is looked for by DNS-SD (the lookup ends as soon
+/// as the board answers; a board answers a question within a second).
+pub const LOOKUP_WAIT: Duration = Duration::from_secs(5);
+
 /// A board on the LAN: where to connect, and how the user named it.
 #[derive(Debug, Clone)]
 pub struct BoardAddr {
     /// As given.
     pub shown: String,
-    /// The addresses it resolves to, in order.
+    /// The addresses it resolves to, in order (none yet for a name that
+    /// is looked up by DNS-SD: see [`BoardAddr::resolve`]).
     pub addrs: Vec<SocketAddr>,
+    /// A name to look up by DNS-SD, not yet looked up.
+    pub lookup: Option<Lookup>,
+}
+
+/// A board name to find on the LAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The board's name or host label (`desk` for `desk.local`).
+    pub name: String,
+    /// Given as `NAME.local`: the system's resolver is asked too when no
+    /// picow board of that name answers (an ESPHome device).
+    pub dot_local: bool,
+    /// A port given with the name; else the one the board advertises.
+    pub port: Option<u16>,
 }
 
 impl BoardAddr {
-    /// `ADDRESS`, `ADDRESS:PORT`, `[IPv6]:PORT`, `NAME.local[:PORT]` or a
-    /// DNS name with a dot; the port defaults to 3232. A bare board name
-    /// would be found by DNS-SD, which this build does not do yet.
+    /// `ADDRESS`, `ADDRESS:PORT`, `[IPv6]:PORT`, a board name or
+    /// `NAME.local` (`[:PORT]`; found by DNS-SD when [`BoardAddr::resolve`]
+    /// is called), or another DNS name with a dot (resolved here); the port
+    /// defaults to 3232 (or, for a board found by DNS-SD, the one it
+    /// advertises).
     pub fn parse(s: &str) -> Result<BoardAddr, UpdateError> {
         let t = s.trim();
         let bad = |why: &str| UpdateError::Input(format!("invalid --ota {t:?}: {why}"));
         if t.is_empty() {
             return Err(bad(
-                "give the board's address or NAME.local, e.g. --ota 192.168.2.50",
+                "give the board's name (picow probe --net lists them), NAME.local or its address, \
+                 e.g. --ota picow-a1b2c3",
             ));
         }
         if let Ok(sa) = t.parse::<SocketAddr>() {
             return Ok(BoardAddr {
                 shown: t.into(),
                 addrs: vec![sa],
+                lookup: None,
             });
         }
         if let Ok(ip) = t.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
             return Ok(BoardAddr {
                 shown: t.into(),
                 addrs: vec![SocketAddr::new(ip, PORT)],
+                lookup: None,
             });
         }
         let (host, port) = match t.rsplit_once(':') {
@@ -80,17 +104,34 @@ impl BoardAddr {
                     .ok()
                     .filter(|&p| p > 0)
                     .ok_or_else(|| bad("the port must be 1 to 65535"))?;
-                (h, port)
+                (h, Some(port))
             }
-            _ => (t, PORT),
+            _ => (t, None),
         };
-        if !host.contains('.') {
-            return Err(bad(&format!(
-                "a board name alone is found by DNS-SD (picow probe --net), which this build of picow \
-                 does not do yet; give {host}.local (resolved by your system's multicast DNS) or the board's \
-                 address (its console says it: `@picow wifi-joined ip=...`)"
-            )));
+        let label = host
+            .strip_suffix(".local")
+            .or_else(|| host.strip_suffix(".local."));
+        if let Some(name) = label.or((!host.contains('.')).then_some(host)) {
+            if name.is_empty()
+                || name.len() > picow_protocol::discovery::LABEL_MAX
+                || name.contains(['.', ' ', '/', '\\'])
+                || name.chars().any(|c| c.is_control())
+            {
+                return Err(bad(
+                    "a board name is one DNS label (letters, digits, -), at most 63 bytes, as `picow probe --net` lists it",
+                ));
+            }
+            return Ok(BoardAddr {
+                shown: t.into(),
+                addrs: Vec::new(),
+                lookup: Some(Lookup {
+                    name: name.into(),
+                    dot_local: label.is_some(),
+                    port,
+                }),
+            });
         }
+        let port = port.unwrap_or(PORT);
         let addrs: Vec<SocketAddr> = (host, port)
             .to_socket_addrs()
             .map_err(|e| {
@@ -105,6 +146,55 @@ impl BoardAddr {
         Ok(BoardAddr {
             shown: t.into(),
             addrs,
+            lookup: None,
+        })
+    }
+
+    /// Finds a board given by name: the picow board of that name (or host
+    /// label) that answers on the LAN within `wait`, by DNS-SD
+    /// (`_picow-board._udp`, as `picow probe --net`), at the port it
+    /// advertises; for `NAME.local` nobody answers for, the system's
+    /// resolver (an ESPHome device). An address is returned as it is.
+    pub fn resolve(&self, wait: Duration) -> Result<BoardAddr, UpdateError> {
+        let Some(l) = &self.lookup else {
+            return Ok(self.clone());
+        };
+        let found = crate::cmd::probe::find_board(wait, &|b| b.is_named(&l.name)).map_err(|e| {
+            UpdateError::Failed(format!(
+                "{}: cannot look for the board on the LAN ({e}); give its address instead. Nothing was sent",
+                self.shown
+            ))
+        })?;
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        if let Some(b) = &found {
+            let port = l
+                .port
+                .unwrap_or(if b.ota_port == 0 { PORT } else { b.ota_port });
+            addrs.extend(
+                b.addresses
+                    .iter()
+                    .map(|&ip| SocketAddr::new(ip.into(), port)),
+            );
+        } else if l.dot_local {
+            if let Ok(it) = (format!("{}.local", l.name), l.port.unwrap_or(PORT)).to_socket_addrs()
+            {
+                addrs.extend(it);
+            }
+        }
+        if addrs.is_empty() {
+            return Err(UpdateError::Failed(format!(
+                "{}: no board of that name answered on the LAN within {:.0} s (picow probe --net lists \
+                 those that do): is it on, joined to this network, and running picow-fw? Some networks \
+                 block multicast: then give its address (its console says it: `@picow wifi-joined ip=...`). \
+                 Nothing was sent",
+                self.shown,
+                wait.as_secs_f64()
+            )));
+        }
+        Ok(BoardAddr {
+            shown: self.shown.clone(),
+            addrs,
+            lookup: None,
         })
     }
 }
@@ -244,6 +334,11 @@ pub struct Request {
 /// What happens, for progress bars and `--json`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
+    /// A board name was found on the LAN (DNS-SD) at these addresses.
+    Found {
+        /// Where it is.
+        addrs: Vec<SocketAddr>,
+    },
     /// Connected and said hello.
     Connected {
         /// Where.
@@ -438,6 +533,19 @@ fn ask(
 
 /// Runs one update. `events` sees each step.
 pub fn run(req: &Request, events: &mut dyn FnMut(&Step)) -> Result<Done, UpdateError> {
+    let resolved;
+    let req = if req.board.lookup.is_some() {
+        resolved = Request {
+            board: req.board.resolve(LOOKUP_WAIT)?,
+            ..req.clone()
+        };
+        events(&Step::Found {
+            addrs: resolved.board.addrs.clone(),
+        });
+        &resolved
+    } else {
+        req
+    };
     let shown = req.board.shown.clone();
     let mut traffic = Traffic::default();
     let Asked {
@@ -658,4 +766,51 @@ pub fn chip_name(id: u16) -> &'static str {
         .into_iter()
         .find(|c| c.image_id() == id)
         .map_or("an unknown chip", |c| c.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(s: &str) -> Option<Lookup> {
+        BoardAddr::parse(s).unwrap().lookup
+    }
+
+    #[test]
+    fn addresses_are_taken_as_they_are_and_names_are_looked_up_later() {
+        let a = BoardAddr::parse("192.0.2.7").unwrap();
+        assert_eq!(a.addrs, ["192.0.2.7:3232".parse().unwrap()]);
+        assert!(a.lookup.is_none());
+        let a = BoardAddr::parse("[2001:db8::1]:4000").unwrap();
+        assert_eq!(a.addrs, ["[2001:db8::1]:4000".parse().unwrap()]);
+        assert_eq!(
+            lookup("desk"),
+            Some(Lookup {
+                name: "desk".into(),
+                dot_local: false,
+                port: None
+            })
+        );
+        assert_eq!(
+            lookup("desk.local:4000"),
+            Some(Lookup {
+                name: "desk".into(),
+                dot_local: true,
+                port: Some(4000)
+            })
+        );
+        for bad in ["", "desk:0", "desk:x", ".local", "a b", &"x".repeat(64)] {
+            assert!(
+                matches!(BoardAddr::parse(bad), Err(UpdateError::Input(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_address_needs_no_lookup() {
+        let a = BoardAddr::parse("127.0.0.1:9").unwrap();
+        let r = a.resolve(Duration::ZERO).unwrap();
+        assert_eq!(r.addrs, a.addrs);
+    }
 }

@@ -635,3 +635,82 @@ fn thousands_of_random_datagrams_at_the_boards_port_change_nothing() {
     let _ = std::io::stdout().flush();
     board.assert_alive();
 }
+
+/// Updates over Wi-Fi by board name (issue 17): `picow flash --ota NAME`
+/// finds the board by DNS-SD at the port it advertises, updates it, and
+/// the board comes back from its other slot; a name nobody answers for is
+/// refused with nothing sent.
+#[test]
+#[ignore = "needs root, the CI firmware and python-zeroconf; cargo xtask ci runs it"]
+fn flash_ota_finds_the_board_by_its_name() {
+    let Some(lan) = Lan::new(1, "flash_ota_name") else {
+        return;
+    };
+    const PASSWORD: &str = "lan-ota-pass-1";
+    let board = lan.board(
+        0,
+        &[
+            "--server",
+            "auto",
+            "--name",
+            "desk-ota",
+            "--ota-password",
+            PASSWORD,
+        ],
+    );
+    let update = |name: &str| {
+        lan.picow_pc(["--json", "flash", "--ota", name, "--force", "--firmware"])
+            .arg(firmware())
+            .args(["--ota-password", PASSWORD])
+            .output()
+            .unwrap()
+    };
+    // Give it time to join its Wi-Fi.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let out = update("desk-ota");
+        if out.status.code() == Some(0) || Instant::now() > deadline {
+            break out;
+        }
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let found = events.iter().find(|e| e["event"] == "found").unwrap();
+    assert_eq!(
+        found["addrs"],
+        serde_json::json!([format!("{}:3232", lan.board_ip(0))])
+    );
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done", "{done}");
+    assert_eq!(done["outcome"], "updated", "{done}");
+    assert_eq!(done["after"]["slot"], 1, "{done}");
+    assert!(
+        !text(&out.stdout).contains(PASSWORD) && !text(&out.stderr).contains(PASSWORD),
+        "the password never appears"
+    );
+    // probe --net shows where it takes updates.
+    let out = lan
+        .picow_pc(["--json", "probe", "--net", "--wait", "2s"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["ota_port"], 3232, "{v}");
+    // NAME.local finds it the same way (no system resolver in the test).
+    let out = update("desk-ota.local");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"slot\":0"));
+    // A name nobody answers for: exit 1, nothing sent.
+    let t0 = Instant::now();
+    let out = update("no-such-board");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no board of that name answered") && err.contains("Nothing was sent"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    board.assert_alive();
+}
