@@ -114,6 +114,18 @@ impl Board {
     }
 }
 
+/// The bytes a client sends before the type byte: magic, features,
+/// cnonce and the answer to the challenge.
+const HANDSHAKE_LEN: usize = 5 + 1 + 64 + 64;
+
+/// `file` as [`Client::upload`] compresses it.
+fn gzipped(file: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(file).unwrap();
+    e.finish().unwrap()
+}
+
 /// What the uploader got back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
@@ -128,13 +140,32 @@ enum Outcome {
 /// comes too), on an in-memory connection to the board's listener.
 struct Client {
     s: tokio::io::DuplexStream,
+    /// Bytes this client may still send before its link is cut (none: no
+    /// cut).
+    budget: Option<usize>,
 }
 
 impl Client {
     async fn connect(board: &HostHandle) -> Client {
         Client {
             s: board.connect_tcp(),
+            budget: None,
         }
+    }
+
+    /// Sends `bytes`, or as many as the budget leaves and then cuts the
+    /// link (the board sees the connection end).
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), Outcome> {
+        if let Some(left) = self.budget {
+            if bytes.len() >= left && !bytes.is_empty() {
+                let _ = self.s.write_all(&bytes[..left]).await;
+                let _ = self.s.shutdown().await;
+                self.budget = Some(0);
+                return Err(Outcome::Closed);
+            }
+            self.budget = Some(left - bytes.len());
+        }
+        self.s.write_all(bytes).await.map_err(|_| Outcome::Closed)
     }
 
     async fn byte(&mut self) -> Option<u8> {
@@ -155,14 +186,11 @@ impl Client {
 
     /// Magic, features (SHA-256, extended, picow, gzip when `gzip`), auth.
     async fn hello(&mut self, password: &str, gzip: bool) -> Result<bool, Outcome> {
-        self.s
-            .write_all(&[0x6C, 0x26, 0xF7, 0x5C, 0x45])
-            .await
-            .unwrap();
+        self.send(&[0x6C, 0x26, 0xF7, 0x5C, 0x45]).await?;
         self.expect(0x00).await?;
         self.expect(0x02).await?;
         let features = 0x86 | u8::from(gzip);
-        self.s.write_all(&[features]).await.unwrap();
+        self.send(&[features]).await?;
         self.expect(0x48).await?;
         let flags = self.byte().await.ok_or(Outcome::Closed)?;
         let mut mac = [0u8; 6];
@@ -181,9 +209,9 @@ impl Client {
             .await
             .map_err(|_| Outcome::Closed)?;
         let cnonce = [b'7'; 64];
-        self.s.write_all(&cnonce).await.unwrap();
+        self.send(&cnonce).await?;
         let answer = auth_response(password, &nonce, &cnonce);
-        self.s.write_all(answer.as_bytes()).await.unwrap();
+        self.send(answer.as_bytes()).await?;
         self.expect(0x41).await?;
         Ok(flags & 0x01 != 0)
     }
@@ -233,8 +261,7 @@ impl Client {
     }
 
     /// Uploads `file` (gzip-compressed when the board takes it and `gzip`);
-    /// `cut_after` drops the connection after that many upload bytes;
-    /// `md5_of` overrides the MD5 announced.
+    /// `cut_after` drops the connection after that many upload bytes.
     async fn upload(
         addr: &HostHandle,
         password: &str,
@@ -242,23 +269,38 @@ impl Client {
         gzip: bool,
         cut_after: Option<usize>,
     ) -> Outcome {
+        // The upload's bytes begin after the handshake and the 37 bytes of
+        // type, size and MD5.
+        let cut = cut_after.map(|n| n + HANDSHAKE_LEN + 37);
+        Client::upload_cut(addr, password, file, gzip, cut).await
+    }
+
+    /// Uploads `file` as [`Client::upload`] does; `cut_at` cuts the link
+    /// after that many bytes of everything the client sends (handshake
+    /// included).
+    async fn upload_cut(
+        addr: &HostHandle,
+        password: &str,
+        file: &[u8],
+        gzip: bool,
+        cut_at: Option<usize>,
+    ) -> Outcome {
         let mut c = Client::connect(addr).await;
+        c.budget = cut_at;
         let compress = match c.hello(password, gzip).await {
             Ok(z) => z,
             Err(o) => return o,
         };
         let body = if compress {
-            use std::io::Write as _;
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            e.write_all(file).unwrap();
-            e.finish().unwrap()
+            gzipped(file)
         } else {
             file.to_vec()
         };
-        c.s.write_all(&[0x00]).await.unwrap();
-        c.s.write_all(&(body.len() as u32).to_be_bytes())
-            .await
-            .unwrap();
+        let mut head = vec![0x00];
+        head.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        if let Err(o) = c.send(&head).await {
+            return o;
+        }
         if let Err(o) = c.expect(0x42).await {
             return o;
         }
@@ -266,22 +308,16 @@ impl Client {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        c.s.write_all(md5.as_bytes()).await.unwrap();
+        if let Err(o) = c.send(md5.as_bytes()).await {
+            return o;
+        }
         if let Err(o) = c.expect(0x43).await {
             return o;
         }
-        let mut sent = 0;
         for chunk in body.chunks(8192) {
-            if let Some(cut) = cut_after {
-                if sent + chunk.len() > cut {
-                    c.s.write_all(&chunk[..cut - sent]).await.unwrap();
-                    return Outcome::Closed;
-                }
+            if let Err(o) = c.send(chunk).await {
+                return o;
             }
-            if c.s.write_all(chunk).await.is_err() {
-                return Outcome::Closed;
-            }
-            sent += chunk.len();
             if let Err(o) = c.expect(0x47).await {
                 return o;
             }
@@ -597,6 +633,67 @@ async fn a_link_cut_mid_upload_activates_nothing_and_a_rerun_completes() {
             }
             assert_eq!(
                 Client::upload(b.handle(), OTA_PASSWORD, &good, false, None).await,
+                Outcome::Ok
+            );
+            assert_eq!(b.exit().await, Exit::Reboot);
+            assert_eq!(otadata(&b.handle().flash()).selected_slot(2), Some(1));
+        })
+        .await;
+}
+
+/// Issue 17: a link cut at 50 random points of a transfer (the handshake,
+/// the size and MD5, the data; raw and gzip) leaves the board on its old
+/// image with nothing activated, and a rerun completes.
+#[tokio::test(start_paused = true)]
+async fn a_link_cut_at_50_random_points_of_a_transfer_leaves_the_old_image() {
+    LocalSet::new()
+        .run_until(async {
+            let (_l, port) = server().await;
+            let mut b = boot(usb_flashed(port, Some(OTA_PASSWORD)));
+            let flash_before = b.handle().flash();
+            let before = otadata(&flash_before);
+            let running = &flash_before[SLOT_0 as usize..SLOT_1 as usize];
+            let good = image(5, "2.0.0", 50_000);
+            // The seed is in every message, to run a failure again
+            // (PICOW_TEST_SEED).
+            let seed: u64 = std::env::var("PICOW_TEST_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_nanos() as u64
+                });
+            let mut x = seed | 1;
+            let mut next = move || {
+                // xorshift64
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            for i in 0..50 {
+                let gzip = i % 2 == 0;
+                let body = if gzip { gzipped(&good) } else { good.clone() };
+                // Everything before the last data byte: the transfer is
+                // not complete.
+                let total = HANDSHAKE_LEN + 37 + body.len();
+                let cut = (next() % total as u64) as usize;
+                let why = format!("cut at byte {cut} of {total} (gzip {gzip}, seed {seed})");
+                let r = Client::upload_cut(b.handle(), OTA_PASSWORD, &good, gzip, Some(cut)).await;
+                assert_eq!(r, Outcome::Closed, "{why}");
+                let refused = b.rig.expect("ota-refused").await;
+                assert_eq!(field(&refused.line, "reason"), "closed", "{why}");
+                let flash = b.handle().flash();
+                assert_eq!(otadata(&flash), before, "{why}");
+                assert_eq!(&flash[SLOT_0 as usize..SLOT_1 as usize], running, "{why}");
+            }
+            // Still the old image, still taking updates: a rerun completes.
+            let info = Client::query(b.handle(), OTA_PASSWORD).await.unwrap();
+            assert_eq!((info.slot, info.version.as_str()), (Some(0), "1.0.0"));
+            assert_eq!(
+                Client::upload(b.handle(), OTA_PASSWORD, &good, true, None).await,
                 Outcome::Ok
             );
             assert_eq!(b.exit().await, Exit::Reboot);
