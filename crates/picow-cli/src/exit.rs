@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use color_eyre::Report;
 use picow_i18n::{tr, Msg};
 
+use crate::esp::device::DeviceError;
 use crate::port::PortError;
 
 /// How a subcommand ended.
@@ -131,6 +132,12 @@ pub fn localized(e: &(dyn std::error::Error + 'static)) -> String {
     if let Some(h) = e.downcast_ref::<HumanError>() {
         return h.msg.localized();
     }
+    if let Some(text) = e
+        .downcast_ref::<DeviceError>()
+        .and_then(DeviceError::localized)
+    {
+        return text;
+    }
     e.to_string()
 }
 
@@ -138,7 +145,10 @@ pub fn localized(e: &(dyn std::error::Error + 'static)) -> String {
 /// look at the technical details).
 fn explained(err: &Report) -> bool {
     err.chain().any(|e| {
-        e.downcast_ref::<PortError>().is_some() || e.downcast_ref::<HumanError>().is_some()
+        e.downcast_ref::<PortError>().is_some()
+            || e.downcast_ref::<HumanError>().is_some()
+            || e.downcast_ref::<DeviceError>()
+                .is_some_and(|d| d.localized().is_some())
     })
 }
 

@@ -412,20 +412,14 @@ fn stand_in_config() -> DeviceConfig {
 /// A server on loopback is this computer to the board itself: the board
 /// would never reach `picow serve`. Said as a warning (a virtual board on
 /// this computer can use it).
-pub fn loopback_server_warning(server: &Server) -> Option<String> {
+pub fn loopback_server_warning(server: &Server) -> Option<picow_i18n::Msg> {
     use picow_protocol::forms::Host;
     let addr = server.addr()?;
     let loopback = match &addr.host {
         Host::Ip(ip) => ip.is_loopback(),
         Host::Name(n) => n.eq_ignore_ascii_case("localhost"),
     };
-    loopback.then(|| {
-        format!(
-            "--server {server} is a loopback address: on the board it means the board itself, \
-             so it will never reach picow serve on this computer (only a virtual board, picow \
-             sim, can use it). Give the LAN address that `picow serve` prints, or --server auto."
-        )
-    })
+    loopback.then(|| picow_i18n::msg!("flash-loopback-server", server = server.to_string()))
 }
 
 fn flag(flag: &str, err: impl std::fmt::Display) -> UsageError {
@@ -597,7 +591,7 @@ pub fn run(args: FlashArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
     };
     if let Settings::Given(c) = &settings {
         if let Some(w) = loopback_server_warning(c.server()) {
-            tracing::warn!("{w}");
+            tracing::warn!("{}", w.localized());
         }
     }
     if !(BAUD_RANGE.0..=BAUD_RANGE.1).contains(&args.baud) {
@@ -1052,9 +1046,13 @@ mod tests {
     fn a_loopback_server_is_warned_about() {
         let w = |s: &str| loopback_server_warning(&Server::parse(s).unwrap());
         let msg = w("127.0.0.1:10000").unwrap();
+        let en = msg.in_lang(picow_i18n::Lang::En);
+        assert!(en.contains("127.0.0.1:10000 is a loopback address"), "{en}");
+        let zh = msg.in_lang(picow_i18n::Lang::ZhCn);
         assert!(
-            msg.contains("127.0.0.1:10000 is a loopback address"),
-            "{msg}"
+            zh.contains("--server tcp://127.0.0.1:10000 是回环地址")
+                && zh.contains("--server auto"),
+            "{zh}"
         );
         assert!(w("localhost:10000").is_some());
         assert!(w("[::1]:10000").is_some());

@@ -43,7 +43,7 @@ pub enum DeviceError {
     #[error(transparent)]
     Port(#[from] PortError),
     /// No loader answered.
-    #[error("no answer from the ESP ROM loader on {port} ({detail}); put the board in download mode: hold BOOT, press and release RESET (or replug the cable while holding BOOT), then run the command again")]
+    #[error("{}", picow_i18n::msg!("device-no-loader", port = port.as_str(), detail = detail.as_str()))]
     Sync {
         /// The port.
         port: String,
@@ -88,6 +88,26 @@ pub enum DeviceError {
     /// A temporary file for a flash read.
     #[error("could not use a temporary file: {0}")]
     Temp(#[from] std::io::Error),
+}
+
+impl DeviceError {
+    /// The message in the user's language, for the errors people meet
+    /// first (a port that is missing or busy, a board not in download
+    /// mode); `None` for the others, whose English `Display` is shown.
+    pub fn localized(&self) -> Option<String> {
+        match self {
+            DeviceError::Port(p) => Some(p.localized()),
+            DeviceError::Sync { port, detail } => Some(
+                picow_i18n::msg!(
+                    "device-no-loader",
+                    port = port.as_str(),
+                    detail = detail.as_str()
+                )
+                .localized(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// How to reach one board.

@@ -285,6 +285,15 @@ pub fn run(args: &FlashArgs, board: &str, global: &GlobalArgs) -> color_eyre::Re
             }
             return Err(color_eyre::eyre::eyre!(m));
         }
+        Err(UpdateError::Said(msg)) => {
+            if mode == Mode::Json {
+                emit(&OtaEvent::Failed {
+                    board: &req.board.shown,
+                    error: &msg.to_string(),
+                });
+            }
+            return Err(crate::exit::HumanError::failure(msg).into());
+        }
     };
     let secs = started.elapsed().as_secs_f64();
     if mode == Mode::Json {

@@ -38,6 +38,9 @@ pub enum UpdateError {
     /// Refused or failed.
     #[error("{0}")]
     Failed(String),
+    /// Failed, with a message that has a translation (English `Display`).
+    #[error("{0}")]
+    Said(picow_i18n::Msg),
 }
 
 /// How long a board name is looked for by DNS-SD (the lookup ends as soon
@@ -418,11 +421,14 @@ fn add(t: &mut Traffic, more: Traffic) {
 
 fn failed(board: &str, e: OtaError) -> UpdateError {
     let hint = match &e {
-        OtaError::Connect { addr, .. } => format!(
-            "; nothing listens for updates on {addr}: is the board on and on this network (its console \
-             says `@picow wifi-joined`)? A board flashed by an older picow, or running MicroPython, \
-             takes no updates over Wi-Fi: flash it once over USB (picow flash --keep-config)"
-        ),
+        OtaError::Connect { addr, source } => {
+            return UpdateError::Said(picow_i18n::msg!(
+                "ota-unreachable",
+                board = board,
+                addr = addr.to_string(),
+                reason = source.to_string()
+            ))
+        }
         OtaError::NoPassword => "; give it one by flashing it once over USB (picow flash --keep-config)".into(),
         OtaError::WrongPassword => "; give the password set when it was flashed over USB (--ota-password or PICOW_OTA_PASSWORD); the board waits longer after each wrong one".into(),
         _ => String::new(),

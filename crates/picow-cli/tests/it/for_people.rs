@@ -155,3 +155,208 @@ fn serve_speaks_the_locales_language_and_its_json_does_not() {
     assert!(!zh.contains("正在监听") && !zh.contains("汇总"), "{zh}");
     assert_eq!(mask(&zh), mask(&en));
 }
+
+/// Runs `picow ARGS` under `LC_ALL=locale` with `RUST_BACKTRACE=1` (as on a
+/// developer's machine), stdin closed; returns (exit code, stdout, stderr).
+fn run_in(locale: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::picow()
+        .env("LC_ALL", locale)
+        .env("RUST_BACKTRACE", "1")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// An error as people should meet it: one paragraph starting with
+/// `error:` (or `错误：`) that holds every one of `says`, with neither a
+/// backtrace nor the hint to go and look for technical details.
+fn one_paragraph(err: &str, zh: bool, says: &[&str]) {
+    let start = if zh { "错误：" } else { "error: " };
+    let para: Vec<&str> = err.lines().filter(|l| l.starts_with(start)).collect();
+    assert_eq!(para.len(), 1, "one error paragraph:\n{err}");
+    for s in says {
+        assert!(para[0].contains(s), "no {s:?} in:\n{err}");
+    }
+    for noise in ["BACKTRACE", "   0:", ".rs:", "Location", "--debug"] {
+        assert!(!err.contains(noise), "{noise:?} in:\n{err}");
+    }
+    if zh {
+        // Nothing left in English but the names the user types.
+        for english in ["not found", "could not", "cannot", "Check the name"] {
+            assert!(!para[0].contains(english), "{english:?} in:\n{err}");
+        }
+    }
+}
+
+fn firmware(dir: &std::path::Path) -> String {
+    let p = dir.join("fw.elf");
+    std::fs::write(
+        &p,
+        picow_cli::esp::fixture::synthetic_elf(Some("esp32c3"), 4000),
+    )
+    .unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+const WIFI: &str = "PicoLab:correct-horse";
+
+#[test]
+fn a_missing_port_is_named_with_what_to_do_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let fw = firmware(dir.path());
+    let missing = format!("/dev/picow-missing-{}", std::process::id());
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["probe", "--port", &missing],
+        vec!["monitor", "--port", &missing],
+        vec![
+            "flash",
+            "--firmware",
+            &fw,
+            "--wifi",
+            WIFI,
+            "--server",
+            "10.0.0.1:8080",
+            "--port",
+            &missing,
+        ],
+    ];
+    for args in &commands {
+        let (code, out, err) = run_in("C", args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        one_paragraph(&err, false, &[&missing, "not found", "`picow probe`"]);
+        let (code, out, err) = run_in("zh_CN.UTF-8", args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        one_paragraph(&err, true, &[&missing, "找不到串口", "`picow probe`"]);
+        // What a script reads does not change with the language.
+        let json: Vec<&str> = [&["--json"][..], args].concat();
+        let en = run_in("C", &json);
+        let zh = run_in("zh_CN.UTF-8", &json);
+        assert_eq!((en.0, &en.1), (zh.0, &zh.1), "{args:?}");
+        assert_eq!(en.0, Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn a_busy_port_says_who_may_hold_it_in_both_languages() {
+    use serialport::SerialPort;
+    let (_master, mut held) = serialport::TTYPort::pair().unwrap();
+    held.set_exclusive(true).unwrap();
+    let port = held.name().unwrap();
+    for args in [
+        vec!["probe", "--port", &port],
+        vec!["monitor", "--port", &port],
+    ] {
+        let (code, _, err) = run_in("C", &args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        one_paragraph(&err, false, &[&port, "is busy", "close that program"]);
+        let (code, _, err) = run_in("zh_CN.UTF-8", &args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        one_paragraph(&err, true, &[&port, "正被占用", "关掉那个程序"]);
+    }
+}
+
+#[test]
+fn a_port_without_a_loader_says_how_to_enter_download_mode_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let fw = firmware(dir.path());
+    // A serial port where nothing answers: a pty whose other end is silent.
+    let (_master, slave) = serialport::TTYPort::pair().unwrap();
+    let port = serialport::SerialPort::name(&slave).unwrap();
+    drop(slave);
+    let args = [
+        "flash",
+        "--firmware",
+        &fw,
+        "--wifi",
+        WIFI,
+        "--server",
+        "10.0.0.1:8080",
+        "--port",
+        &port,
+    ];
+    let (code, _, err) = run_in("C", &args);
+    assert_eq!(code, Some(1), "{err}");
+    one_paragraph(&err, false, &[&port, "download mode", "KEY (BOOT)"]);
+    let (code, _, err) = run_in("zh_CN.UTF-8", &args);
+    assert_eq!(code, Some(1), "{err}");
+    one_paragraph(&err, true, &[&port, "下载模式", "KEY（BOOT）"]);
+}
+
+#[test]
+fn an_update_over_wifi_to_nobody_says_what_to_check_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let fw = firmware(dir.path());
+    // A port on loopback that nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let board = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let args = [
+        "flash",
+        "--firmware",
+        &fw,
+        "--ota",
+        &board,
+        "--ota-password",
+        "correct-horse",
+    ];
+    let (code, _, err) = run_in("C", &args);
+    assert_eq!(code, Some(1), "{err}");
+    one_paragraph(
+        &err,
+        false,
+        &[&board, "cannot connect", "picow flash --keep-config"],
+    );
+    let (code, _, err) = run_in("zh_CN.UTF-8", &args);
+    assert_eq!(code, Some(1), "{err}");
+    one_paragraph(&err, true, &[&board, "连不上", "picow flash --keep-config"]);
+    assert_eq!(err.matches(board.as_str()).count(), 2, "{err}");
+    // The JSON event says the same English in both.
+    let json: Vec<&str> = [&["--json"][..], &args].concat();
+    let en = run_in("C", &json);
+    let zh = run_in("zh_CN.UTF-8", &json);
+    assert_eq!((en.0, &en.1), (zh.0, &zh.1));
+    assert!(
+        en.1.contains(r#""error":""#) && en.1.contains("cannot connect"),
+        "{}",
+        en.1
+    );
+}
+
+#[test]
+fn the_loopback_server_warning_is_in_the_users_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let fw = firmware(dir.path());
+    for (locale, says) in [
+        (
+            "C",
+            "warning: --server tcp://127.0.0.1:8080 is a loopback address",
+        ),
+        (
+            "zh_CN.UTF-8",
+            "警告：--server tcp://127.0.0.1:8080 是回环地址",
+        ),
+    ] {
+        let image = dir.path().join(format!("{locale}.bin"));
+        let (code, _, err) = run_in(
+            locale,
+            &[
+                "flash",
+                "--firmware",
+                &fw,
+                "--wifi",
+                WIFI,
+                "--server",
+                "127.0.0.1:8080",
+                "--save-image",
+                image.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        assert!(err.contains(says), "{says:?} not in:\n{err}");
+        assert!(image.exists());
+    }
+}

@@ -71,6 +71,15 @@ port-busy-unix = another monitor, espflash, a serial terminal, ModemManager
 port-other = could not open serial port { $path }: { $reason }
 port-list = could not list serial ports: { $reason }
 
+## The ROM loader (picow-cli esp/device.rs)
+
+device-no-loader = no answer from the ESP ROM loader on { $port } ({ $detail }); put the board in download mode: unplug it and hold the KEY (BOOT) button while plugging the data cable back in (on a board with a RESET button: hold BOOT, press and release RESET), then run the command again (`picow probe` shows whether it answers)
+
+## picow flash: warnings and updates over Wi-Fi (cmd/flash.rs, ota/)
+
+flash-loopback-server = --server { $server } is a loopback address: on the board it means the board itself, so it will never reach picow serve on this computer (only a virtual board, picow sim, can use it). Give the LAN address that `picow serve` prints, or --server auto.
+ota-unreachable = { $board }: cannot connect to { $addr } ({ $reason }): nothing listens for updates there. Is the board on and on this network (its console says `@picow wifi-joined`)? A board flashed by an older picow, or running MicroPython, takes no updates over Wi-Fi: flash it once over USB (picow flash --keep-config); the board still runs its previous image
+
 ## Firmware (picow flash, picow monitor)
 
 fw-missing =

@@ -69,6 +69,15 @@ port-busy-unix = 另一个串口监视器、espflash、串口终端或 ModemMana
 port-other = 无法打开串口 { $path }：{ $reason }
 port-list = 无法列出串口：{ $reason }
 
+## ROM 下载程序
+
+device-no-loader = { $port } 上的 ESP ROM 下载程序没有应答（{ $detail }）；请让开发板进入下载模式：拔下 USB 线，按住 KEY（BOOT）键再把数据线插回去（有 RESET 键的板子：按住 BOOT，按一下 RESET 再松开），然后再运行一次这条命令（`picow probe` 可以看它有没有应答）
+
+## picow flash：警告与 Wi-Fi 更新
+
+flash-loopback-server = --server { $server } 是回环地址：在开发板上它指的是开发板自己，所以开发板永远连不到这台电脑上的 picow serve（只有虚拟开发板 picow sim 能用它）。请填 `picow serve` 打印出的局域网地址，或者用 --server auto。
+ota-unreachable = { $board }：连不上 { $addr }（{ $reason }）：那里没有程序在等待更新。开发板开着吗？和这台电脑在同一个网络里吗（它的串口输出里有 `@picow wifi-joined`）？用旧版 picow 烧录的开发板或者运行 MicroPython 的开发板不能通过 Wi-Fi 更新：先用 USB 烧录一次（picow flash --keep-config）；开发板仍在运行原来的固件
+
 ## 固件
 
 fw-missing =
