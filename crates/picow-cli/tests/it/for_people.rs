@@ -95,7 +95,20 @@ fn serve_session(locale: &str, global: &[&str]) -> String {
     board
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    board.write_all(b"Hello WalnutPi!").unwrap();
+    let mut out = first;
+    // Lines up to the `n`th that holds `word` (serve's events of one step
+    // come in a fixed order, but the steps must not overlap: the board acts
+    // only after serve has said what it did, so both runs print the same).
+    let mut upto = |word: &str, n: usize| {
+        let mut seen = 0;
+        while seen < n {
+            let l = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+            seen += usize::from(l.contains(word));
+            out.push('\n');
+            out.push_str(&l);
+        }
+    };
+    // serve sends `ping` as the board connects.
     let mut got = Vec::new();
     let mut buf = [0u8; 128];
     while !got.ends_with(b"ping") {
@@ -103,9 +116,12 @@ fn serve_session(locale: &str, global: &[&str]) -> String {
         assert!(n > 0, "serve closed before sending ping");
         got.extend_from_slice(&buf[..n]);
     }
+    upto("ping", 1);
+    board.write_all(b"Hello WalnutPi!").unwrap();
+    // The data and the expectation met.
+    upto("Hello WalnutPi!", 2);
     board.write_all(b"I got:ping").unwrap();
     assert_eq!(common::wait_exit(&mut child, 30), Some(0), "{locale}");
-    let mut out = first;
     while let Ok(l) = lines.recv_timeout(Duration::from_secs(10)) {
         out.push('\n');
         out.push_str(&l);
