@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::GlobalArgs;
-use crate::exit::{Exit, UsageError};
+use crate::exit::{Exit, HumanError, UsageError};
 
 /// The chips the virtual board emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,25 +122,34 @@ mod unix {
     fn ota_listener(
         ip: std::net::Ipv4Addr,
         port: Option<u16>,
-    ) -> Result<(std::net::TcpListener, Option<String>), UsageError> {
+    ) -> color_eyre::Result<(std::net::TcpListener, Option<String>)> {
         let bind = |p: u16| std::net::TcpListener::bind((ip, p));
         match port {
             Some(p) => bind(p).map(|l| (l, None)).map_err(|e| {
-                UsageError(format!(
-                    "invalid --ota-port {p}: cannot listen on {ip}:{p} ({e}); give another port, or 0 for any free one"
+                HumanError::usage(picow_i18n::msg!(
+                    "sim-ota-port-taken",
+                    port = p,
+                    addr = format!("{ip}:{p}"),
+                    reason = e.to_string()
                 ))
+                .into()
             }),
             None => match bind(picow_protocol::ota::wire::PORT) {
                 Ok(l) => Ok((l, None)),
                 Err(e) => {
-                    let l = bind(0).map_err(|e| UsageError(format!("no free port for updates over Wi-Fi: {e}")))?;
-                    Ok((l, Some(format!("{ip}:3232 is not free ({e}): a free port instead"))))
+                    let l = bind(0).map_err(|e| {
+                        UsageError(format!("no free port for updates over Wi-Fi: {e}"))
+                    })?;
+                    Ok((
+                        l,
+                        Some(format!("{ip}:3232 is not free ({e}): a free port instead")),
+                    ))
                 }
             },
         }
     }
 
-    fn validate(args: &SimArgs) -> Result<Setup, UsageError> {
+    fn validate(args: &SimArgs) -> color_eyre::Result<Setup> {
         let chip = match args.chip {
             SimChip::Esp32s3 => Chip::Esp32s3,
             SimChip::Esp32c3 => Chip::Esp32c3,
@@ -160,10 +169,11 @@ mod unix {
         }
         if let Some(link) = &args.link {
             if std::fs::symlink_metadata(link).is_ok_and(|m| !m.file_type().is_symlink()) {
-                return Err(UsageError(format!(
-                    "invalid --link {}: it exists and is not a symlink; choose another path",
-                    link.display()
-                )));
+                return Err(HumanError::usage(picow_i18n::msg!(
+                    "sim-link-exists",
+                    path = link.display().to_string()
+                ))
+                .into());
             }
             check_dir("--link", link)?;
         }
@@ -183,7 +193,8 @@ mod unix {
                  Unix socket path may be; give a shorter --control (or --link)",
                 control.display(),
                 control.as_os_str().len()
-            )));
+            ))
+            .into());
         }
         if let Some(flash) = &args.flash {
             check_dir("--flash", flash)?;
@@ -192,13 +203,6 @@ mod unix {
             .flash
             .clone()
             .filter(|f| std::fs::symlink_metadata(f).is_err());
-        let flash = match &args.flash {
-            None => Flash::in_memory(size.unwrap_or(8 << 20)),
-            Some(path) => Flash::open(path, size).map_err(|e| match e {
-                FlashError::FileSize { .. } => UsageError(format!("invalid --flash: {e}")),
-                other => UsageError(format!("invalid --flash: {other}")),
-            })?,
-        };
         let multicast = if args.mdns {
             Some(picow_sim::picow_fw::multicast_interface().map_err(|e| {
                 UsageError(format!(
@@ -215,10 +219,19 @@ mod unix {
             .unwrap_or_else(|| default_control_path(args.link.as_deref()));
         // With --mdns the board is on the LAN: its update listener is at
         // the address it advertises, as a real board's.
+        // The port and the multicast route are checked before the flash
+        // file is made: bad input changes nothing.
         let (listener, ota_note) = ota_listener(
             multicast.unwrap_or(std::net::Ipv4Addr::LOCALHOST),
             args.ota_port,
         )?;
+        let flash = match &args.flash {
+            None => Flash::in_memory(size.unwrap_or(8 << 20)),
+            Some(path) => Flash::open(path, size).map_err(|e| match e {
+                FlashError::FileSize { .. } => UsageError(format!("invalid --flash: {e}")),
+                other => UsageError(format!("invalid --flash: {other}")),
+            })?,
+        };
         let ota_addr = listener.local_addr().ok();
         Ok(Setup {
             opts: SimOptions {
@@ -242,7 +255,7 @@ mod unix {
     }
 
     /// The directory that is to hold `path` must exist.
-    fn check_dir(flag: &str, path: &std::path::Path) -> Result<(), UsageError> {
+    fn check_dir(flag: &str, path: &std::path::Path) -> Result<(), HumanError> {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -250,10 +263,11 @@ mod unix {
         if dir.is_dir() {
             return Ok(());
         }
-        Err(UsageError(format!(
-            "invalid {flag}: the directory {} of {} does not exist; create it or choose another path",
-            dir.display(),
-            path.display()
+        Err(HumanError::usage(picow_i18n::msg!(
+            "path-dir-missing",
+            flag = flag,
+            dir = dir.display().to_string(),
+            path = path.display().to_string()
         )))
     }
 

@@ -376,3 +376,44 @@ fn the_loopback_server_warning_is_in_the_users_language() {
         assert!(image.exists());
     }
 }
+
+#[test]
+fn a_virtual_board_given_bad_paths_or_a_taken_port_says_so_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    let flash_s = flash.to_str().unwrap();
+    let exists = dir.path().join("exists");
+    std::fs::write(&exists, b"").unwrap();
+    let exists_s = exists.to_str().unwrap();
+    let missing = dir.path().join("no-such-dir").join("board");
+    let missing_s = missing.to_str().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let cases: Vec<(Vec<&str>, [&str; 2], [&str; 2])> = vec![
+        (
+            vec!["--link", missing_s],
+            ["does not exist", "create it"],
+            ["不存在", "请先创建它"],
+        ),
+        (
+            vec!["--link", exists_s],
+            ["exists and is not a symlink", "choose another path"],
+            ["不是符号链接", "请换一个路径"],
+        ),
+        (
+            vec!["--ota-port", &port],
+            ["cannot listen on", "0 for any free one"],
+            ["无法在", "用 0 自动选"],
+        ),
+    ];
+    for (args, en, zh) in &cases {
+        let all: Vec<&str> = [&["sim", "--flash", flash_s][..], args].concat();
+        let (code, _, err) = run_in("C", &all);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        one_paragraph(&err, false, &[args[1], en[0], en[1]]);
+        let (code, _, err) = run_in("zh_CN.UTF-8", &all);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        one_paragraph(&err, true, &[args[1], zh[0], zh[1]]);
+        assert!(!flash.exists(), "{args:?}: the flash file was made");
+    }
+}

@@ -75,6 +75,12 @@ port-list = could not list serial ports: { $reason }
 
 device-no-loader = no answer from the ESP ROM loader on { $port } ({ $detail }); put the board in download mode: unplug it and hold the KEY (BOOT) button while plugging the data cable back in (on a board with a RESET button: hold BOOT, press and release RESET), then run the command again (`picow probe` shows whether it answers)
 
+## picow sim: bad input (cmd/sim.rs)
+
+path-dir-missing = invalid { $flag }: the directory { $dir } of { $path } does not exist; create it or choose another path
+sim-link-exists = invalid --link { $path }: it exists and is not a symlink; choose another path
+sim-ota-port-taken = invalid --ota-port { $port }: cannot listen on { $addr } ({ $reason }); give another port, or 0 for any free one
+
 ## picow flash: warnings and updates over Wi-Fi (cmd/flash.rs, ota/)
 
 flash-loopback-server = --server { $server } is a loopback address: on the board it means the board itself, so it will never reach picow serve on this computer (only a virtual board, picow sim, can use it). Give the LAN address that `picow serve` prints, or --server auto.

@@ -73,6 +73,12 @@ port-list = 无法列出串口：{ $reason }
 
 device-no-loader = { $port } 上的 ESP ROM 下载程序没有应答（{ $detail }）；请让开发板进入下载模式：拔下 USB 线，按住 KEY（BOOT）键再把数据线插回去（有 RESET 键的板子：按住 BOOT，按一下 RESET 再松开），然后再运行一次这条命令（`picow probe` 可以看它有没有应答）
 
+## picow sim：输入不合法
+
+path-dir-missing = { $flag } 不合法：{ $path } 所在的目录 { $dir } 不存在；请先创建它，或者换一个路径
+sim-link-exists = --link { $path } 不合法：它已经存在，而且不是符号链接；请换一个路径
+sim-ota-port-taken = --ota-port { $port } 不合法：无法在 { $addr } 上监听（{ $reason }）；请换一个端口，或者用 0 自动选一个空闲端口
+
 ## picow flash：警告与 Wi-Fi 更新
 
 flash-loopback-server = --server { $server } 是回环地址：在开发板上它指的是开发板自己，所以开发板永远连不到这台电脑上的 picow serve（只有虚拟开发板 picow sim 能用它）。请填 `picow serve` 打印出的局域网地址，或者用 --server auto。
