@@ -73,6 +73,21 @@ function applyDefaults(d) {
   renderSendMode();
 }
 
+/**
+ * The terminal view's macros (serve.toml) are the quick sends until the
+ * user edits them in this browser; they are sent as the terminal view
+ * sends them: text with escapes, whatever the send box's settings.
+ * @param {string[] | undefined} list
+ */
+function applyMacros(list) {
+  if (!Array.isArray(list) || !list.length || 'macros' in saved) return;
+  const ms = list.slice(0, 20).map((text) => ({ label: '', text: String(text), esc: true }));
+  while (ms.length < DEFAULTS.macros.length) ms.push({ label: '', text: '' });
+  const same = JSON.stringify(ms) === JSON.stringify(settings.macros);
+  settings.macros = ms;
+  if (!same) renderMacros();
+}
+
 // ---------------------------------------------------------------- i18n
 
 let lang = pickLanguage(settings.lang, navigator.languages);
@@ -232,6 +247,7 @@ function handle(e) {
       state.encoding = e.encoding;
       state.encodings = e.encodings;
       applyDefaults(e.defaults);
+      applyMacros(e.macros);
       state.entries.clear();
       state.entryBytes = 0;
       state.droppedIn = 0;
@@ -799,15 +815,17 @@ function target() {
   return sel;
 }
 
-function sendText(text) {
+/** Sends `text` as the send box's settings say (`esc`: as text with escapes, a terminal view's macro). */
+function sendText(text, esc = false) {
   $('send-error').hidden = true;
   const to = target();
   if (to === null) return false;
-  if (!text && (settings.hexsend || settings.ending === 'none')) {
+  if (!text && ((settings.hexsend && !esc) || settings.ending === 'none')) {
     flash(t('tx.empty'), true);
     return false;
   }
-  return command({ cmd: 'send', to, data: payloadOf(text) });
+  const data = esc ? { text, escapes: true, ending: settings.ending } : payloadOf(text);
+  return command({ cmd: 'send', to, data });
 }
 
 function send() {
@@ -913,8 +931,12 @@ function renderMacros() {
     const b = document.createElement('button');
     b.textContent = m.label || t('macro.send', { n: i + 1 });
     b.dataset.testid = 'macro-send';
+    if (m.esc) {
+      b.title = t('macro.from_serve', { n: i + 1 });
+      b.classList.add('esc');
+    }
     const save = () => {
-      settings.macros[i] = { label: name.value, text: text.value };
+      settings.macros[i] = m.esc ? { label: name.value, text: text.value, esc: true } : { label: name.value, text: text.value };
       b.textContent = name.value || t('macro.send', { n: i + 1 });
       saveSettings('macros');
     };
@@ -922,7 +944,8 @@ function renderMacros() {
     text.addEventListener('change', save);
     b.addEventListener('click', () => {
       save();
-      if (text.value || !settings.hexsend) sendText(text.value);
+      if (m.esc) sendText(text.value, true);
+      else if (text.value || !settings.hexsend) sendText(text.value);
     });
     row.append(b, name, text);
     box.append(row);

@@ -46,6 +46,10 @@ pub struct Options {
     /// What the page starts with until its user chooses otherwise: serve's
     /// `--utc`, `--hex` and `--line-ending`.
     pub defaults: Defaults,
+    /// The terminal view's macros (serve.toml), macro 1 first; an empty
+    /// string is an unused slot. The page offers them as quick sends (text
+    /// with escapes, as `--send`).
+    pub macros: Vec<String>,
 }
 
 /// The page's settings that follow serve's flags until the user sets them
@@ -68,6 +72,7 @@ impl Default for Options {
             max_pages: 16,
             max_send: 1 << 20,
             defaults: Defaults::default(),
+            macros: Vec::new(),
         }
     }
 }
@@ -476,6 +481,7 @@ impl State {
             defaults: self.opts.defaults,
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
+            macros: self.opts.macros.clone(),
         };
         let push_line = |buf: &mut Vec<u8>, line: &str| {
             buf.extend_from_slice(line.as_bytes());

@@ -229,6 +229,9 @@ pub enum WebMsg {
         bytes_in: u64,
         /// Every byte sent since serve started.
         bytes_out: u64,
+        /// The terminal view's macros (serve.toml), macro 1 first; `""` is
+        /// an unused slot. Text with escapes, sent like the send box's.
+        macros: Vec<String>,
     },
     /// Ends a snapshot.
     #[serde(rename = "web.ready")]

@@ -258,3 +258,94 @@ fn bad_web_values_exit_2_naming_the_flag() {
         "serve must not start"
     );
 }
+
+/// The first JSON line the server sends a page (`web.hello`).
+fn ws_hello(port: u16) -> serde_json::Value {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "the upgrade");
+    // One unmasked text frame from the server.
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    assert_eq!(h[0], 0x81, "a whole text frame");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).unwrap();
+            u64::from(u16::from_be_bytes(l))
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l)
+        }
+        n => u64::from(n),
+    };
+    let mut body = vec![0u8; len as usize];
+    s.read_exact(&mut body).unwrap();
+    let text = String::from_utf8(body).unwrap();
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
+}
+
+/// serve.toml's macros (the terminal view's) reach the page as its quick
+/// sends; a serve.toml that does not parse is named, left as it is, and
+/// the page has none.
+#[test]
+fn the_terminal_views_macros_reach_the_page() {
+    let dir = std::env::temp_dir().join(format!("picow-serve-web-macros-{}", std::process::id()));
+    let conf = dir.join("config").join("picow");
+    std::fs::create_dir_all(&conf).unwrap();
+    let file = conf.join("serve.toml");
+    let start = |dir: &std::path::Path| {
+        let mut child = Kill(
+            picow()
+                .env("XDG_CONFIG_HOME", dir.join("config"))
+                .args(["--json", "serve", "--bind", "127.0.0.1", "--port", "0"])
+                .args(["--web", "127.0.0.1:0", "--no-advertise", "--timeout", "60s"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let rx = lines(&mut child);
+        (child, rx)
+    };
+    std::fs::write(&file, "macros = [\"AT\\\\r\\\\n\", \"\", \"你好\"]\n").unwrap();
+    let (child, rx) = start(&dir);
+    let notice = until_line(&rx, "web page");
+    let v: serde_json::Value = serde_json::from_str(&notice).unwrap();
+    let hello = ws_hello(port_of(&url_in(v["message"].as_str().unwrap())));
+    assert_eq!(hello["event"], "web.hello");
+    assert_eq!(hello["macros"], serde_json::json!(["AT\\r\\n", "", "你好"]));
+    drop(child);
+
+    let broken = "macros = [\"unclosed\n";
+    std::fs::write(&file, broken).unwrap();
+    let (child, rx) = start(&dir);
+    let said = until_line(&rx, "quick sends");
+    assert!(said.contains("serve.toml"), "names the file: {said}");
+    let notice = until_line(&rx, "web page");
+    let v: serde_json::Value = serde_json::from_str(&notice).unwrap();
+    let hello = ws_hello(port_of(&url_in(v["message"].as_str().unwrap())));
+    assert_eq!(hello["macros"], serde_json::json!([]));
+    drop(child);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        broken,
+        "left as it is"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1031,3 +1031,46 @@ async fn long_lines_wrap_whole_and_departed_boards_stay_counted() {
     page.close().await;
     serve.stop().await;
 }
+
+/// The terminal view's macros (serve.toml) are the page's quick sends, and
+/// they go out as the terminal view sends them: text with escapes (the
+/// page's own escapes setting is off here) and the line ending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_views_macros_are_the_quick_sends() {
+    let serve = Serve::start(Setup {
+        macros: vec!["AT\\r\\n".into(), String::new(), "temp?\\x21".into()],
+        ..Setup::default()
+    })
+    .await;
+    let board = boards(&serve, &["m"]).await.remove(0);
+    let page = Page::open(&serve, "en").await;
+    let c = &page.c;
+    until_js(
+        c,
+        "serve.toml's macros in the quick sends",
+        "return [...document.querySelectorAll('[data-testid=macro-text]')].map(e => e.value)",
+        serde_json::json!(["AT\\r\\n", "", "temp?\\x21", "", "", ""]),
+    )
+    .await;
+    assert!(js(
+        c,
+        "return document.querySelector('[data-testid=macro-send]').title"
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .contains("serve.toml"));
+    click(c, "#macros .macro:nth-child(3) button").await;
+    until("the third macro, its escape decoded", 10, || async {
+        board.received() == b"temp?!"
+    })
+    .await;
+    click(c, "#macros .macro:nth-child(1) button").await;
+    until("the first macro, CR LF as bytes", 10, || async {
+        board.received() == b"temp?!AT\r\n"
+    })
+    .await;
+    wait_view(c, "I got:AT").await;
+    page.close().await;
+    serve.stop().await;
+}

@@ -26,6 +26,8 @@ pub struct Setup {
     pub history_bytes: usize,
     /// serve's flags the page starts with.
     pub defaults: picow_web::Defaults,
+    /// The terminal view's macros.
+    pub macros: Vec<String>,
 }
 
 impl Default for Setup {
@@ -35,6 +37,7 @@ impl Default for Setup {
             charset: Charset::Utf8,
             history_bytes: 1 << 20,
             defaults: picow_web::Defaults::default(),
+            macros: Vec::new(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl Serve {
                 charset: setup.charset,
                 history_bytes: setup.history_bytes,
                 defaults: setup.defaults,
+                macros: setup.macros.clone(),
                 ..Options::default()
             },
         );

@@ -51,6 +51,24 @@ pub async fn start(
     let lan_ips: Vec<IpAddr> = lan.iter().map(|l| l.ip).collect();
     let urls = server.urls(&lan_ips);
     let quiet = global.quiet && !global.json;
+    // The terminal view's macros are the page's quick sends; a file that
+    // does not parse is named and the page has none (the file is left as
+    // it is).
+    let macros = match super::tui::store::config_path() {
+        Some(path) => match super::tui::store::Config::load(&path) {
+            Ok(c) => c.macros,
+            Err(e) => {
+                let line = format!("the page has no quick sends: {e}");
+                if quiet {
+                    say(&line);
+                } else {
+                    let _ = ctl.try_send(Control::Notice(line));
+                }
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     let opts = Options {
         charset: args.encoding,
         max_send: args.max_queue as usize,
@@ -64,6 +82,7 @@ pub async fn start(
                 LineEnding::Crlf => Ending::Crlf,
             },
         },
+        macros,
         ..Options::default()
     };
     let (bridge, observer) = picow_web::bridge(ctl.clone(), opts);
