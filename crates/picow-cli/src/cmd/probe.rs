@@ -26,6 +26,7 @@ use crate::esp::device::{self, After, Before, Target};
 use crate::esp::image;
 use crate::exit::Exit;
 use crate::port;
+use picow_i18n::tr;
 
 /// Arguments of `picow probe`.
 #[derive(Debug, Args)]
@@ -174,10 +175,14 @@ pub fn identify_port(path: &str, usb: Option<(u16, u16)>) -> Result<Kind, port::
             return Ok(Kind::Download);
         }
     }
-    Ok(Kind::Unknown(
-        "no answer to the console's `status` nor to a ROM loader SYNC".into(),
-    ))
+    Ok(Kind::Unknown(NO_ANSWER.into()))
 }
+
+/// What `probe` says of a port that is not a USB device (`detail` in JSON).
+const NOT_USB: &str = "not a USB device; give --port to examine it";
+
+/// What `probe` says of a port where nothing answered (`detail` in JSON).
+const NO_ANSWER: &str = "no answer to the console's `status` nor to a ROM loader SYNC";
 
 /// `/dev/serial/by-id` links that point at `path`.
 pub fn by_id(path: &str) -> Vec<String> {
@@ -294,7 +299,7 @@ fn list_entry(info: &SerialPortInfo) -> PortEntry {
     let kind = if usb.is_some() {
         identify(&info.port_name, usb_id)
     } else {
-        Kind::Unknown("not a USB device; give --port to examine it".into())
+        Kind::Unknown(NOT_USB.into())
     };
     let fields = UsbFields {
         usb: usb.map(|u| format!("{:04x}:{:04x}", u.vid, u.pid)),
@@ -308,10 +313,7 @@ fn list_entry(info: &SerialPortInfo) -> PortEntry {
 
 fn print_list(entries: &[PortEntry], out: &mut dyn Write) -> std::io::Result<()> {
     if entries.is_empty() {
-        writeln!(
-            out,
-            "no serial ports found: is the board plugged in with a data cable?"
-        )?;
+        writeln!(out, "{}", tr!("probe-no-ports"))?;
     }
     for e in entries {
         write!(out, "{}", e.port)?;
@@ -328,15 +330,24 @@ fn print_list(entries: &[PortEntry], out: &mut dyn Write) -> std::io::Result<()>
             writeln!(out, "    by-id: {l}")?;
         }
         let what = match (&e.firmware, e.kind) {
-            (_, "download-mode") => {
-                "ESP chip in download mode (`picow probe --port` for details)".to_string()
-            }
-            (Some(f), _) => format!(
-                "picow-fw {}: wifi {}, ip {}, server {}",
-                f.version, f.wifi, f.ip, f.server
+            (_, "download-mode") => tr!("probe-download"),
+            (Some(f), _) => tr!(
+                "probe-picow-fw",
+                version = f.version.as_str(),
+                wifi = f.wifi.as_str(),
+                ip = f.ip.as_str(),
+                server = f.server.as_str()
             ),
-            (None, "micropython") => "vendor MicroPython: hold BOOT and replug it to flash".into(),
-            _ => format!("unknown ({})", e.detail.as_deref().unwrap_or("")),
+            (None, "micropython") => tr!("probe-micropython"),
+            _ => {
+                let detail = e.detail.as_deref().unwrap_or("");
+                let detail = match detail {
+                    NO_ANSWER => tr!("probe-no-answer"),
+                    NOT_USB => tr!("probe-not-usb"),
+                    other => other.to_string(),
+                };
+                tr!("probe-unknown", detail = detail)
+            }
         };
         writeln!(out, "    {what}")?;
     }
@@ -806,10 +817,11 @@ fn print_net(boards: &[NetBoard], wait: Duration, out: &mut dyn Write) -> std::i
     if boards.is_empty() {
         return writeln!(
             out,
-            "no picow board answered on the LAN within {:.1} s: is it on this network, running \
-             picow-fw, and joined? (a virtual board needs `picow sim --mdns`; some networks \
-             block multicast: see `picow probe --port` for a board on a cable)",
-            wait.as_secs_f64()
+            "{}",
+            tr!(
+                "probe-net-none",
+                secs = format!("{:.1}", wait.as_secs_f64())
+            )
         );
     }
     for b in boards {
@@ -952,13 +964,17 @@ mod tests {
         assert!(boards[0].is_named("desk") && boards[0].is_named("DESK"));
         assert!(!boards[0].is_named("desk.local") && !boards[0].is_named("des"));
         let mut out = Vec::new();
-        print_net(&boards, Duration::from_secs(3), &mut out).unwrap();
+        picow_i18n::with_lang(picow_i18n::Lang::En, || {
+            print_net(&boards, Duration::from_secs(3), &mut out).unwrap()
+        });
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "desk  169.254.77.10  desk.local  picow-fw 0.1.0  esp32c3  MAC 7c:df:a1:00:00:42\n"
         );
         let mut out = Vec::new();
-        print_net(&[], Duration::from_secs(3), &mut out).unwrap();
+        picow_i18n::with_lang(picow_i18n::Lang::En, || {
+            print_net(&[], Duration::from_secs(3), &mut out).unwrap()
+        });
         assert!(String::from_utf8(out).unwrap().contains("picow sim --mdns"));
         let v = serde_json::to_value(&boards).unwrap();
         assert_eq!(v[0]["addresses"][0], "169.254.77.10");
@@ -994,24 +1010,40 @@ mod tests {
                 Kind::MicroPython,
                 false,
             ),
-            PortEntry::new(
-                "/dev/ttyS0",
-                None,
-                Kind::Unknown("not a USB device".into()),
-                false,
-            ),
+            PortEntry::new("/dev/ttyS0", None, Kind::Unknown(NOT_USB.into()), false),
         ];
         let json = serde_json::to_value(&entries).unwrap();
         assert_eq!(json[0]["usb"], "303a:1001");
         assert_eq!(json[0]["kind"], "download-mode");
         assert_eq!(json[0]["by_id"][0], "/dev/serial/by-id/usb-Espressif");
         assert!(json[0].get("detail").is_none() && json[0].get("firmware").is_none());
-        assert_eq!(json[2]["detail"], "not a USB device");
+        assert_eq!(json[2]["detail"], NOT_USB);
         let mut out = Vec::new();
-        print_list(&entries, &mut out).unwrap();
+        picow_i18n::with_lang(picow_i18n::Lang::En, || {
+            print_list(&entries, &mut out).unwrap()
+        });
         let s = String::from_utf8(out).unwrap();
         assert!(s.contains("/dev/ttyACM0  303a:1001  SN 7C:DF\n    by-id: /dev/serial/by-id/usb-Espressif\n    ESP chip in download mode"), "{s}");
         assert!(s.contains("vendor MicroPython: hold BOOT"), "{s}");
-        assert!(s.contains("unknown (not a USB device)"), "{s}");
+        assert!(s.contains("unknown (not a USB device; give --port"), "{s}");
+        let mut out = Vec::new();
+        picow_i18n::with_lang(picow_i18n::Lang::ZhCn, || {
+            print_list(&entries, &mut out).unwrap()
+        });
+        let zh = String::from_utf8(out).unwrap();
+        for said in [
+            "下载模式的 ESP 芯片",
+            "厂家的 MicroPython：按住 KEY（BOOT）",
+            "未知（不是 USB 设备；用 --port 指定它才会检查）",
+        ] {
+            assert!(zh.contains(said), "{said:?} not in:\n{zh}");
+        }
+        // The ports, ids and by-id paths are the same bytes.
+        assert!(
+            zh.contains(
+                "/dev/ttyACM0  303a:1001  SN 7C:DF\n    by-id: /dev/serial/by-id/usb-Espressif\n"
+            ),
+            "{zh}"
+        );
     }
 }

@@ -417,3 +417,36 @@ fn a_virtual_board_given_bad_paths_or_a_taken_port_says_so_in_both_languages() {
         assert!(!flash.exists(), "{args:?}: the flash file was made");
     }
 }
+
+#[test]
+fn probes_list_speaks_the_locales_language_and_its_json_does_not() {
+    let (code, en, err) = run_in("C", &["probe"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, zh, err) = run_in("zh_CN.UTF-8", &["probe"]);
+    assert_eq!(code, Some(0), "{err}");
+    // Whatever ports this machine has, each English sentence has its
+    // Chinese one, and the port names are the same.
+    for (en_says, zh_says) in [
+        ("no serial ports found", "一个串口都没有找到"),
+        ("unknown (", "未知（"),
+        ("not a USB device", "不是 USB 设备"),
+        ("ESP chip in download mode", "下载模式的 ESP 芯片"),
+        ("vendor MicroPython", "厂家的 MicroPython"),
+    ] {
+        assert_eq!(en.contains(en_says), zh.contains(zh_says), "{en}\n{zh}");
+        assert!(!zh.contains(en_says), "{zh}");
+    }
+    let ports = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with(' '))
+            .map(|l| l.split("  ").next().unwrap().to_string())
+            .collect()
+    };
+    if !en.contains("no serial ports found") {
+        assert_eq!(ports(&en), ports(&zh));
+    }
+    let en = run_in("C", &["--json", "probe"]);
+    let zh = run_in("zh_CN.UTF-8", &["--json", "probe"]);
+    assert_eq!((en.0, &en.1), (zh.0, &zh.1));
+    assert!(en.1.starts_with('['), "{}", en.1);
+}

@@ -81,6 +81,17 @@ path-dir-missing = invalid { $flag }: the directory { $dir } of { $path } does n
 sim-link-exists = invalid --link { $path }: it exists and is not a symlink; choose another path
 sim-ota-port-taken = invalid --ota-port { $port }: cannot listen on { $addr } ({ $reason }); give another port, or 0 for any free one
 
+## picow probe: plain output (cmd/probe.rs)
+
+probe-no-ports = no serial ports found: is the board plugged in with a data cable?
+probe-download = ESP chip in download mode (`picow probe --port` for details)
+probe-picow-fw = picow-fw { $version }: wifi { $wifi }, ip { $ip }, server { $server }
+probe-micropython = vendor MicroPython: hold BOOT and replug it to flash
+probe-unknown = unknown ({ $detail })
+probe-not-usb = not a USB device; give --port to examine it
+probe-no-answer = no answer to the console's `status` nor to a ROM loader SYNC
+probe-net-none = no picow board answered on the LAN within { $secs } s: is it on this network, running picow-fw, and joined? (a virtual board needs `picow sim --mdns`; some networks block multicast: see `picow probe --port` for a board on a cable)
+
 ## picow flash: warnings and updates over Wi-Fi (cmd/flash.rs, ota/)
 
 flash-loopback-server = --server { $server } is a loopback address: on the board it means the board itself, so it will never reach picow serve on this computer (only a virtual board, picow sim, can use it). Give the LAN address that `picow serve` prints, or --server auto.

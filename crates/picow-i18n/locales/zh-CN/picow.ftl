@@ -79,6 +79,17 @@ path-dir-missing = { $flag } 不合法：{ $path } 所在的目录 { $dir } 不�
 sim-link-exists = --link { $path } 不合法：它已经存在，而且不是符号链接；请换一个路径
 sim-ota-port-taken = --ota-port { $port } 不合法：无法在 { $addr } 上监听（{ $reason }）；请换一个端口，或者用 0 自动选一个空闲端口
 
+## picow probe：普通输出
+
+probe-no-ports = 一个串口都没有找到：开发板用能传数据的线插上了吗？
+probe-download = 下载模式的 ESP 芯片（`picow probe --port` 查看详情）
+probe-picow-fw = picow-fw { $version }：Wi-Fi { $wifi }，IP { $ip }，服务器 { $server }
+probe-micropython = 厂家的 MicroPython：按住 KEY（BOOT）键重新插线，才能烧录
+probe-unknown = 未知（{ $detail }）
+probe-not-usb = 不是 USB 设备；用 --port 指定它才会检查
+probe-no-answer = 串口控制台的 `status` 和 ROM 下载程序的 SYNC 都没有应答
+probe-net-none = { $secs } 秒内局域网里没有 picow 开发板应答：它在这个网络里吗？运行的是 picow-fw 并且已经连上 Wi-Fi 了吗？（虚拟开发板要用 `picow sim --mdns`；有些网络挡住了组播：用线连着的开发板请用 `picow probe --port`）
+
 ## picow flash：警告与 Wi-Fi 更新
 
 flash-loopback-server = --server { $server } 是回环地址：在开发板上它指的是开发板自己，所以开发板永远连不到这台电脑上的 picow serve（只有虚拟开发板 picow sim 能用它）。请填 `picow serve` 打印出的局域网地址，或者用 --server auto。
