@@ -46,6 +46,8 @@ mod fairness;
 mod flash;
 #[cfg(unix)]
 mod monitor;
+#[cfg(unix)]
+mod ota;
 mod serve;
 #[cfg(unix)]
 mod tui;
@@ -59,6 +61,9 @@ pub fn run(args: &[String]) -> Result {
         Some("flash") => flash::run(&args[1..]),
         #[cfg(unix)]
         Some("monitor") => monitor::run(&args[1..]),
+        // Updates over Wi-Fi against ESPHome's uploader and USB (issue 17).
+        #[cfg(unix)]
+        Some("ota") => ota::run(&args[1..]),
         Some("serve") => serve::run(&args[1..]),
         // A newcomer among 100 flooding clients (issue #11).
         #[cfg(unix)]

@@ -45,15 +45,15 @@ fn raw(fd: impl AsFd) -> Result {
 }
 
 /// Copies bytes between a tool's pty and the virtual board, counting them.
-struct Relay {
-    path: PathBuf,
+pub(super) struct Relay {
+    pub(super) path: PathBuf,
     to_board: Arc<AtomicU64>,
     to_host: Arc<AtomicU64>,
     _slave: File,
 }
 
 impl Relay {
-    fn start(board_link: &Path, link: &Path) -> Result<Relay> {
+    pub(super) fn start(board_link: &Path, link: &Path) -> Result<Relay> {
         let master =
             openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).map_err(|e| format!("openpt: {e}"))?;
         grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
@@ -108,7 +108,7 @@ impl Relay {
         })
     }
 
-    fn take(&self) -> (u64, u64) {
+    pub(super) fn take(&self) -> (u64, u64) {
         (
             self.to_board.swap(0, Ordering::Relaxed),
             self.to_host.swap(0, Ordering::Relaxed),
@@ -219,7 +219,7 @@ struct Run {
     to_host: u64,
 }
 
-fn timed(cmd: &mut Command, what: &str) -> Result<f64> {
+pub(super) fn timed(cmd: &mut Command, what: &str) -> Result<f64> {
     let t = Instant::now();
     let out = cmd
         .stdin(Stdio::null())
