@@ -1,5 +1,5 @@
 //! Interactive mode with a pseudo-terminal as the user's terminal: keys go
-//! to the board, Ctrl-R asks for a reset, Ctrl-] exits, and the terminal is
+//! to the board (Ctrl-C and Ctrl-D too), Ctrl-R asks for a reset, Ctrl-] exits, and the terminal is
 //! left as it was.
 #![cfg(unix)]
 
@@ -61,6 +61,17 @@ fn keys_reach_the_board_and_ctrl_bracket_exits() {
     assert!(stderr.text().contains("resetting the board"));
     user.write(b"x");
     to_board.wait_for("x after the failed reset", |b| b.ends_with(b"\r\nx"));
+
+    // Ctrl-C and Ctrl-D go to the board (MicroPython's REPL: interrupt,
+    // soft reset); the monitor keeps running.
+    user.write(&[0x03]);
+    to_board.wait_for("Ctrl-C on the board", |b| b.ends_with(b"x\x03"));
+    user.write(&[0x04]);
+    to_board.wait_for("Ctrl-D on the board", |b| b.ends_with(b"\x03\x04"));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "Ctrl-C ended the monitor"
+    );
 
     // Ctrl-] leaves, exit 0, terminal restored.
     user.write(&[0x1d]);

@@ -48,8 +48,8 @@ pub const LIST_EVERY: Duration = Duration::from_millis(150);
 /// Arguments of `picow monitor`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Keys (interactive): Ctrl-R resets the board, Ctrl-C or Ctrl-] exits; \
-    everything else goes to the board.\n\
+    after_help = "Keys (interactive): Ctrl-] exits, Ctrl-R resets the board; everything \
+    else goes to the board, Ctrl-C and Ctrl-D too (MicroPython's interrupt and soft reset).\n\
     CI mode: exit 0 when every --expect was seen in order, 1 when a --fail pattern \
     was seen, 124 when --timeout passed first."
 )]
@@ -235,7 +235,7 @@ pub fn run(args: MonitorArgs, global: &GlobalArgs) -> color_eyre::Result<Exit> {
         &format!(
             "monitoring {path}{}",
             if interactive {
-                " (Ctrl-R reset, Ctrl-C or Ctrl-] exit)"
+                " (Ctrl-] exit, Ctrl-R reset; Ctrl-C goes to the board)"
             } else {
                 ""
             }

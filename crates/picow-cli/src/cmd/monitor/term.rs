@@ -16,7 +16,8 @@ pub enum Action {
     Send(Vec<u8>),
     /// Ctrl-R: reset the board.
     Reset,
-    /// Ctrl-C or Ctrl-]: leave the monitor.
+    /// Ctrl-]: leave the monitor (Ctrl-C goes to the board, as in miniterm
+    /// and mpremote: MicroPython's REPL needs it to stop a running program).
     Exit,
     /// Nothing.
     None,
@@ -30,7 +31,7 @@ pub fn action(key: KeyEvent) -> Action {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         // Unix terminals send Ctrl-] as 0x1d, which crossterm reports as Ctrl-5.
-        KeyCode::Char('c' | 'C' | ']' | '5') if ctrl => Action::Exit,
+        KeyCode::Char(']' | '5') if ctrl => Action::Exit,
         KeyCode::Char('r' | 'R') if ctrl => Action::Reset,
         KeyCode::Char(c) if ctrl && c.is_ascii_alphabetic() => {
             Action::Send(vec![(c.to_ascii_lowercase() as u8) & 0x1f])
@@ -169,7 +170,9 @@ mod tests {
     fn keys() {
         let c = KeyModifiers::CONTROL;
         let n = KeyModifiers::NONE;
-        assert_eq!(action(key(KeyCode::Char('c'), c)), Action::Exit);
+        // Ctrl-C and Ctrl-D are the REPL's interrupt and soft reset.
+        assert_eq!(action(key(KeyCode::Char('c'), c)), Action::Send(vec![0x03]));
+        assert_eq!(action(key(KeyCode::Char('d'), c)), Action::Send(vec![0x04]));
         assert_eq!(action(key(KeyCode::Char(']'), c)), Action::Exit);
         assert_eq!(action(key(KeyCode::Char('5'), c)), Action::Exit);
         assert_eq!(action(key(KeyCode::Char('r'), c)), Action::Reset);
