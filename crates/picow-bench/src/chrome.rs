@@ -5,7 +5,8 @@
 //! chromedriver is started as the leader of a process group of its own;
 //! the browser it starts (and the browser's helpers) stay in that group.
 //! Everything of one [`Browser`] lives in one fresh directory (the profile,
-//! the downloads, and the browser's `XDG_CONFIG_HOME`/`XDG_CACHE_HOME`, so
+//! the downloads, its `TMPDIR` (Chromium leaves `org.chromium.Chromium.*`
+//! there), and the browser's `XDG_CONFIG_HOME`/`XDG_CACHE_HOME`, so
 //! that even its crash handler, which leaves the group, writes there and
 //! names the directory on its command line). Dropping the [`Browser`] (a
 //! test that ends, fails or panics; a benchmark that returns early) kills
@@ -194,15 +195,23 @@ impl Browser {
             driver: None,
             dir: dir.clone(),
         };
-        let (profile, downloads, xdg) =
-            (dir.join("profile"), dir.join("downloads"), dir.join("xdg"));
-        for d in [&profile, &downloads, &xdg] {
+        // Chromium puts its singleton socket and scoped dirs
+        // (org.chromium.Chromium.*) in TMPDIR and never removes some of
+        // them: they go into this directory too.
+        let (profile, downloads, xdg, tmp) = (
+            dir.join("profile"),
+            dir.join("downloads"),
+            dir.join("xdg"),
+            dir.join("tmp"),
+        );
+        for d in [&profile, &downloads, &xdg, &tmp] {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
         let mut child = Command::new(CHROMEDRIVER)
             .args(["--port=0", "--allowed-ips=127.0.0.1"])
             .env("XDG_CONFIG_HOME", xdg.join("config"))
             .env("XDG_CACHE_HOME", xdg.join("cache"))
+            .env("TMPDIR", &tmp)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -729,6 +729,15 @@ async fn a_test_that_fails_leaves_no_browser_behind() {
             "chromedriver, chromium and its helpers"
         );
         assert!(!processes_naming(b.dir()).is_empty());
+        // Chromium's temporary files are in the guard's directory, not in /tmp.
+        let tmp: Vec<String> = std::fs::read_dir(b.dir().join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            tmp.iter().any(|n| n.starts_with("org.chromium.Chromium.")),
+            "{tmp:?}"
+        );
         let _ = tx.send((group, b.dir().to_owned()));
         panic!("a browser test made to fail");
     });
