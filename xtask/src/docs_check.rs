@@ -134,7 +134,10 @@ fn readme_first_command(tmp: &Path) -> Result<PathBuf> {
             .env_remove("CARGO")
             .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("LC_ALL")
-            .env("LANG", "C.UTF-8");
+            .env("LANG", "C.UTF-8")
+            // What a new user types, except that this check never
+            // advertises on the machine's real network (no mDNS).
+            .env("PICOW_NO_ADVERTISE", "1");
         for (var, under_home) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
             if let Some(d) = real_home_dir(var, under_home) {
                 c.env(var, d);

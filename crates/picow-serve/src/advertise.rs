@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mdns_sd::{HostnameResolutionEvent, IfKind, ServiceDaemon, ServiceInfo, UnregisterStatus};
+use picow_i18n::Msg;
 use picow_protocol::discovery::{
     host_label, service_type, PROTOCOL_VERSION, SERVER_HOST, TXT_NAME, TXT_PROTOCOL,
 };
@@ -33,10 +34,23 @@ pub const HOST_CHECK: Duration = Duration::from_millis(1_500);
 /// How long stopping waits for the goodbye to go out.
 const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 
-/// Advertising could not start (serve goes on without it).
+/// Advertising could not start (serve goes on without it). `Display` is
+/// English; [`AdvertiseError::msg`] the message in any language.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct AdvertiseError(String);
+pub struct AdvertiseError(Msg);
+
+impl AdvertiseError {
+    /// What went wrong, for people.
+    pub fn msg(&self) -> &Msg {
+        &self.0
+    }
+
+    /// The notice serve shows: not advertised, and what to do instead.
+    pub fn notice(&self) -> Msg {
+        picow_i18n::msg!("serve-not-advertised", error = self.0.clone())
+    }
+}
 
 /// What is advertised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,21 +68,18 @@ pub struct Advertised {
 }
 
 impl Advertised {
-    /// The message serve shows.
-    pub fn notice(&self) -> String {
-        let mut s = String::new();
-        if self.host_taken {
-            s.push_str(&format!(
-                "{SERVER_HOST}.local is taken on this network, so serve answers as {}; ",
-                self.host
-            ));
-        }
-        s.push_str(&format!(
-            "advertised on the LAN (mDNS) as \"{}\" ({}) at {}:{}: boards flashed with \
-             --server auto find it, --server auto:{} picks it",
-            self.instance, self.service, self.host, self.port, self.instance
-        ));
-        s
+    /// The message serve shows (its English form is the `notice` event's
+    /// `message` in `--json`).
+    pub fn notice(&self) -> Msg {
+        let msg = if self.host_taken {
+            Msg::new("serve-advertised-host-taken").arg("preferred", format!("{SERVER_HOST}.local"))
+        } else {
+            Msg::new("serve-advertised")
+        };
+        msg.arg("instance", self.instance.as_str())
+            .arg("service", self.service)
+            .arg("host", self.host.as_str())
+            .arg("port", self.port.to_string())
     }
 }
 
@@ -124,9 +135,16 @@ impl Advertiser {
         port: u16,
         bind: Option<IpAddr>,
     ) -> Result<Advertiser, AdvertiseError> {
-        validate_instance(instance).map_err(|e| AdvertiseError(e.to_string()))?;
-        let err = |what: &str, e: mdns_sd::Error| AdvertiseError(format!("{what}: {e}"));
-        let daemon = ServiceDaemon::new().map_err(|e| err("cannot start mDNS", e))?;
+        validate_instance(instance).map_err(|e| {
+            AdvertiseError(picow_i18n::msg!(
+                "serve-mdns-bad-name",
+                name = instance,
+                error = e.to_string()
+            ))
+        })?;
+        let err = |what: Msg, e: mdns_sd::Error| AdvertiseError(what.arg("error", e.to_string()));
+        let daemon =
+            ServiceDaemon::new().map_err(|e| err(Msg::new("serve-mdns-cannot-start"), e))?;
         let specific = bind.filter(|ip| !ip.is_unspecified());
         if let Some(ip) = specific {
             // Only where serve can be reached.
@@ -152,11 +170,11 @@ impl Advertiser {
             None => ServiceInfo::new(&ty, instance, &host, (), port, props)
                 .map(ServiceInfo::enable_addr_auto),
         }
-        .map_err(|e| err("cannot describe the service", e))?;
+        .map_err(|e| err(Msg::new("serve-mdns-cannot-describe"), e))?;
         let fullname = info.get_fullname().to_string();
         daemon
             .register(info)
-            .map_err(|e| err("cannot advertise", e))?;
+            .map_err(|e| err(Msg::new("serve-mdns-cannot-advertise"), e))?;
         Ok(Advertiser {
             daemon,
             fullname,
@@ -233,12 +251,46 @@ mod tests {
             port: 10000,
             host_taken: true,
         };
-        let n = a.notice();
-        assert!(n.starts_with("picow.local is taken"), "{n}");
-        assert!(
-            n.contains("\"lab\" (_picow._tcp) at picow-desk.local:10000"),
-            "{n}"
+        // English for programs (the JSON), as it always was.
+        let n = a.notice().to_string();
+        assert_eq!(
+            n,
+            "picow.local is taken on this network, so serve answers as picow-desk.local; \
+             advertised on the LAN (mDNS) as \"lab\" (_picow._tcp) at picow-desk.local:10000: \
+             boards flashed with --server auto find it, --server auto:lab picks it"
         );
-        assert!(n.contains("--server auto:lab"), "{n}");
+        let free = Advertised {
+            host: "picow.local".into(),
+            host_taken: false,
+            ..a.clone()
+        };
+        assert_eq!(
+            free.notice().to_string(),
+            "advertised on the LAN (mDNS) as \"lab\" (_picow._tcp) at picow.local:10000: \
+             boards flashed with --server auto find it, --server auto:lab picks it"
+        );
+        // Chinese for people, with what they type left as it is.
+        let zh = a.notice().in_lang(picow_i18n::Lang::ZhCn);
+        assert!(
+            zh.starts_with("这个网络上 picow.local 已被别的设备占用"),
+            "{zh}"
+        );
+        for typed in [
+            "picow-desk.local:10000",
+            "--server auto ",
+            "--server auto:lab",
+            "\"lab\"",
+        ] {
+            assert!(zh.contains(typed), "{zh}");
+        }
+        let e = AdvertiseError(Msg::new("serve-mdns-cannot-start").arg("error", "no interface"));
+        assert_eq!(
+            e.notice().to_string(),
+            "not advertised on the LAN (cannot start mDNS: no interface): boards flashed with \
+             --server auto will not find this serve; give them --server HOST:PORT"
+        );
+        let zh = e.notice().in_lang(picow_i18n::Lang::ZhCn);
+        assert!(zh.contains("无法启动 mDNS：no interface"), "{zh}");
+        assert!(zh.contains("--server HOST:PORT"), "{zh}");
     }
 }

@@ -70,6 +70,10 @@ pub enum Control {
     Auto(Option<(Duration, Target, Bytes)>),
     /// A message for the user (an [`Event::Notice`](crate::Event::Notice)).
     Notice(String),
+    /// A message for the user with a translation (an
+    /// [`Event::Notice`](crate::Event::Notice) whose `message` is its
+    /// English form).
+    NoticeMsg(picow_i18n::Msg),
     /// Close everything and stop; while serve is stopping, stop at once
     /// (a second Ctrl-C), without reading what the clients' sockets hold.
     Quit,

@@ -228,8 +228,13 @@ pub enum Event {
     },
     /// A message for the user.
     Notice {
-        /// The message.
+        /// The message (in English when it has a translation: the form for
+        /// programs).
         message: String,
+        /// The message as a translatable [`Msg`](picow_i18n::Msg), for
+        /// the outputs that people read in their language (not in JSON).
+        #[serde(skip)]
+        localized: Option<picow_i18n::Msg>,
     },
     /// Something failed; serve goes on.
     Error {
@@ -284,7 +289,23 @@ impl Event {
     pub fn notice(message: impl Into<String>) -> Event {
         Event::Notice {
             message: message.into(),
+            localized: None,
         }
+    }
+
+    /// A notice with a translation: `message` in English, shown to people
+    /// in their language.
+    pub fn notice_msg(msg: picow_i18n::Msg) -> Event {
+        Event::Notice {
+            message: msg.to_string(),
+            localized: Some(msg),
+        }
+    }
+
+    /// The text of a notice for people: in their language when it has a
+    /// translation.
+    pub fn notice_text(message: &str, localized: Option<&picow_i18n::Msg>) -> String {
+        localized.map_or_else(|| message.to_string(), picow_i18n::Msg::localized)
     }
 
     /// An error report (serve goes on).

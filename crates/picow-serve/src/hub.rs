@@ -292,6 +292,7 @@ impl Hub {
                 )))?;
             }
             Control::Notice(n) => self.emit(&Event::notice(n))?,
+            Control::NoticeMsg(m) => self.emit(&Event::notice_msg(m))?,
             Control::Quit => return Ok(true),
         }
         Ok(false)

@@ -24,6 +24,13 @@ serve-no-lan = no LAN address found: connect this computer to the board's Wi-Fi 
 serve-lan-virtual = { $ip } ({ $iface }, virtual)
 serve-warning = warning: { $message }
 serve-loopback-only = listening on { $ip } only: a board on Wi-Fi cannot reach it (only programs on this computer can, such as picow sim). Leave out --bind, or --bind a LAN address.
+serve-advertised = advertised on the LAN (mDNS) as "{ $instance }" ({ $service }) at { $host }:{ $port }: boards flashed with --server auto find it, --server auto:{ $instance } picks it
+serve-advertised-host-taken = { $preferred } is taken on this network, so serve answers as { $host }; advertised on the LAN (mDNS) as "{ $instance }" ({ $service }) at { $host }:{ $port }: boards flashed with --server auto find it, --server auto:{ $instance } picks it
+serve-not-advertised = not advertised on the LAN ({ $error }): boards flashed with --server auto will not find this serve; give them --server HOST:PORT
+serve-mdns-bad-name = --name { $name }: { $error }
+serve-mdns-cannot-start = cannot start mDNS: { $error }
+serve-mdns-cannot-describe = cannot describe the service: { $error }
+serve-mdns-cannot-advertise = cannot advertise: { $error }
 serve-give-board = give the board this server:
 serve-give-board-many = give the board this server (* = most likely):
 serve-kind-other = other

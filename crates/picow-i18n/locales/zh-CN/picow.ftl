@@ -22,6 +22,13 @@ serve-no-lan = 没有找到局域网地址：请把这台电脑连到开发板�
 serve-lan-virtual = { $ip }（{ $iface }，虚拟网卡）
 serve-warning = 警告：{ $message }
 serve-loopback-only = 只在 { $ip } 上监听：连 Wi-Fi 的开发板访问不到它（只有这台电脑上的程序可以，比如 picow sim）。去掉 --bind，或者 --bind 一个局域网地址。
+serve-advertised = 已在局域网上用 mDNS 公布为 "{ $instance }"（{ $service }），地址 { $host }:{ $port }：用 --server auto 烧录的开发板会自己找到它，--server auto:{ $instance } 只连这一个
+serve-advertised-host-taken = 这个网络上 { $preferred } 已被别的设备占用，所以 serve 用 { $host } 应答；已在局域网上用 mDNS 公布为 "{ $instance }"（{ $service }），地址 { $host }:{ $port }：用 --server auto 烧录的开发板会自己找到它，--server auto:{ $instance } 只连这一个
+serve-not-advertised = 没有在局域网上公布（{ $error }）：用 --server auto 烧录的开发板找不到这个 serve；请改用 --server HOST:PORT
+serve-mdns-bad-name = --name { $name }：{ $error }
+serve-mdns-cannot-start = 无法启动 mDNS：{ $error }
+serve-mdns-cannot-describe = 无法描述这个服务：{ $error }
+serve-mdns-cannot-advertise = 无法公布：{ $error }
 serve-give-board = 把这个服务器地址告诉开发板：
 serve-give-board-many = 把这个服务器地址告诉开发板（* = 最可能是这个）：
 serve-kind-other = 其他

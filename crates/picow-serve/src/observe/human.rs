@@ -293,7 +293,9 @@ impl<W: Write + Send> Observer for Human<W> {
                     )?;
                 }
             }
-            Event::Notice { message } => writeln!(o, "{message}")?,
+            Event::Notice { message, localized } => {
+                writeln!(o, "{}", Event::notice_text(message, localized.as_ref()))?
+            }
             Event::Error { message } => writeln!(
                 o,
                 "{}",

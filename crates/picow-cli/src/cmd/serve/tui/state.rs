@@ -317,7 +317,11 @@ impl ViewState {
                     );
                 }
             }
-            Event::Notice { message } => pane.info(at, Source::Notice, message),
+            Event::Notice { message, localized } => pane.info(
+                at,
+                Source::Notice,
+                &Event::notice_text(message, localized.as_ref()),
+            ),
             Event::Error { message } => pane.info(
                 at,
                 Source::Error,
