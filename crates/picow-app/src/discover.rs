@@ -126,20 +126,40 @@ impl<B: Board> App<'_, B> {
         }
     }
 
-    /// Runs the responder and querier on `sock` until a receive fails.
-    async fn mdns_serve(&self, mut sock: impl Datagrams) {
+    /// Prints `mdns-up` once the board has claimed its names (after its
+    /// probes, RFC 6762 §8.1), with the name it took when its own was
+    /// taken.
+    fn tell_claimed(&self) {
+        let mut line: String<{ crate::app::LINE_MAX }> = String::new();
         {
-            let core = self.mdns.core.borrow();
-            let Some(me) = core.as_ref().map(Mdns::identity) else {
+            let mut core = self.mdns.core.borrow_mut();
+            let Some(core) = core.as_mut() else {
                 return;
             };
+            if !core.take_claimed() {
+                return;
+            }
+            let me = core.identity();
             let mut host: String<HOST_MAX> = String::new();
             let _ = host.push_str(&me.host);
             let _ = host.push_str(".local");
-            self.emit(&Event::MdnsUp {
+            let event = Event::MdnsUp {
                 host: Text::str(&host),
                 instance: Text::str(&me.name),
-            });
+                taken: core.taken().map(Text::str),
+            };
+            if event.write_line(&mut line).is_err() {
+                return;
+            }
+        }
+        // Written after the core is released.
+        self.board.console_line(&line);
+    }
+
+    /// Runs the responder and querier on `sock` until a receive fails.
+    async fn mdns_serve(&self, mut sock: impl Datagrams) {
+        if self.mdns.core.borrow().is_none() {
+            return;
         }
         let mut rx = [0u8; PACKET_MAX];
         let mut tx = [0u8; PACKET_MAX];
@@ -151,6 +171,7 @@ impl<B: Board> App<'_, B> {
                     Some(core) => core.poll_transmit(now, &mut tx),
                     None => return,
                 };
+                self.tell_claimed();
                 let Some(n) = n else { break };
                 // A lost datagram is like one lost on the air: the
                 // schedule sends again.
@@ -183,6 +204,7 @@ impl<B: Board> App<'_, B> {
                     if let Some(found) = found {
                         self.mdns.found.signal(Ok(found));
                     }
+                    self.tell_claimed();
                     if let Some((n, dest)) = reply {
                         let to = match dest {
                             Dest::Group => GROUP,

@@ -12,6 +12,15 @@
 //! What it answers: `<host>.local` (A), and the board's own DNS-SD
 //! instance of [`BOARD_SERVICE`] (PTR, SRV, TXT with the board's name,
 //! chip, firmware version and MAC), also to `_services._dns-sd._udp.local`.
+//! Before it answers or announces, it probes for its two names (RFC 6762
+//! §8.1): [`PROBES`] questions [`PROBE_GAP_MS`] apart with its records in
+//! the authority section. An answer from another device for either name
+//! means the name is taken: the board takes `<name>-2` (then `-3`, …, as
+//! Avahi and ESPHome do) and probes again. When two boards probe for the
+//! same name at once, the one whose records compare lower waits
+//! [`PROBE_DEFER_MS`] and probes again (§8.2), by which time the other
+//! has claimed the name. A device that answers later with different data
+//! for a name the board claimed makes it probe again (§9).
 //!
 //! What it looks for, while a [`Query`] is set: the instances of a service
 //! type (PTR), their SRV records and their hosts' addresses (A), or the
@@ -24,8 +33,9 @@ use core::fmt::Write as _;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use edge_mdns::domain::base::iana::{Class, Opcode, Rcode};
+use edge_mdns::domain::base::rdata::UnknownRecordData;
 use edge_mdns::domain::base::{
-    Message, MessageBuilder, ParsedName, Question, Record, Rtype, ToName, Ttl,
+    Message, MessageBuilder, ParsedName, ParsedRecord, Question, Record, Rtype, ToName, Ttl,
 };
 use edge_mdns::domain::rdata::{Ptr, Srv, A};
 use edge_mdns::{
@@ -47,6 +57,23 @@ pub const PACKET_MAX: usize = 1536;
 pub const RECORD_TTL_S: u32 = 120;
 /// Delay of the second announcement after the first (RFC 6762 §8.3).
 pub const ANNOUNCE_GAP_MS: u64 = 1_000;
+/// Probes sent for the board's names before it claims them (RFC 6762
+/// §8.1).
+pub const PROBES: u8 = 3;
+/// Time between probes, and after the last one until the names are
+/// claimed.
+pub const PROBE_GAP_MS: u64 = 250;
+/// Longest wait before the first probe (a delay from the board's MAC, so
+/// that boards powered on together do not probe in step).
+pub const PROBE_JITTER_MS: u64 = 250;
+/// How long a board that lost a simultaneous probe waits before it probes
+/// again (RFC 6762 §8.2).
+pub const PROBE_DEFER_MS: u64 = 1_000;
+/// After this many conflicts in a row, probes are [`CONFLICT_PAUSE_MS`]
+/// apart (RFC 6762 §8.1: 15 conflicts in 10 s).
+pub const CONFLICTS_FAST: u8 = 15;
+/// The pause between probes after [`CONFLICTS_FAST`] conflicts.
+pub const CONFLICT_PAUSE_MS: u64 = 5_000;
 /// Interval after the first query; doubles per query.
 pub const QUERY_FIRST_MS: u32 = 1_000;
 /// Longest interval between queries while looking.
@@ -66,13 +93,23 @@ pub const GROUP: SocketAddr = SocketAddr::new(IpAddr::V4(MDNS_GROUP_V4), MDNS_PO
 /// root label.
 type WireName = Vec<u8, 256>;
 
+/// Record data as a tiebreak compares it (RFC 6762 §8.2): the class
+/// without the cache-flush bit, the type, and the data with names
+/// uncompressed.
+type RecordKey = (u16, u16, Vec<u8, 320>);
+
+/// The records of one name, sorted (at most this many are compared).
+type RecordKeys = Vec<RecordKey, 4>;
+
 /// What the board advertises about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The host label: the board answers as `<host>.local`.
     pub host: String<{ discovery::LABEL_MAX }>,
-    /// The board's name: its DNS-SD instance and the `name` TXT value.
-    pub name: String<NAME_MAX>,
+    /// The board's name on the LAN: its DNS-SD instance and the `name`
+    /// TXT value (the configured name, or `<name>-2`, … when that was
+    /// taken).
+    pub name: String<INSTANCE_MAX>,
     /// Its IPv4 address (unspecified: no A record).
     pub ip: Ipv4Addr,
     /// Chip name.
@@ -111,6 +148,30 @@ impl Identity {
             mac: discovery::mac_text(mac),
             port: picow_protocol::ota::wire::PORT,
         }
+    }
+
+    /// `base` with the suffix `-n` (for `n` ≥ 2), as name and host label,
+    /// `base` cut so that both fit.
+    fn rename(&mut self, base: &str, n: u16) {
+        let mut suffix: String<6> = String::new();
+        if n >= 2 {
+            let _ = write!(suffix, "-{n}");
+        }
+        let room = NAME_MAX.min(INSTANCE_MAX) - suffix.len();
+        let mut cut = base.len().min(room);
+        while !base.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut name: String<INSTANCE_MAX> = String::new();
+        let _ = name.push_str(&base[..cut]);
+        let _ = name.push_str(&suffix);
+        let mut host = discovery::host_label(&base[..cut]);
+        while host.len() + suffix.len() > discovery::LABEL_MAX {
+            host.pop();
+        }
+        let _ = host.push_str(&suffix);
+        self.name = name;
+        self.host = host;
     }
 }
 
@@ -174,10 +235,29 @@ struct Looking {
     done: bool,
 }
 
+/// Whether the board's names are its own yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// `sent` probes are out; the next one (or, after the last, the claim)
+    /// is due at `next_ms`.
+    Probing { sent: u8, next_ms: u64 },
+    /// The names are the board's: it answers and announces.
+    Claimed,
+}
+
 /// The board's mDNS responder and querier (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Mdns {
     me: Identity,
+    /// The configured name (what [`Identity::name`] is when not taken).
+    base: String<INSTANCE_MAX>,
+    /// The suffix of the name in use: 1 for none, then 2, 3, …
+    suffix: u16,
+    /// Conflicts in a row (for the rate limit of RFC 6762 §8.1).
+    conflicts: u8,
+    claim: Claim,
+    /// Claimed, and not yet told ([`take_claimed`](Self::take_claimed)).
+    claimed_news: bool,
     /// Announcements still to send, and when the next one is due.
     announce: (u8, u64),
     looking: Option<Looking>,
@@ -187,20 +267,52 @@ pub struct Mdns {
 }
 
 impl Mdns {
-    /// A responder for `me`, which announces itself twice from `now_ms`.
+    /// A responder for `me`, which probes for its names from `now_ms`
+    /// (after a delay of up to [`PROBE_JITTER_MS`] taken from its MAC),
+    /// then announces itself twice.
     pub fn new(me: Identity, now_ms: u64) -> Mdns {
+        let jitter = me
+            .mac
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+            % PROBE_JITTER_MS;
         Mdns {
+            base: me.name.clone(),
             me,
-            announce: (2, now_ms),
+            suffix: 1,
+            conflicts: 0,
+            claim: Claim::Probing {
+                sent: 0,
+                next_ms: now_ms + jitter,
+            },
+            claimed_news: false,
+            announce: (0, now_ms),
             looking: None,
             found: None,
             dropped: 0,
         }
     }
 
-    /// The identity advertised.
+    /// The identity advertised (its name and host change when taken).
     pub fn identity(&self) -> &Identity {
         &self.me
+    }
+
+    /// Whether the board's names are its own (probing is over).
+    pub fn is_claimed(&self) -> bool {
+        self.claim == Claim::Claimed
+    }
+
+    /// The configured name, when another device had it and the board
+    /// answers as `<name>-N` instead.
+    pub fn taken(&self) -> Option<&str> {
+        (self.suffix > 1).then_some(self.base.as_str())
+    }
+
+    /// True once each time the board has claimed its names (after the
+    /// first probing, and after any later one).
+    pub fn take_claimed(&mut self) -> bool {
+        core::mem::take(&mut self.claimed_news)
     }
 
     /// Starts looking for `query` (the first question goes out at the next
@@ -248,7 +360,10 @@ impl Mdns {
     /// When [`poll_transmit`](Self::poll_transmit) next has something to
     /// send, in board milliseconds; `None`: only a datagram can change that.
     pub fn next_wakeup(&self) -> Option<u64> {
-        let announce = (self.announce.0 > 0).then_some(self.announce.1);
+        let announce = match self.claim {
+            Claim::Probing { next_ms, .. } => Some(next_ms),
+            Claim::Claimed => (self.announce.0 > 0).then_some(self.announce.1),
+        };
         let looking = self
             .looking
             .as_ref()
@@ -261,10 +376,30 @@ impl Mdns {
         }
     }
 
-    /// A datagram due at `now_ms` for the group, written into `out`: an
-    /// announcement, a query or a follow-up question. Call until `None`.
+    /// A datagram due at `now_ms` for the group, written into `out`: a
+    /// probe, an announcement, a query or a follow-up question. Call until
+    /// `None`.
     pub fn poll_transmit(&mut self, now_ms: u64, out: &mut [u8]) -> Option<usize> {
-        if self.announce.0 > 0 && self.announce.1 <= now_ms {
+        if let Claim::Probing { sent, next_ms } = self.claim {
+            if next_ms <= now_ms {
+                if sent < PROBES {
+                    self.claim = Claim::Probing {
+                        sent: sent + 1,
+                        next_ms: now_ms + PROBE_GAP_MS,
+                    };
+                    if let Some(n) = self.probe(out) {
+                        return Some(n);
+                    }
+                } else {
+                    // No one objected: the names are the board's.
+                    self.claim = Claim::Claimed;
+                    self.claimed_news = true;
+                    self.conflicts = 0;
+                    self.announce = (2, now_ms);
+                }
+            }
+        }
+        if self.claim == Claim::Claimed && self.announce.0 > 0 && self.announce.1 <= now_ms {
             self.announce.0 -= 1;
             self.announce.1 = now_ms + ANNOUNCE_GAP_MS;
             if let Some(n) = self.announcement(out) {
@@ -310,8 +445,28 @@ impl Mdns {
             return None;
         }
         if header.qr() {
-            if self.read_response(&msg, now_ms).is_err() {
+            let conflict = self.conflicts_with(&msg);
+            let read = self.read_response(&msg, now_ms);
+            if conflict.is_err() || read.is_err() {
                 self.dropped += 1;
+            }
+            if conflict == Ok(true) {
+                self.on_conflict(now_ms);
+            }
+            return None;
+        }
+        if let Claim::Probing { .. } = self.claim {
+            // Not the board's names yet: nothing to answer; a probe for
+            // the same names at the same time is a tie to break.
+            match self.loses_tiebreak(&msg) {
+                Ok(true) => {
+                    self.claim = Claim::Probing {
+                        sent: 0,
+                        next_ms: now_ms + PROBE_DEFER_MS,
+                    }
+                }
+                Ok(false) => {}
+                Err(_) => self.dropped += 1,
             }
             return None;
         }
@@ -376,12 +531,7 @@ impl Mdns {
         } else {
             ask = 0x1f;
         }
-        let txt = [
-            (TXT_NAME, me.name.as_str()),
-            (TXT_CHIP, me.chip),
-            (TXT_VERSION, me.version),
-            (TXT_MAC, me.mac.as_str()),
-        ];
+        let txt = self.txt_pairs();
         let ttl = Ttl::from_secs(RECORD_TTL_S);
         // Unique records carry the cache-flush bit, except to a legacy
         // querier (RFC 6762 §10.2).
@@ -450,6 +600,179 @@ impl Mdns {
         Some(ad.finish().1)
     }
 
+    /// A probe for the board's names: a question of type ANY (unicast
+    /// response asked for) for each, and the records it would claim in the
+    /// authority section (RFC 6762 §8.1).
+    fn probe(&self, out: &mut [u8]) -> Option<usize> {
+        let me = &self.me;
+        let (service, protocol) = split_service(BOARD_SERVICE);
+        let host = [me.host.as_str(), "local"];
+        let instance = [me.name.as_str(), service, protocol, "local"];
+        let (host, instance) = (NameSlice::new(&host), NameSlice::new(&instance));
+        let txt = self.txt_pairs();
+        let qu = Class::from_int(0x8001);
+        let ttl = Ttl::from_secs(RECORD_TTL_S);
+        let mut mb = MessageBuilder::from_target(Buf::new(out)).ok()?;
+        set_header(&mut mb, 0, false);
+        let mut qb = mb.question();
+        qb.push(Question::new(host.clone(), Rtype::ANY, qu)).ok()?;
+        qb.push(Question::new(instance.clone(), Rtype::ANY, qu))
+            .ok()?;
+        let mut ab = qb.authority();
+        if !me.ip.is_unspecified() {
+            ab.push(Record::new(host.clone(), Class::IN, ttl, A::new(me.ip)))
+                .ok()?;
+        }
+        ab.push(Record::new(
+            instance.clone(),
+            Class::IN,
+            ttl,
+            Srv::new(0, 0, me.port, host),
+        ))
+        .ok()?;
+        ab.push(Record::new(instance, Class::IN, ttl, Txt::new(&txt)))
+            .ok()?;
+        Some(ab.finish().1)
+    }
+
+    fn txt_pairs(&self) -> [(&'static str, &str); 4] {
+        [
+            (TXT_NAME, self.me.name.as_str()),
+            (TXT_CHIP, self.me.chip),
+            (TXT_VERSION, self.me.version),
+            (TXT_MAC, self.me.mac.as_str()),
+        ]
+    }
+
+    /// The board's own records for its host name (`false`) or its
+    /// instance (`true`), as a tiebreak compares them, sorted; `None` if
+    /// they do not fit.
+    fn own_keys(&self, instance: bool) -> Option<RecordKeys> {
+        let mut keys = RecordKeys::new();
+        let mut host_wire = wire_from_text(&self.me.host)?;
+        host_wire.push(5).ok()?;
+        host_wire.extend_from_slice(b"local").ok()?;
+        host_wire.push(0).ok()?;
+        if !instance {
+            if !self.me.ip.is_unspecified() {
+                let data = Vec::from_slice(&self.me.ip.octets()).ok()?;
+                keys.push((1, Rtype::A.to_int(), data)).ok()?;
+            }
+        } else {
+            let [hi, lo] = self.me.port.to_be_bytes();
+            let mut srv: Vec<u8, 320> = Vec::from_slice(&[0, 0, 0, 0, hi, lo]).ok()?;
+            srv.extend_from_slice(&host_wire).ok()?;
+            keys.push((1, Rtype::SRV.to_int(), srv)).ok()?;
+            let mut txt: Vec<u8, 320> = Vec::new();
+            for (k, v) in self.txt_pairs() {
+                let len = u8::try_from(k.len() + 1 + v.len()).ok()?;
+                txt.push(len).ok()?;
+                txt.extend_from_slice(k.as_bytes()).ok()?;
+                txt.push(b'=').ok()?;
+                txt.extend_from_slice(v.as_bytes()).ok()?;
+            }
+            keys.push((1, Rtype::TXT.to_int(), txt)).ok()?;
+        }
+        sort_keys(&mut keys);
+        Some(keys)
+    }
+
+    /// Which of the board's names `owner` is: `Some(false)` the host,
+    /// `Some(true)` the instance.
+    fn own_name(&self, owner: &impl ToName) -> Option<bool> {
+        let (service, protocol) = split_service(BOARD_SERVICE);
+        let host = [self.me.host.as_str(), "local"];
+        let instance = [self.me.name.as_str(), service, protocol, "local"];
+        if owner.name_eq(&NameSlice::new(&host)) {
+            Some(false)
+        } else if owner.name_eq(&NameSlice::new(&instance)) {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a response claims one of the board's names: while probing,
+    /// any live record of that name (the probe asked for type ANY); once
+    /// claimed, a record of a type the board has, with other data (RFC
+    /// 6762 §9; the board's own records, looped back, are no conflict).
+    fn conflicts_with(&self, msg: &Message<&[u8]>) -> Result<bool, MdnsError> {
+        for section in [msg.answer()?, msg.authority()?, msg.additional()?] {
+            for record in section {
+                let record = record?;
+                if record.ttl().as_secs() == 0 {
+                    continue;
+                }
+                let Some(instance) = self.own_name(&record.owner()) else {
+                    continue;
+                };
+                let Some(theirs) = record_key(&record)? else {
+                    continue;
+                };
+                let ours = self.own_keys(instance).unwrap_or_default();
+                if ours.contains(&theirs) {
+                    continue;
+                }
+                let probing = matches!(self.claim, Claim::Probing { .. });
+                if probing || ours.iter().any(|k| k.1 == theirs.1) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether a probe from another device for one of the board's names
+    /// wins against the board's own (RFC 6762 §8.2: the records, sorted,
+    /// compared as class, type and data; the greater wins).
+    fn loses_tiebreak(&self, msg: &Message<&[u8]>) -> Result<bool, MdnsError> {
+        let mut theirs = [RecordKeys::new(), RecordKeys::new()];
+        for record in msg.authority()? {
+            let record = record?;
+            let Some(instance) = self.own_name(&record.owner()) else {
+                continue;
+            };
+            if let Some(key) = record_key(&record)? {
+                // More records than kept: the last ones are not compared.
+                let _ = theirs[usize::from(instance)].push(key);
+            }
+        }
+        for (i, theirs) in theirs.iter_mut().enumerate() {
+            if theirs.is_empty() {
+                continue;
+            }
+            sort_keys(theirs);
+            let Some(ours) = self.own_keys(i == 1) else {
+                continue;
+            };
+            if ours < *theirs {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Another device has one of the board's names: take the next name
+    /// (while probing) or defend it by probing again (once claimed).
+    fn on_conflict(&mut self, now_ms: u64) {
+        if matches!(self.claim, Claim::Probing { .. }) {
+            self.suffix = self.suffix.saturating_add(1).max(2);
+            let base = self.base.clone();
+            self.me.rename(&base, self.suffix);
+        }
+        self.conflicts = self.conflicts.saturating_add(1);
+        let pause = if self.conflicts >= CONFLICTS_FAST {
+            CONFLICT_PAUSE_MS
+        } else {
+            0
+        };
+        self.announce.0 = 0;
+        self.claim = Claim::Probing {
+            sent: 0,
+            next_ms: now_ms + pause,
+        };
+    }
+
     /// Reads the answers of a response into the search.
     fn read_response(&mut self, msg: &Message<&[u8]>, now_ms: u64) -> Result<(), MdnsError> {
         let Some(looking) = self.looking.as_mut().filter(|l| !l.done) else {
@@ -487,6 +810,51 @@ impl Mdns {
         }
         Ok(())
     }
+}
+
+/// Sorts at most a few keys in place (an insertion sort: the slice sort
+/// of `core` costs the C3 image kilobytes for four elements).
+fn sort_keys(keys: &mut RecordKeys) {
+    for i in 1..keys.len() {
+        let mut j = i;
+        while j > 0 && keys[j - 1] > keys[j] {
+            keys.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// A record as a tiebreak compares it; `None` for one the board cannot
+/// read (its data is then not compared).
+fn record_key(record: &ParsedRecord<'_, &[u8]>) -> Result<Option<RecordKey>, MdnsError> {
+    let class = record.class().to_int() & 0x7fff;
+    let rtype = record.rtype();
+    let mut data: Vec<u8, 320> = Vec::new();
+    if rtype == Rtype::SRV {
+        let Some(r) = record.to_record::<Srv<ParsedName<&[u8]>>>()? else {
+            return Ok(None);
+        };
+        let srv = r.data();
+        for v in [srv.priority(), srv.weight(), srv.port()] {
+            if data.extend_from_slice(&v.to_be_bytes()).is_err() {
+                return Ok(None);
+            }
+        }
+        for label in srv.target().iter() {
+            let bytes = label.as_slice();
+            if data.push(bytes.len() as u8).is_err() || data.extend_from_slice(bytes).is_err() {
+                return Ok(None);
+            }
+        }
+    } else {
+        let Some(r) = record.to_record::<UnknownRecordData<&[u8]>>()? else {
+            return Ok(None);
+        };
+        if data.extend_from_slice(r.data().data()).is_err() {
+            return Ok(None);
+        }
+    }
+    Ok(Some((class, rtype.to_int(), data)))
 }
 
 /// The names the board answers for.
@@ -826,23 +1194,311 @@ mod tests {
         )
     }
 
+    /// A responder past its probes, with no announcements left.
+    fn claimed(me: Identity) -> Mdns {
+        let mut m = Mdns::new(me, 0);
+        m.claim = Claim::Claimed;
+        m.announce.0 = 0;
+        m
+    }
+
+    fn msg(data: &[u8]) -> Message<&[u8]> {
+        Message::from_octets(data).unwrap()
+    }
+
+    /// (name, type, class) of each question.
+    fn questions(data: &[u8]) -> std::vec::Vec<(std::string::String, Rtype, u16)> {
+        msg(data)
+            .question()
+            .map(|q| {
+                let q = q.unwrap();
+                (q.qname().to_string(), q.qtype(), q.qclass().to_int())
+            })
+            .collect()
+    }
+
+    /// (owner, type) of each record of `section` (0 answer, 1 authority).
+    fn owners(data: &[u8], section: u8) -> std::vec::Vec<(std::string::String, Rtype)> {
+        let m = msg(data);
+        let records = match section {
+            0 => m.answer().unwrap(),
+            _ => m.authority().unwrap(),
+        };
+        records
+            .map(|r| {
+                let r = r.unwrap();
+                (r.owner().to_string(), r.rtype())
+            })
+            .collect()
+    }
+
     #[test]
-    fn announces_twice_a_second_apart() {
+    fn probes_three_times_a_quarter_second_apart_then_announces_twice() {
         let mut m = Mdns::new(me(), 100);
         let mut out = [0u8; PACKET_MAX];
-        assert_eq!(m.next_wakeup(), Some(100));
-        let n = m.poll_transmit(100, &mut out).expect("first announcement");
-        assert!(n > 12);
-        assert!(m.poll_transmit(100, &mut out).is_none());
-        assert_eq!(m.next_wakeup(), Some(1_100));
-        assert!(m.poll_transmit(1_100, &mut out).is_some());
+        let first = m.next_wakeup().unwrap();
+        assert!((100..100 + PROBE_JITTER_MS).contains(&first), "{first}");
+        assert!(!m.is_claimed());
+        for i in 0..3 {
+            let at = first + i * PROBE_GAP_MS;
+            assert_eq!(m.next_wakeup(), Some(at));
+            assert_eq!(m.poll_transmit(at - 1, &mut out), None);
+            let n = m.poll_transmit(at, &mut out).expect("a probe");
+            let probe = &out[..n];
+            assert!(!msg(probe).header().qr(), "a probe is a query");
+            assert_eq!(
+                questions(probe),
+                [
+                    ("desk.local".into(), Rtype::ANY, 0x8001),
+                    ("desk._picow-board._udp.local".into(), Rtype::ANY, 0x8001),
+                ]
+            );
+            assert_eq!(
+                owners(probe, 1),
+                [
+                    ("desk.local".into(), Rtype::A),
+                    ("desk._picow-board._udp.local".into(), Rtype::SRV),
+                    ("desk._picow-board._udp.local".into(), Rtype::TXT),
+                ]
+            );
+            assert_eq!(m.poll_transmit(at, &mut out), None);
+            // Not its names yet: a question for them gets no answer.
+            let q = question("desk.local", Rtype::A);
+            assert_eq!(m.handle(at, &q, PEER, &mut out), None);
+            assert!(!m.take_claimed());
+        }
+        // A quarter second after the third probe, unanswered: claimed, and
+        // the first announcement goes out.
+        let claim = first + 3 * PROBE_GAP_MS;
+        assert_eq!(m.next_wakeup(), Some(claim));
+        let n = m
+            .poll_transmit(claim, &mut out)
+            .expect("first announcement");
+        assert!(msg(&out[..n]).header().qr());
+        assert!(m.is_claimed());
+        assert!(m.take_claimed());
+        assert!(!m.take_claimed(), "told once");
+        assert_eq!(m.taken(), None);
+        assert_eq!(m.next_wakeup(), Some(claim + ANNOUNCE_GAP_MS));
+        assert!(m.poll_transmit(claim + ANNOUNCE_GAP_MS, &mut out).is_some());
         assert_eq!(m.next_wakeup(), None);
+        // Now it answers.
+        let q = question("desk.local", Rtype::A);
+        assert!(m.handle(claim + 2_000, &q, PEER, &mut out).is_some());
+    }
+
+    /// A query for `name` of type `rtype`.
+    fn question(name: &str, rtype: Rtype) -> std::vec::Vec<u8> {
+        let mut out = [0u8; PACKET_MAX];
+        let n = send_questions(&[(name, rtype)], &mut out).unwrap();
+        out[..n].to_vec()
+    }
+
+    /// What another board with `name` at `ip` sends when it has claimed it:
+    /// its announcement.
+    fn other_board(name: &str, ip: [u8; 4]) -> std::vec::Vec<u8> {
+        let other = Identity::new(name, ip.into(), "esp32c6", "0.2.0", [2, 0, 0, 0, 0, 9]);
+        let mut out = [0u8; PACKET_MAX];
+        let n = claimed(other).announcement(&mut out).unwrap();
+        out[..n].to_vec()
+    }
+
+    /// Runs `boards` on one lossless LAN (every datagram reaches every
+    /// board, its sender too, as multicast loopback does) until `until_ms`.
+    fn lan(boards: &mut [Mdns], until_ms: u64) {
+        let mut out = [0u8; PACKET_MAX];
+        let mut now = 0;
+        while now <= until_ms {
+            let mut air: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+            for b in boards.iter_mut() {
+                while let Some(n) = b.poll_transmit(now, &mut out) {
+                    air.push(out[..n].to_vec());
+                }
+            }
+            while let Some(p) = air.pop() {
+                for b in boards.iter_mut() {
+                    if let Some((n, _)) = b.handle(now, &p, PEER, &mut out) {
+                        air.push(out[..n].to_vec());
+                    }
+                }
+            }
+            now = match boards.iter().filter_map(Mdns::next_wakeup).min() {
+                Some(t) => t.max(now + 1),
+                None => break,
+            };
+        }
+    }
+
+    #[test]
+    fn its_own_probes_and_announcements_looped_back_are_no_conflict() {
+        let mut boards = [Mdns::new(me(), 0)];
+        lan(&mut boards, 5_000);
+        assert!(boards[0].is_claimed());
+        assert_eq!(boards[0].identity().name, "desk");
+        assert_eq!(boards[0].taken(), None);
+    }
+
+    #[test]
+    fn a_name_answered_for_while_probing_is_taken_and_the_next_one_probed() {
+        let mut m = Mdns::new(me(), 0);
+        let mut out = [0u8; PACKET_MAX];
+        let t = m.next_wakeup().unwrap();
+        assert!(m.poll_transmit(t, &mut out).is_some());
+        m.handle(
+            t + 10,
+            &other_board("desk", [169, 254, 77, 9]),
+            PEER,
+            &mut out,
+        );
+        assert_eq!(m.identity().name, "desk-2");
+        assert_eq!(m.identity().host, "desk-2");
+        assert_eq!(m.taken(), Some("desk"));
+        // Probing starts again, at once, for the new name.
+        assert_eq!(m.next_wakeup(), Some(t + 10));
+        let n = m.poll_transmit(t + 10, &mut out).unwrap();
+        assert_eq!(questions(&out[..n])[0].0, "desk-2.local");
+        // Taken too: desk-3.
+        m.handle(
+            t + 20,
+            &other_board("desk-2", [169, 254, 77, 8]),
+            PEER,
+            &mut out,
+        );
+        assert_eq!(m.identity().name, "desk-3");
+        // An answer for another name, or a goodbye for this one, is none.
+        m.handle(
+            t + 30,
+            &other_board("lab", [169, 254, 77, 7]),
+            PEER,
+            &mut out,
+        );
+        m.handle(t + 30, &goodbye("desk-3"), PEER, &mut out);
+        assert_eq!(m.identity().name, "desk-3");
+        while !m.is_claimed() {
+            let t = m.next_wakeup().unwrap();
+            m.poll_transmit(t, &mut out);
+        }
+        assert_eq!(m.taken(), Some("desk"));
+        assert!(m.take_claimed());
+        // What it announces is the new name.
+        let n = m.announcement(&mut out).unwrap();
+        assert!(owners(&out[..n], 0).contains(&("desk-3.local".into(), Rtype::A)));
+    }
+
+    /// Another host's goodbye for `host.local` (its A record, TTL 0), as
+    /// edge-mdns writes it.
+    fn goodbye(host: &str) -> std::vec::Vec<u8> {
+        use edge_mdns::host::Host;
+        use edge_mdns::{HostAnswersMdnsHandler, MdnsHandler, MdnsRequest, MdnsResponse};
+        let host = Host {
+            hostname: host,
+            ipv4: Ipv4Addr::new(169, 254, 77, 6),
+            ipv6: core::net::Ipv6Addr::UNSPECIFIED,
+            ttl: Ttl::from_secs(0),
+        };
+        let mut buf = [0u8; PACKET_MAX];
+        match HostAnswersMdnsHandler::new(&host).handle(MdnsRequest::None, &mut buf) {
+            Ok(MdnsResponse::Reply { data, .. }) => data.to_vec(),
+            _ => panic!("a goodbye"),
+        }
+    }
+
+    #[test]
+    fn two_boards_probing_for_one_name_at_once_end_with_two_names() {
+        // Same MAC-derived delay: their probes go out at the same moments.
+        let a = Identity::new(
+            "twin",
+            [169, 254, 77, 10].into(),
+            "esp32c3",
+            "0.1.0",
+            [1; 6],
+        );
+        let b = Identity {
+            ip: [169, 254, 77, 11].into(),
+            ..a.clone()
+        };
+        let mut boards = [Mdns::new(a, 0), Mdns::new(b, 0)];
+        assert_eq!(boards[0].next_wakeup(), boards[1].next_wakeup());
+        lan(&mut boards, 10_000);
+        // The greater address wins the tie (RFC 6762 §8.2); the other
+        // waits, hears the winner's announcement and takes twin-2.
+        let names: std::vec::Vec<_> = boards
+            .iter()
+            .map(|m| (m.is_claimed(), m.identity().name.as_str(), m.taken()))
+            .collect();
+        assert_eq!(
+            names,
+            [(true, "twin-2", Some("twin")), (true, "twin", None)]
+        );
+    }
+
+    #[test]
+    fn a_board_that_joins_later_finds_the_name_taken() {
+        let mut boards = [Mdns::new(me(), 0)];
+        lan(&mut boards, 3_000);
+        let late = Identity {
+            ip: [169, 254, 77, 3].into(),
+            mac: discovery::mac_text([0x7c, 0xdf, 0xa1, 0, 0, 0x43]),
+            ..me()
+        };
+        let [first] = boards;
+        let mut boards = [first, Mdns::new(late, 3_000)];
+        lan(&mut boards, 10_000);
+        assert_eq!(boards[0].identity().name, "desk");
+        assert_eq!(boards[1].identity().name, "desk-2");
+        assert_eq!(boards[1].identity().host, "desk-2");
+    }
+
+    #[test]
+    fn a_conflict_after_the_claim_means_probing_again() {
+        let mut m = claimed(me());
+        let mut out = [0u8; PACKET_MAX];
+        // Its own records looped back: nothing.
+        let own = m.announcement(&mut out).unwrap();
+        let own = out[..own].to_vec();
+        m.handle(10, &own, PEER, &mut out);
+        assert!(m.is_claimed());
+        // Another device says desk.local is at another address.
+        m.handle(20, &other_board("desk", [169, 254, 77, 99]), PEER, &mut out);
+        assert!(!m.is_claimed(), "probes again (RFC 6762 §9)");
+        assert_eq!(
+            m.identity().name,
+            "desk",
+            "the name is kept until a probe is answered"
+        );
+        assert_eq!(m.next_wakeup(), Some(20));
+    }
+
+    #[test]
+    fn names_with_a_suffix_fit() {
+        let mut id = me();
+        let long = "a-very-long-board-name-of-32-byt";
+        assert_eq!(long.len(), NAME_MAX);
+        id.rename(long, 12);
+        assert_eq!(id.name, "a-very-long-board-name-of-32--12");
+        // A host label does not end its part before the suffix with `-`.
+        assert_eq!(id.host, "a-very-long-board-name-of-32-12");
+        id.rename("lab_3", 2);
+        assert_eq!((id.name.as_str(), id.host.as_str()), ("lab_3-2", "lab-3-2"));
+    }
+
+    #[test]
+    fn many_conflicts_slow_the_probes_down() {
+        let mut m = Mdns::new(me(), 0);
+        let mut out = [0u8; PACKET_MAX];
+        for i in 0..CONFLICTS_FAST {
+            let t = u64::from(i);
+            let name = m.identity().name.clone();
+            m.handle(t, &other_board(&name, [169, 254, 77, 99]), PEER, &mut out);
+        }
+        let t = u64::from(CONFLICTS_FAST) - 1;
+        assert_eq!(m.next_wakeup(), Some(t + CONFLICT_PAUSE_MS));
+        assert_eq!(m.identity().name, "desk-16");
     }
 
     #[test]
     fn queries_back_off_and_stop_when_found_or_cleared() {
-        let mut m = Mdns::new(me(), 0);
-        m.announce.0 = 0;
+        let mut m = claimed(me());
         let mut out = [0u8; PACKET_MAX];
         m.set_query(
             Some(Query::Browse {
@@ -907,8 +1563,7 @@ mod tests {
     }
 
     fn browsing(instance: Option<&str>) -> Mdns {
-        let mut m = Mdns::new(me(), 0);
-        m.announce.0 = 0;
+        let mut m = claimed(me());
         m.set_query(
             Some(Query::Browse {
                 service: "_picow._tcp",

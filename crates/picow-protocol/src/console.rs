@@ -253,12 +253,16 @@ pub enum Event<'a> {
         /// Milliseconds from the start of the search.
         after_ms: u32,
     },
-    /// The board answers on multicast DNS.
+    /// The board answers on multicast DNS: its names are its own (no
+    /// other device answered its probes).
     MdnsUp {
         /// Its host name, e.g. `desk.local`.
         host: Text<'a>,
         /// The name of the DNS-SD instance it advertises.
         instance: Text<'a>,
+        /// The board's configured name, when another device on the LAN
+        /// had it and the board took `<name>-2` (or `-3`, …) instead.
+        taken: Option<Text<'a>>,
     },
     /// Connected and greeted.
     ServerConnected {
@@ -495,9 +499,17 @@ impl<'a> Event<'a> {
                 f.text("server", server)?;
                 f.num("after_ms", *after_ms)
             }
-            Event::MdnsUp { host, instance } => {
+            Event::MdnsUp {
+                host,
+                instance,
+                taken,
+            } => {
                 f.text("host", host)?;
-                f.text("instance", instance)
+                f.text("instance", instance)?;
+                if let Some(t) = taken {
+                    f.text("taken", t)?;
+                }
+                Ok(())
             }
             Event::ServerConnected { server } => f.text("server", server),
             Event::ServerClosed {
@@ -620,6 +632,7 @@ impl<'a> Event<'a> {
             "mdns-up" => Event::MdnsUp {
                 host: f.text("host")?,
                 instance: f.text("instance")?,
+                taken: f.opt_text("taken")?,
             },
             "server-connected" => Event::ServerConnected {
                 server: f.text("server")?,

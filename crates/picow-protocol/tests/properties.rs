@@ -286,7 +286,8 @@ proptest! {
                 server: Text::str(&a),
                 after_ms: n,
             },
-            Event::MdnsUp { host: Text::str(&a), instance: Text::str(&b) },
+            Event::MdnsUp { host: Text::str(&a), instance: Text::str(&b), taken: None },
+            Event::MdnsUp { host: Text::str(&a), instance: Text::str(&b), taken: Some(Text::str(&a)) },
             Event::ServerClosed { reason: Text::str(&a), retry_in_ms: n },
             Event::Status {
                 wifi: Text::str(&a),

@@ -192,18 +192,27 @@ async fn auto_browses_within_a_second_and_greets_the_server_that_answers() {
                 b.line,
                 r#"@picow server-browsing service="_picow._tcp" attempt=1"#
             );
-            let up = rig.expect_next("mdns-up").await;
-            assert_eq!(
-                up.line,
-                r#"@picow mdns-up host="picow-000042.local" instance="picow-000042""#
-            );
             let (mut s, _) = l.accept().await.unwrap();
             let accepted = rig.handle.now_ms();
             assert_eq!(read_n(&mut s, 15).await, b"Hello WalnutPi!");
             let asked = first.lock().unwrap().expect("the board asked");
             assert!(asked - joined <= 1_000, "first query {} ms after the IP", asked - joined);
             assert!(accepted - asked <= 3_000, "connected {} ms after the query", accepted - asked);
-            let d = rig.expect_next("server-discovered").await;
+            rig.expect("server-connected").await;
+            // In this order, with perhaps `mdns-up` between them.
+            let order: Vec<&str> = rig
+                .seen
+                .iter()
+                .filter(|s| picow_protocol::console::Event::parse(&s.line).is_some())
+                .map(|s| s.name())
+                .filter(|&n| n != "mdns-up")
+                .skip_while(|&n| n != "server-browsing")
+                .collect();
+            assert_eq!(
+                order,
+                ["server-browsing", "server-discovered", "server-connecting", "server-connected"]
+            );
+            let d = rig.seen_or_expect("server-discovered").await;
             assert_eq!(
                 d.line,
                 format!(
@@ -211,9 +220,17 @@ async fn auto_browses_within_a_second_and_greets_the_server_that_answers() {
                     field(&d.line, "after_ms")
                 )
             );
-            let c = rig.expect_next("server-connecting").await;
+            let c = rig.seen_or_expect("server-connecting").await;
             assert_eq!(field(&c.line, "server"), format!("tcp://127.0.0.1:{port}"));
-            rig.expect_next("server-connected").await;
+            // Its own names, after three probes a quarter second apart that
+            // no one answered (the search for the server did not wait).
+            let up = rig.seen_or_expect("mdns-up").await;
+            assert_eq!(
+                up.line,
+                r#"@picow mdns-up host="picow-000042.local" instance="picow-000042""#
+            );
+            assert!(up.at_ms >= joined + 750, "claimed {} ms after the IP", up.at_ms - joined);
+            assert!(up.at_ms < joined + 1_000 + 250, "claimed {} ms after the IP", up.at_ms - joined);
             assert!(rig.handle.led(), "solid once connected");
         })
         .await;
@@ -565,6 +582,101 @@ async fn the_board_answers_for_its_name_and_its_service() {
             rig.expect("status").await;
         })
         .await;
+}
+
+/// The answer to a query for `name` (type `rtype`) on `lan`.
+async fn ask(lan: &Lan, name: &str, rtype: Rtype) -> Vec<(String, Rtype, String)> {
+    lan.send(&query(name, rtype, 0)).await;
+    loop {
+        let data = lan.recv().await;
+        let Ok(msg) = Message::from_octets(&data[..]) else {
+            continue;
+        };
+        // An announcement that is still going out may hold them too, with
+        // others: only the records asked for.
+        let about: Vec<_> = records(&data)
+            .into_iter()
+            .filter(|r| r.0 == name && r.1 == rtype)
+            .collect();
+        if msg.header().qr() && !about.is_empty() {
+            return about;
+        }
+    }
+}
+
+/// Board `i` of two named "twin": its own MAC and address.
+fn twin(lan: &Lan, i: u8) -> Rig {
+    let info = picow_app::AppInfo {
+        mac: [0x7c, 0xdf, 0xa1, 0, 1, i],
+        ..INFO
+    };
+    start_multicast_as(
+        &config("127.0.0.1:9", Some("twin")),
+        lan.board(),
+        info,
+        Ipv4Addr::new(127, 0, 0, 10 + i),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_boards_with_one_name_probe_and_the_second_takes_name_2() {
+    for stagger_ms in [0, 5_000] {
+        LocalSet::new()
+            .run_until(async {
+                let lan = Lan::new();
+                let mut a = twin(&lan, 1);
+                let a_up = if stagger_ms > 0 {
+                    // The first has claimed "twin" when the second joins.
+                    let up = a.expect("mdns-up").await;
+                    sleep(Duration::from_millis(stagger_ms)).await;
+                    Some(up)
+                } else {
+                    None
+                };
+                let mut b = twin(&lan, 2);
+                let a_up = match a_up {
+                    Some(up) => up,
+                    None => a.expect("mdns-up").await,
+                };
+                let b_up = b.expect("mdns-up").await;
+                let ups = [a_up.line.as_str(), b_up.line.as_str()];
+                let named = |n: &str| {
+                    ups.iter()
+                        .position(|l| field(l, "instance") == n)
+                        .unwrap_or_else(|| panic!("no board is {n}: {ups:?}"))
+                };
+                let (first, second) = (named("twin"), named("twin-2"));
+                assert_eq!(
+                    ups[first], r#"@picow mdns-up host="twin.local" instance="twin""#,
+                    "stagger {stagger_ms}"
+                );
+                assert_eq!(
+                    ups[second],
+                    r#"@picow mdns-up host="twin-2.local" instance="twin-2" taken="twin""#,
+                    "stagger {stagger_ms}"
+                );
+                if stagger_ms > 0 {
+                    assert_eq!(first, 0, "the board that was there first keeps its name");
+                } else {
+                    // At once: the tie goes to the greater address (RFC
+                    // 6762 §8.2).
+                    assert_eq!(first, 1);
+                }
+                // Each answers for its own name only, with its own address.
+                let ip = |i: usize| format!("127.0.0.{}", 11 + i);
+                assert_eq!(
+                    ask(&lan, "twin.local", Rtype::A).await,
+                    [("twin.local".into(), Rtype::A, ip(first))]
+                );
+                assert_eq!(
+                    ask(&lan, "twin-2.local", Rtype::A).await,
+                    [("twin-2.local".into(), Rtype::A, ip(second))]
+                );
+                let txt = ask(&lan, "twin-2._picow-board._udp.local", Rtype::TXT).await;
+                assert!(txt[0].2.starts_with("name=twin-2 "), "{txt:?}");
+            })
+            .await;
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -166,6 +166,7 @@ impl Lan {
         let first = lines
             .recv_timeout(Duration::from_secs(30))
             .expect("picow serve printed no first line");
+        let listening_at = Instant::now();
         let port = listening_port(&first);
         let mut notice = None;
         if !args.contains(&"--no-advertise") {
@@ -176,7 +177,8 @@ impl Lan {
                     .expect("serve said nothing about advertising");
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap();
                 if v["event"] == "notice" {
-                    notice = Some(v["message"].as_str().unwrap().to_string());
+                    let m = v["message"].as_str().unwrap().to_string();
+                    notice = Some((m, Instant::now()));
                 }
             }
         }
@@ -184,7 +186,8 @@ impl Lan {
             child,
             port,
             lines,
-            notice,
+            notice: notice.as_ref().map(|(m, _)| m.clone()),
+            notice_after: notice.map(|(_, at)| at - listening_at),
         }
     }
 
@@ -227,6 +230,8 @@ impl Lan {
             child,
             _dir: dir,
             stderr,
+            link,
+            control,
         }
     }
 
@@ -256,6 +261,9 @@ struct Serve {
     port: u16,
     lines: mpsc::Receiver<String>,
     notice: Option<String>,
+    /// From the first line (`listening`, with the port) to the notice
+    /// about advertising.
+    notice_after: Option<Duration>,
 }
 
 impl Serve {
@@ -279,9 +287,35 @@ struct Board {
     child: Kill,
     _dir: tempfile::TempDir,
     stderr: std::process::ChildStderr,
+    link: PathBuf,
+    control: PathBuf,
 }
 
 impl Board {
+    /// Its console, from now on: what the pty held from before (the first
+    /// boot's lines) comes at once and is read until the board is quiet.
+    fn console(&self) -> mpsc::Receiver<String> {
+        let pty = std::fs::File::open(&self.link).expect("open the board's pty");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pty).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line.trim_end().to_string()).is_err() {
+                    return;
+                }
+            }
+        });
+        while rx.recv_timeout(Duration::from_millis(300)).is_ok() {}
+        rx
+    }
+
+    /// Resets the board (`reset run` on its control socket).
+    fn reset(&self) {
+        let mut s = std::os::unix::net::UnixStream::connect(&self.control).unwrap();
+        writeln!(s, "reset run").unwrap();
+    }
+
     /// Still running, and nothing panicked.
     fn assert_alive(mut self) {
         assert!(
@@ -343,6 +377,13 @@ fn a_board_flashed_with_server_auto_finds_serve_and_finds_it_again_where_it_move
     assert!(
         notice.contains("\"lab\" (_picow._tcp) at picow.local"),
         "{notice}"
+    );
+    // The first line, with the port that scripts read, did not wait for
+    // the check that picow.local is free (1.5 s of listening).
+    let after = first.notice_after.unwrap();
+    assert!(
+        after >= Duration::from_millis(1_200),
+        "listening only {after:?} before the notice"
     );
     let board = lan.board(0, &["--server", "auto"]);
     let (picow, _) = first.event("picow", 60).expect("the board greeted serve");
@@ -713,4 +754,121 @@ fn flash_ota_finds_the_board_by_its_name() {
     );
     assert!(t0.elapsed() < Duration::from_secs(15));
     board.assert_alive();
+}
+
+/// The first console line of event `name` within `secs`.
+fn console_event(console: &mpsc::Receiver<String>, name: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let prefix = format!("@picow {name} ");
+    loop {
+        let line = console
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no {name} line within {secs} s"));
+        if line.starts_with(&prefix) {
+            return line;
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, the CI firmware and python-zeroconf; cargo xtask ci runs it"]
+fn two_boards_with_one_name_probe_for_it_and_the_second_answers_as_name_2() {
+    let Some(lan) = Lan::new(2, "twins") else {
+        return;
+    };
+    let twin = |i| lan.board(i, &["--server", "auto", "--name", "twin"]);
+    let listed = |want: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = lan
+                .picow_pc(["--json", "probe", "--net", "--wait", "3s"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let got: Vec<(String, String, String)> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    let s = |k: &str| b[k].as_str().unwrap_or("").to_string();
+                    (
+                        s("name"),
+                        s("host"),
+                        b["addresses"][0].as_str().unwrap_or("").into(),
+                    )
+                })
+                .collect();
+            if got.len() >= want || Instant::now() > deadline {
+                return got;
+            }
+        }
+    };
+    // One after the other: the second finds "twin" taken by the first.
+    let mut boards = vec![twin(0)];
+    assert_eq!(
+        listed(1),
+        [(
+            "twin".to_string(),
+            "twin.local".to_string(),
+            lan.board_ip(0)
+        )]
+    );
+    boards.push(twin(1));
+    assert_eq!(
+        listed(2),
+        [
+            ("twin".into(), "twin.local".into(), lan.board_ip(0)),
+            ("twin-2".into(), "twin-2.local".into(), lan.board_ip(1)),
+        ]
+    );
+    // Both boot again at the same moment: they probe at once, the tie is
+    // broken (RFC 6762 §8.2) and again one of them is twin-2, as its
+    // console says.
+    let consoles: Vec<_> = boards.iter().map(Board::console).collect();
+    for b in &boards {
+        b.reset();
+    }
+    for c in &consoles {
+        console_event(c, "boot", 30);
+    }
+    let mut ups: Vec<(String, String)> = consoles
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (console_event(c, "mdns-up", 30), lan.board_ip(i)))
+        .collect();
+    // The board that kept the name first.
+    ups.sort_by_key(|(line, _)| line.contains(" taken="));
+    let (winner, loser) = (&ups[0], &ups[1]);
+    assert_eq!(
+        winner.0,
+        r#"@picow mdns-up host="twin.local" instance="twin""#
+    );
+    assert_eq!(
+        loser.0,
+        r#"@picow mdns-up host="twin-2.local" instance="twin-2" taken="twin""#
+    );
+    let mut want = vec![
+        (
+            "twin".to_string(),
+            "twin.local".to_string(),
+            winner.1.clone(),
+        ),
+        ("twin-2".into(), "twin-2.local".into(), loser.1.clone()),
+    ];
+    want.sort();
+    assert_eq!(listed(2), want);
+    // As a person reads it.
+    let out = lan
+        .picow_pc(["probe", "--net", "--wait", "2s"])
+        .output()
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(
+        s.contains(&format!("twin-2  {}  twin-2.local  picow-fw", loser.1)),
+        "{s}"
+    );
+    for b in boards {
+        b.assert_alive();
+    }
 }

@@ -71,15 +71,32 @@ pub fn start_multicast(cfg: &DeviceConfig, multicast: HostMulticast) -> Rig {
     start_board(flash_image(&LAYOUT_4MB, Some(cfg)), true, Some(multicast))
 }
 
+/// [`start_multicast`] for another board: its own MAC (in `info`) and the
+/// address its join reports.
+pub fn start_multicast_as(
+    cfg: &DeviceConfig,
+    multicast: HostMulticast,
+    info: AppInfo,
+    ip: std::net::Ipv4Addr,
+) -> Rig {
+    let mut host = HostConfig::new(flash_image(&LAYOUT_4MB, Some(cfg)));
+    host.net.ip = ip.into();
+    start_host(host, true, Some(multicast), info)
+}
+
 fn start_board(flash: Vec<u8>, ap: bool, multicast: Option<HostMulticast>) -> Rig {
+    start_host(HostConfig::new(flash), ap, multicast, INFO)
+}
+
+fn start_host(host: HostConfig, ap: bool, multicast: Option<HostMulticast>, info: AppInfo) -> Rig {
     let board = HostBoard::new(HostConfig {
         access_point: ap.then(|| AccessPoint::new(SSID, PASSWORD)),
         multicast,
-        ..HostConfig::new(flash)
+        ..host
     });
     let handle = board.handle();
     let console = handle.take_console().unwrap();
-    let app = tokio::task::spawn_local(async move { run(&board, INFO).await });
+    let app = tokio::task::spawn_local(async move { run(&board, info).await });
     Rig {
         handle,
         console,
@@ -114,6 +131,18 @@ impl Rig {
             if Event::parse(&s.line).is_some() && s.name() == name {
                 return s;
             }
+        }
+    }
+
+    /// The event `name` if it was seen already, else the next one.
+    pub async fn seen_or_expect(&mut self, name: &str) -> Seen {
+        let seen = self
+            .seen
+            .iter()
+            .find(|s| Event::parse(&s.line).is_some() && s.name() == name);
+        match seen {
+            Some(s) => s.clone(),
+            None => self.expect(name).await,
         }
     }
 
