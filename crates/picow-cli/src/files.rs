@@ -50,6 +50,40 @@ pub enum InputFileError {
     },
 }
 
+impl InputFileError {
+    /// The message in the user's language
+    /// ([`Msg::localized`](picow_i18n::Msg::localized)); its English is
+    /// [`Display`](std::fmt::Display)'s.
+    pub fn msg(&self) -> picow_i18n::Msg {
+        use picow_i18n::msg;
+        match self {
+            InputFileError::Io { path, source } => msg!(
+                "file-cannot-read",
+                path = path.as_str(),
+                reason = source.to_string()
+            ),
+            InputFileError::NotRegular { path, kind } => msg!(
+                "file-not-regular",
+                path = path.as_str(),
+                kind = match *kind {
+                    "a character device" => msg!("file-kind-char"),
+                    "a block device" => msg!("file-kind-block"),
+                    "a FIFO (named pipe)" => msg!("file-kind-fifo"),
+                    "a socket" => msg!("file-kind-socket"),
+                    "a directory" => msg!("file-kind-dir"),
+                    _ => msg!("file-kind-other"),
+                }
+            ),
+            InputFileError::TooLarge { path, len, limit } => msg!(
+                "file-too-large",
+                path = path.as_str(),
+                len = len.to_string(),
+                limit = limit.to_string()
+            ),
+        }
+    }
+}
+
 fn kind_of(ft: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {

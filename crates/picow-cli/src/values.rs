@@ -13,6 +13,31 @@ pub fn positive_duration(s: &str) -> Result<Duration, String> {
     duration::parse_positive(s).map_err(|e| e.to_string())
 }
 
+/// A duration that could not be read, in the user's language (its English
+/// is the error's `Display`).
+pub fn duration_msg(e: &duration::DurationError) -> picow_i18n::Msg {
+    use duration::DurationError as E;
+    use picow_i18n::msg;
+    match e {
+        E::Syntax(v) => msg!("duration-syntax", value = v.as_str()),
+        E::Negative(v) => msg!("duration-negative", value = v.as_str()),
+        E::TooShort { value, min } => {
+            msg!(
+                "duration-too-short",
+                value = value.as_str(),
+                min = min.as_str()
+            )
+        }
+        E::TooLong { value, max } => {
+            msg!(
+                "duration-too-long",
+                value = value.as_str(),
+                max = max.as_str()
+            )
+        }
+    }
+}
+
 /// A parser for durations within `min..=max`.
 pub fn duration_within(
     min: Duration,

@@ -310,6 +310,20 @@ impl Msg {
         self
     }
 
+    /// Text that is shown as it is in every language (words that come
+    /// from elsewhere: another program, the system, the user).
+    pub fn text(text: impl Into<String>) -> Msg {
+        Msg::new(TEXT_ID).arg("text", text.into())
+    }
+
+    /// The text of a [`Msg::text`], if it is one.
+    pub fn as_text(&self) -> Option<&str> {
+        match (self.id, self.args.first()) {
+            (TEXT_ID, Some((_, Arg::Str(s)))) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The message id.
     pub fn id(&self) -> &'static str {
         self.id
@@ -332,6 +346,21 @@ impl Msg {
     /// The text in the [`current`] language.
     pub fn localized(&self) -> String {
         self.in_lang(current())
+    }
+}
+
+/// The id of [`Msg::text`]: `{ $text }` in every catalog.
+const TEXT_ID: &str = "plain-text";
+
+impl From<String> for Msg {
+    fn from(s: String) -> Msg {
+        Msg::text(s)
+    }
+}
+
+impl From<&str> for Msg {
+    fn from(s: &str) -> Msg {
+        Msg::text(s)
     }
 }
 

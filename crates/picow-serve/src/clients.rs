@@ -5,11 +5,15 @@
 //! When the selected client goes, the selection stays on it; when a client
 //! connects that is the same board (the same PicoW name, else the same MAC,
 //! else the same peer IP when neither is known), the selection follows it.
+//! One more id can follow its board the same way ([`Clients::follow_also`]:
+//! the target of a running `/auto`).
 //! No drawing here: the terminal view and other front ends draw the rows.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
+
+use crate::event::Reason;
 
 /// How many departed clients are remembered.
 pub const GONE_MAX: usize = 50;
@@ -34,7 +38,7 @@ pub struct Client {
     /// When it connected.
     pub since: SystemTime,
     /// When and why it went, if it did.
-    pub gone: Option<(SystemTime, String)>,
+    pub gone: Option<(SystemTime, Reason)>,
 }
 
 impl Client {
@@ -77,6 +81,10 @@ pub struct Clients {
     /// Whether the gone group shows its members.
     pub gone_open: bool,
     selected: Selection,
+    /// Another id that follows its board (see [`Clients::follow_also`]).
+    also: Option<u64>,
+    /// It moved: from, to (taken by [`Clients::take_also_moved`]).
+    also_moved: Option<(u64, u64)>,
 }
 
 impl Default for Clients {
@@ -86,6 +94,8 @@ impl Default for Clients {
             gone: VecDeque::new(),
             gone_open: true,
             selected: Selection::All,
+            also: None,
+            also_moved: None,
         }
     }
 }
@@ -155,16 +165,49 @@ impl Clients {
         self.selected = order[next as usize];
     }
 
-    /// The selected client is gone and this is the same board: follow it.
+    /// Whether departed client `old` is gone and `matches` says this is
+    /// the same board.
+    fn is_back(&self, old: u64, matches: &impl Fn(&Client) -> bool) -> bool {
+        self.get(old)
+            .is_some_and(|g| g.gone.is_some() && matches(g))
+    }
+
+    /// The selected client (or the other followed id) is gone and this is
+    /// the same board: follow it. Returns whether the selection followed.
     fn follow(&mut self, new_id: u64, matches: impl Fn(&Client) -> bool) -> bool {
-        let Some(sel) = self.selected_client() else {
+        if let Some(old) = self.also {
+            if self.is_back(old, &matches) {
+                self.also = Some(new_id);
+                self.also_moved = Some((old, new_id));
+            }
+        }
+        let Selection::One(sel) = self.selected else {
             return false;
         };
-        if sel.gone.is_none() || !matches(sel) {
+        if !self.is_back(sel, &matches) {
             return false;
         }
         self.selected = Selection::One(new_id);
         true
+    }
+
+    /// Makes `id` follow its board like the selection (or no id): when it
+    /// is gone and the same board connects again, it becomes the new id
+    /// ([`Clients::take_also_moved`] says so).
+    pub fn follow_also(&mut self, id: Option<u64>) {
+        self.also = id;
+        self.also_moved = None;
+    }
+
+    /// The id set by [`Clients::follow_also`], where it is now.
+    pub fn also(&self) -> Option<u64> {
+        self.also
+    }
+
+    /// Whether the [`Clients::follow_also`] id moved to a new one since
+    /// last asked: (old, new).
+    pub fn take_also_moved(&mut self) -> Option<(u64, u64)> {
+        self.also_moved.take()
     }
 
     /// A client connected. Returns true when the selection followed it
@@ -209,13 +252,16 @@ impl Clients {
         let Some(name) = name else { return false };
         let followed = self.follow(id, |g| g.name.as_deref() == Some(&name));
         // A departed board of the same name is this one's past: drop it
-        // from the gone group (unless it is the selection not followed).
+        // from the gone group (unless it is the selection, or the other
+        // followed id, not followed).
         let keep = match self.selected {
             Selection::One(s) => Some(s),
             Selection::All => None,
         };
-        self.gone
-            .retain(|g| g.name.as_deref() != Some(&name) || Some(g.id) == keep);
+        let also = self.also;
+        self.gone.retain(|g| {
+            g.name.as_deref() != Some(&name) || Some(g.id) == keep || Some(g.id) == also
+        });
         followed
     }
 
@@ -234,17 +280,22 @@ impl Clients {
     }
 
     /// A client went: it moves to the top of the gone group. The oldest
-    /// departed ones are forgotten beyond [`GONE_MAX`] (never the selected).
-    pub fn disconnected(&mut self, id: u64, reason: &str, at: SystemTime) {
+    /// departed ones are forgotten beyond [`GONE_MAX`] (never the selected,
+    /// nor the other followed id).
+    pub fn disconnected(&mut self, id: u64, reason: &Reason, at: SystemTime) {
         let Some(pos) = self.live.iter().position(|c| c.id == id) else {
             return;
         };
         let mut c = self.live.remove(pos);
-        c.gone = Some((at, reason.to_owned()));
+        c.gone = Some((at, reason.clone()));
         self.gone.push_front(c);
         while self.gone.len() > GONE_MAX {
-            let sel = self.selected;
-            match self.gone.iter().rposition(|g| Selection::One(g.id) != sel) {
+            let (sel, also) = (self.selected, self.also);
+            match self
+                .gone
+                .iter()
+                .rposition(|g| Selection::One(g.id) != sel && Some(g.id) != also)
+            {
                 Some(i) => {
                     self.gone.remove(i);
                 }
@@ -302,7 +353,10 @@ impl Clients {
                 Some(c) if c.gone.is_none() => Ok(Selection::One(id)),
                 Some(c) => Err(Blocked::Gone {
                     label: c.label(),
-                    reason: c.gone.as_ref().map_or(String::new(), |g| g.1.clone()),
+                    reason: c
+                        .gone
+                        .as_ref()
+                        .map_or(Reason::Other(String::new()), |g| g.1.clone()),
                 }),
                 None => Err(Blocked::Unknown(id)),
             },
@@ -320,7 +374,7 @@ pub enum Blocked {
         /// `#1 desk`.
         label: String,
         /// Why it went.
-        reason: String,
+        reason: Reason,
     },
     /// The selected id is not known.
     Unknown(u64),
@@ -389,7 +443,7 @@ mod tests {
         let mut c = Clients::default();
         for id in 1..=(GONE_MAX as u64 + 5) {
             c.connected(id, peer("127.0.0.1:4000"), None, t(id));
-            c.disconnected(id, "closed by peer", t(id));
+            c.disconnected(id, &Reason::ClosedByPeer, t(id));
         }
         c.connected(100, peer("127.0.0.1:5000"), None, t(100));
         let rows = c.rows();
@@ -413,7 +467,7 @@ mod tests {
         c.cycle(1);
         assert_eq!(c.selected(), Selection::One(1));
         assert!(c.send_target().is_ok());
-        c.disconnected(1, "reset by peer", t(1));
+        c.disconnected(1, &Reason::ResetByPeer, t(1));
         // The selection stays on the gone board; text cannot go there.
         assert_eq!(c.selected(), Selection::One(1));
         let why = c.send_target().unwrap_err().to_string();
@@ -422,7 +476,7 @@ mod tests {
         for id in 3..17 {
             c.connected(id, peer("192.0.2.9:5000"), None, t(2));
             assert!(!c.named(id, Some(format!("other{id}"))));
-            c.disconnected(id, "closed", t(3));
+            c.disconnected(id, &Reason::ClosedByPeer, t(3));
         }
         assert_eq!(c.selected(), Selection::One(1));
         // The same name from another address: followed.
@@ -434,12 +488,48 @@ mod tests {
         assert!(c.gone().all(|g| g.name.as_deref() != Some("desk")));
     }
 
+    /// A second id (a running `/auto`'s target) follows its board as the
+    /// selection does, whatever is selected, and is never forgotten from
+    /// the gone group while it waits.
+    #[test]
+    fn another_id_follows_its_board_too() {
+        let mut c = Clients::default();
+        c.connected(1, peer("192.0.2.7:5000"), None, t(0));
+        c.named(1, Some("desk".into()));
+        c.connected(2, peer("192.0.2.8:5000"), None, t(0));
+        c.select(Selection::One(2));
+        c.follow_also(Some(1));
+        c.disconnected(1, &Reason::ResetByPeer, t(1));
+        for id in 3..(GONE_MAX as u64 + 10) {
+            c.connected(id, peer("192.0.2.9:5000"), None, t(2));
+            c.named(id, Some(format!("other{id}")));
+            c.disconnected(id, &Reason::ClosedByPeer, t(3));
+        }
+        assert!(c.get(1).is_some(), "kept while followed");
+        assert_eq!(c.take_also_moved(), None);
+        let new = GONE_MAX as u64 + 20;
+        assert!(!c.connected(new, peer("192.0.2.50:5001"), None, t(4)));
+        assert_eq!(c.take_also_moved(), None, "not before its name");
+        assert!(
+            !c.named(new, Some("desk".into())),
+            "the selection stays on #2"
+        );
+        assert_eq!(c.take_also_moved(), Some((1, new)));
+        assert_eq!((c.also(), c.selected()), (Some(new), Selection::One(2)));
+        assert_eq!(c.take_also_moved(), None);
+        // Unnamed: by IP.
+        c.follow_also(Some(2));
+        c.disconnected(2, &Reason::ClosedByPeer, t(5));
+        c.connected(new + 1, peer("192.0.2.8:6000"), None, t(6));
+        assert_eq!(c.take_also_moved(), Some((2, new + 1)));
+    }
+
     #[test]
     fn unnamed_boards_are_followed_by_mac_or_ip() {
         let mut c = Clients::default();
         c.connected(1, peer("192.0.2.7:5000"), None, t(0));
         c.select(Selection::One(1));
-        c.disconnected(1, "closed", t(1));
+        c.disconnected(1, &Reason::ClosedByPeer, t(1));
         assert!(!c.connected(2, peer("192.0.2.8:5000"), None, t(2)));
         assert!(c.connected(3, peer("[::ffff:192.0.2.7]:6000"), None, t(2)));
         assert_eq!(c.selected(), Selection::One(3));
@@ -447,7 +537,7 @@ mod tests {
         let mac = || Some("aa:bb:cc:00:11:22".to_string());
         c.connected(4, peer("192.0.2.20:5000"), mac(), t(3));
         c.select(Selection::One(4));
-        c.disconnected(4, "closed", t(4));
+        c.disconnected(4, &Reason::ClosedByPeer, t(4));
         assert!(!c.connected(
             5,
             peer("192.0.2.20:5000"),
@@ -474,7 +564,7 @@ mod tests {
         }
         c.received(2, 10);
         c.sent(2, 4);
-        c.disconnected(2, "closed", t(1));
+        c.disconnected(2, &Reason::ClosedByPeer, t(1));
         c.cycle(1);
         assert_eq!(c.selected(), Selection::One(1));
         c.cycle(1);

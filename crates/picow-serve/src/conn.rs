@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, watch};
 
-use crate::event::ClientId;
+use crate::event::{ClientId, Reason};
 use crate::queue::Shared;
 
 /// Bytes read at most at once: with the bounded queues to the hub and the
@@ -39,16 +39,16 @@ pub(crate) enum Msg {
     },
     Closed {
         id: ClientId,
-        reason: String,
+        reason: Reason,
         /// Bytes still in the socket when it was closed (nothing was read
         /// after the close; for a stop, they arrived after it).
         unread: u64,
     },
     Refused {
         peer: SocketAddr,
-        reason: String,
+        reason: Reason,
     },
-    Error(String),
+    Error(picow_i18n::Msg),
 }
 
 /// The block that reads are cut from (see [`read_into_shared`]).
@@ -99,14 +99,14 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// Takes a client slot, or says why not.
-    pub(crate) fn admit(&self) -> Result<ClientId, String> {
+    pub(crate) fn admit(&self) -> Result<ClientId, Reason> {
         let prev = self.active.fetch_add(1, Ordering::AcqRel);
         if prev >= self.max_clients {
             self.active.fetch_sub(1, Ordering::AcqRel);
-            return Err(format!(
-                "{} clients already connected (--max-clients {})",
-                prev, self.max_clients
-            ));
+            return Err(Reason::TooMany {
+                connected: prev,
+                max: self.max_clients,
+            });
         }
         Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
@@ -126,14 +126,14 @@ impl Ctx {
     /// Reports a refusal without ever waiting: a storm of connections
     /// beyond `--max-clients` must not stall the accept loop. Refusals that
     /// do not fit are counted for the summary.
-    pub(crate) fn refused(&self, peer: SocketAddr, reason: String) {
+    pub(crate) fn refused(&self, peer: SocketAddr, reason: Reason) {
         if self.life.try_send(Msg::Refused { peer, reason }).is_err() {
             self.refused_unreported.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Reports an error without waiting.
-    pub(crate) fn error(&self, message: String) {
+    pub(crate) fn error(&self, message: picow_i18n::Msg) {
         let _ = self.life.try_send(Msg::Error(message));
     }
 }

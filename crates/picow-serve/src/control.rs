@@ -68,12 +68,10 @@ pub enum Control {
     List,
     /// Start (`Some`) or stop (`None`) sending bytes periodically.
     Auto(Option<(Duration, Target, Bytes)>),
-    /// A message for the user (an [`Event::Notice`](crate::Event::Notice)).
-    Notice(String),
-    /// A message for the user with a translation (an
-    /// [`Event::Notice`](crate::Event::Notice) whose `message` is its
-    /// English form).
-    NoticeMsg(picow_i18n::Msg),
+    /// A message for the user (an [`Event::Notice`](crate::Event::Notice)):
+    /// typed, so that each front end shows it in its user's language and
+    /// JSON in English; text as it is with `.into()`.
+    Notice(picow_i18n::Msg),
     /// Close everything and stop; while serve is stopping, stop at once
     /// (a second Ctrl-C), without reading what the clients' sockets hold.
     Quit,

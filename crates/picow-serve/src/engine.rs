@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::conn::Ctx;
 use crate::control::{Config, Control, Listener, Outcome, Target};
 use crate::event::Observer;
-use crate::event::{Event, Summary, SCHEMA_VERSION};
+use crate::event::{Event, Reason, Summary, SCHEMA_VERSION};
 use crate::hub::{auto_tick, tick, Hub};
 use crate::listen::flash_hints;
 use crate::script::Script;
@@ -165,7 +165,7 @@ pub async fn run(
                 None => control_open = false,
             },
             _ = tick(&mut every) => hub.send_script(Target::All),
-            (target, bytes) = auto_tick(&mut hub.auto) => hub.send(target, &bytes)?,
+            () = auto_tick(&mut hub.auto) => hub.auto_send()?,
         }
     };
     let outcome = match outcome {
@@ -197,14 +197,14 @@ pub async fn run(
     // holds, then closes.
     let stop_at = Instant::now();
     let reason = match outcome {
-        Outcome::Met => "expectations met",
-        Outcome::TimedOut | Outcome::Elapsed => "timeout",
-        Outcome::Stopped | Outcome::Interrupted => "server stopped",
+        Outcome::Met => Reason::ExpectationsMet,
+        Outcome::TimedOut | Outcome::Elapsed => Reason::Timeout,
+        Outcome::Stopped | Outcome::Interrupted => Reason::ServerStopped,
     };
-    hub.stopping = Some(reason);
+    hub.stopping = Some(reason.clone());
     let _ = stop_tx.send(true);
     for c in hub.clients.values() {
-        c.shared.stop(reason);
+        c.shared.stop(reason.clone());
     }
     let mut hurried = false;
     let mut life_open = true;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use picow_i18n::Msg;
 use picow_protocol::Transport;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
@@ -16,7 +17,8 @@ use crate::text;
 
 /// The version of the event schema, in the `listening` event: it grows
 /// when events or fields are added; a field is never removed or renamed.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 3 added `auto`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A client's short id: `#1`, `#2`, ...
 pub type ClientId = u64;
@@ -122,6 +124,181 @@ pub struct CutOff {
     pub unfinished: u64,
 }
 
+/// Why a client went (or was refused), typed: every front end words it in
+/// its user's language ([`Reason::msg`]); the JSON `reason` field is its
+/// English words ([`Display`](std::fmt::Display)), the same in every
+/// language. [`Reason::code`] is a stable name for pages that translate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The client closed the connection.
+    ClosedByPeer,
+    /// It closed its side with data still queued for it, and did not take
+    /// it within a second.
+    ClosedUnsent,
+    /// The connection was reset.
+    ResetByPeer,
+    /// The connection was aborted.
+    Aborted,
+    /// Reading failed (the system's words).
+    ReadFailed(String),
+    /// Writing failed (the system's words).
+    WriteFailed(String),
+    /// Waiting for the socket failed (the system's words).
+    SocketFailed(String),
+    /// Reading the file being sent failed (the system's words).
+    FileFailed(String),
+    /// More than this many bytes waited to be sent (`--max-queue`).
+    NotReading(usize),
+    /// A UDP peer sent nothing for this long (`--udp-idle`).
+    Idle(Duration),
+    /// `/disconnect`.
+    ByUser,
+    /// Serve stopped (a signal, `/quit`).
+    ServerStopped,
+    /// Every `--expect` was seen.
+    ExpectationsMet,
+    /// `--timeout`.
+    Timeout,
+    /// Refused: this many clients were connected, the most allowed
+    /// (`--max-clients`).
+    TooMany {
+        /// Connected then.
+        connected: usize,
+        /// `--max-clients`.
+        max: usize,
+    },
+    /// Words from elsewhere, shown as they are.
+    Other(String),
+}
+
+impl Reason {
+    /// A stable name: `closed_by_peer`, `closed_unsent`, `reset_by_peer`,
+    /// `aborted`, `read_failed`, `write_failed`, `socket_failed`,
+    /// `file_failed`, `not_reading`, `idle`, `by_user`, `server_stopped`,
+    /// `expectations_met`, `timeout`, `too_many`, `other`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::ClosedByPeer => "closed_by_peer",
+            Reason::ClosedUnsent => "closed_unsent",
+            Reason::ResetByPeer => "reset_by_peer",
+            Reason::Aborted => "aborted",
+            Reason::ReadFailed(_) => "read_failed",
+            Reason::WriteFailed(_) => "write_failed",
+            Reason::SocketFailed(_) => "socket_failed",
+            Reason::FileFailed(_) => "file_failed",
+            Reason::NotReading(_) => "not_reading",
+            Reason::Idle(_) => "idle",
+            Reason::ByUser => "by_user",
+            Reason::ServerStopped => "server_stopped",
+            Reason::ExpectationsMet => "expectations_met",
+            Reason::Timeout => "timeout",
+            Reason::TooMany { .. } => "too_many",
+            Reason::Other(_) => "other",
+        }
+    }
+
+    /// The reason as a message, for the user's language
+    /// ([`Msg::localized`](picow_i18n::Msg::localized)); its English is
+    /// the same as [`Display`](std::fmt::Display)'s.
+    pub fn msg(&self) -> picow_i18n::Msg {
+        use picow_i18n::msg;
+        match self {
+            Reason::ClosedByPeer => msg!("serve-reason-closed-by-peer"),
+            Reason::ClosedUnsent => msg!("serve-reason-closed-unsent"),
+            Reason::ResetByPeer => msg!("serve-reason-reset"),
+            Reason::Aborted => msg!("serve-reason-aborted"),
+            Reason::ReadFailed(e) => msg!("serve-reason-read-failed", error = e.as_str()),
+            Reason::WriteFailed(e) => msg!("serve-reason-write-failed", error = e.as_str()),
+            Reason::SocketFailed(e) => msg!("serve-reason-socket-failed", error = e.as_str()),
+            Reason::FileFailed(e) => msg!("serve-reason-file-failed", error = e.as_str()),
+            Reason::NotReading(max) => msg!("serve-reason-not-reading", max = max.to_string()),
+            Reason::Idle(d) => msg!(
+                "serve-reason-idle",
+                idle = picow_values::duration::format(*d)
+            ),
+            Reason::ByUser => msg!("serve-reason-user"),
+            Reason::ServerStopped => msg!("serve-reason-stopped"),
+            Reason::ExpectationsMet => msg!("serve-reason-met"),
+            Reason::Timeout => msg!("serve-reason-timeout"),
+            Reason::TooMany { connected, max } => msg!(
+                "serve-reason-too-many",
+                connected = connected.to_string(),
+                max = max.to_string()
+            ),
+            Reason::Other(s) => picow_i18n::Msg::text(s.as_str()),
+        }
+    }
+
+    /// In the user's language.
+    pub fn localized(&self) -> String {
+        self.msg().localized()
+    }
+}
+
+/// English, the same in every language (the JSON `reason`).
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::ClosedByPeer => f.write_str("closed by peer"),
+            Reason::ClosedUnsent => f.write_str("closed by peer (unsent data dropped)"),
+            Reason::ResetByPeer => f.write_str("reset by peer"),
+            Reason::Aborted => f.write_str("aborted"),
+            Reason::ReadFailed(e) => write!(f, "read failed: {e}"),
+            Reason::WriteFailed(e) => write!(f, "write failed: {e}"),
+            Reason::SocketFailed(e) => write!(f, "error: {e}"),
+            Reason::FileFailed(e) => write!(f, "reading the file failed: {e}"),
+            Reason::NotReading(max) => write!(
+                f,
+                "not reading: more than {max} bytes waiting to be sent (--max-queue)"
+            ),
+            Reason::Idle(d) => write!(
+                f,
+                "idle for {} (--udp-idle)",
+                picow_values::duration::format(*d)
+            ),
+            Reason::ByUser => f.write_str("disconnected by the user"),
+            Reason::ServerStopped => f.write_str("server stopped"),
+            Reason::ExpectationsMet => f.write_str("expectations met"),
+            Reason::Timeout => f.write_str("timeout"),
+            Reason::TooMany { connected, max } => write!(
+                f,
+                "{connected} clients already connected (--max-clients {max})"
+            ),
+            Reason::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl From<&str> for Reason {
+    fn from(s: &str) -> Reason {
+        Reason::Other(s.to_owned())
+    }
+}
+
+/// What a running `/auto` did (the `state` of [`Event::Auto`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoState {
+    /// It started (or started again with new settings).
+    Started,
+    /// A tick sent the bytes to its target.
+    Sent,
+    /// A tick found no client to send to ("all" with none connected); it
+    /// goes on.
+    Waiting,
+    /// Its client is gone: it stopped (a front end that follows the board
+    /// starts it again for the board's new id).
+    Gone,
+    /// Stopped by the user.
+    Stopped,
+}
+
 /// The last text received from a client, in the timeout report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Seen {
@@ -172,7 +349,7 @@ pub enum Event {
         /// Its address.
         peer: SocketAddr,
         /// Why.
-        reason: String,
+        reason: Reason,
     },
     /// Bytes from a client. JSON: `id`, `len`, `text`, `hex` (the exact
     /// bytes).
@@ -204,7 +381,7 @@ pub enum Event {
         /// Its address.
         peer: SocketAddr,
         /// Why.
-        reason: String,
+        reason: Reason,
         /// Bytes received from it.
         bytes_in: u64,
         /// Bytes sent to it.
@@ -228,18 +405,29 @@ pub enum Event {
     },
     /// A message for the user.
     Notice {
-        /// The message (in English when it has a translation: the form for
-        /// programs).
-        message: String,
-        /// The message as a translatable [`Msg`](picow_i18n::Msg), for
-        /// the outputs that people read in their language (not in JSON).
-        #[serde(skip)]
-        localized: Option<picow_i18n::Msg>,
+        /// The message: typed, in the user's language where people read
+        /// it ([`Msg::localized`]), English in JSON.
+        #[serde(serialize_with = "ser_display")]
+        message: Msg,
     },
     /// Something failed; serve goes on.
     Error {
         /// What failed.
-        message: String,
+        #[serde(serialize_with = "ser_display")]
+        message: Msg,
+    },
+    /// What `/auto` did: it started, a tick sent (or found no client), it
+    /// stopped. `count` is the ticks that sent to at least one client.
+    Auto {
+        /// What happened.
+        state: AutoState,
+        /// The period (seconds in JSON).
+        #[serde(serialize_with = "ser_seconds")]
+        every: Duration,
+        /// The client it sends to, or `null` for every client.
+        to: Option<ClientId>,
+        /// Sends made so far.
+        count: u64,
     },
     /// `--timeout` elapsed before the expectations were met.
     Timeout {
@@ -279,37 +467,22 @@ impl Event {
             Event::Clients { .. } => "clients",
             Event::Notice { .. } => "notice",
             Event::Error { .. } => "error",
+            Event::Auto { .. } => "auto",
             Event::Timeout { .. } => "timeout",
             Event::Interrupted { .. } => "interrupted",
             Event::Summary(_) => "summary",
         }
     }
 
-    /// A notice for the user.
-    pub fn notice(message: impl Into<String>) -> Event {
+    /// A notice for the user (a [`Msg`], or text as it is).
+    pub fn notice(message: impl Into<Msg>) -> Event {
         Event::Notice {
             message: message.into(),
-            localized: None,
         }
-    }
-
-    /// A notice with a translation: `message` in English, shown to people
-    /// in their language.
-    pub fn notice_msg(msg: picow_i18n::Msg) -> Event {
-        Event::Notice {
-            message: msg.to_string(),
-            localized: Some(msg),
-        }
-    }
-
-    /// The text of a notice for people: in their language when it has a
-    /// translation.
-    pub fn notice_text(message: &str, localized: Option<&picow_i18n::Msg>) -> String {
-        localized.map_or_else(|| message.to_string(), picow_i18n::Msg::localized)
     }
 
     /// An error report (serve goes on).
-    pub fn error(message: impl Into<String>) -> Event {
+    pub fn error(message: impl Into<Msg>) -> Event {
         Event::Error {
             message: message.into(),
         }
@@ -347,6 +520,10 @@ impl Serialize for Stamped<'_> {
 
 fn ser_rfc3339<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&picow_values::time::rfc3339_millis(*at))
+}
+
+fn ser_display<S: Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 fn ser_seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -392,5 +569,91 @@ pub trait Observer: Send {
     /// written when this returns.
     fn finish(&mut self) -> io::Result<()> {
         self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picow_i18n::Lang;
+
+    fn every_reason() -> Vec<Reason> {
+        vec![
+            Reason::ClosedByPeer,
+            Reason::ClosedUnsent,
+            Reason::ResetByPeer,
+            Reason::Aborted,
+            Reason::ReadFailed("Broken pipe".into()),
+            Reason::WriteFailed("Broken pipe".into()),
+            Reason::SocketFailed("Bad file descriptor".into()),
+            Reason::FileFailed("Input/output error".into()),
+            Reason::NotReading(1 << 20),
+            Reason::Idle(Duration::from_secs(120)),
+            Reason::ByUser,
+            Reason::ServerStopped,
+            Reason::ExpectationsMet,
+            Reason::Timeout,
+            Reason::TooMany {
+                connected: 1024,
+                max: 1024,
+            },
+            Reason::Other("went away".into()),
+        ]
+    }
+
+    /// The JSON `reason` is the English words, the same in every language,
+    /// and the catalog's English says exactly the same; people read it in
+    /// their language.
+    #[test]
+    fn reasons_are_english_in_json_and_translated_for_people() {
+        let mut codes = std::collections::HashSet::new();
+        for r in every_reason() {
+            assert!(codes.insert(r.code()), "{} twice", r.code());
+            let en = r.to_string();
+            assert_eq!(r.msg().in_lang(Lang::En), en);
+            let json = picow_i18n::with_lang(Lang::ZhCn, || serde_json::to_string(&r).unwrap());
+            assert_eq!(json, serde_json::to_string(&en).unwrap());
+            let zh = r.msg().in_lang(Lang::ZhCn);
+            if !matches!(r, Reason::Other(_)) {
+                assert_ne!(zh, en, "{} is not translated", r.code());
+            }
+        }
+        assert_eq!(
+            Reason::NotReading(1 << 20).to_string(),
+            "not reading: more than 1048576 bytes waiting to be sent (--max-queue)"
+        );
+        assert_eq!(
+            Reason::Idle(Duration::from_secs(120)).to_string(),
+            "idle for 2m (--udp-idle)"
+        );
+    }
+
+    /// Notices and errors carry a typed message: English in JSON whatever
+    /// the language.
+    #[test]
+    fn notices_are_english_in_json() {
+        let e = Event::notice(picow_i18n::msg!("serve-auto-every", every = "1s"));
+        let at = SystemTime::UNIX_EPOCH;
+        let json = picow_i18n::with_lang(Lang::ZhCn, || {
+            serde_json::to_string(&Stamped { at, event: &e }).unwrap()
+        });
+        assert_eq!(
+            json,
+            r#"{"event":"notice","t":"1970-01-01T00:00:00.000Z","message":"auto-send every 1s"}"#
+        );
+        let Event::Notice { message } = &e else {
+            unreachable!()
+        };
+        assert_eq!(message.in_lang(Lang::ZhCn), "每 1s 自动发送一次");
+        let auto = Event::Auto {
+            state: AutoState::Sent,
+            every: Duration::from_millis(500),
+            to: Some(3),
+            count: 7,
+        };
+        assert_eq!(
+            serde_json::to_string(&Stamped { at, event: &auto }).unwrap(),
+            r#"{"event":"auto","t":"1970-01-01T00:00:00.000Z","state":"sent","every":0.5,"to":3,"count":7}"#
+        );
     }
 }

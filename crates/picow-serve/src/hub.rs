@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::conn::Msg;
 use crate::control::{Config, Control, Target};
-use crate::event::{ClientId, ClientInfo, Event, Kind, Observer, Summary};
+use crate::event::{AutoState, ClientId, ClientInfo, Event, Kind, Observer, Reason, Summary};
 use crate::queue::{FileSource, Shared};
 use crate::script::Script;
 use crate::text::{Charset, TextDecoder};
@@ -39,14 +39,40 @@ pub(crate) struct Hub {
     pub(crate) observers: Vec<Box<dyn Observer>>,
     pub(crate) script: Script,
     pub(crate) summary: Summary,
-    pub(crate) auto: Option<(tokio::time::Interval, Target, Bytes)>,
+    pub(crate) auto: Option<Auto>,
     /// Whether an observer reads the text of received data.
     pub(crate) observers_want_text: bool,
     /// The text of data no one reads.
     pub(crate) no_text: Arc<str>,
     /// Serve is stopping, for this reason: a client announced now is
     /// stopped at once (read what it holds, then close).
-    pub(crate) stopping: Option<&'static str>,
+    pub(crate) stopping: Option<Reason>,
+}
+
+/// A running `/auto`.
+pub(crate) struct Auto {
+    pub(crate) iv: tokio::time::Interval,
+    pub(crate) every: std::time::Duration,
+    pub(crate) target: Target,
+    pub(crate) bytes: Bytes,
+    /// Ticks that sent to at least one client.
+    pub(crate) count: u64,
+    /// The last tick found no client (said once, not at every tick).
+    pub(crate) waiting: bool,
+}
+
+impl Auto {
+    fn event(&self, state: AutoState) -> Event {
+        Event::Auto {
+            state,
+            every: self.every,
+            to: match self.target {
+                Target::All => None,
+                Target::One(id) => Some(id),
+            },
+            count: self.count,
+        }
+    }
 }
 
 impl Hub {
@@ -76,7 +102,10 @@ impl Hub {
                 Some(c) => {
                     c.shared.enqueue(bytes.clone(), self.cfg.max_queue);
                 }
-                None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,
+                None => self.emit(&Event::error(picow_i18n::msg!(
+                    "serve-no-client-id",
+                    id = id
+                )))?,
             },
         }
         Ok(())
@@ -102,7 +131,10 @@ impl Hub {
             }
             Target::One(id) => match self.clients.get(&id) {
                 Some(c) => c.shared.enqueue_file(source),
-                None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,
+                None => self.emit(&Event::error(picow_i18n::msg!(
+                    "serve-no-client-id",
+                    id = id
+                )))?,
             },
         }
         Ok(())
@@ -128,8 +160,8 @@ impl Hub {
     pub(crate) fn handle(&mut self, msg: Msg) -> io::Result<()> {
         match msg {
             Msg::Connected { id, peer, shared } => {
-                if let Some(reason) = self.stopping {
-                    shared.stop(reason);
+                if let Some(reason) = &self.stopping {
+                    shared.stop(reason.clone());
                 }
                 self.summary.clients += 1;
                 self.clients.insert(
@@ -258,8 +290,11 @@ impl Hub {
             Control::Send(target, bytes) => self.send(target, &bytes)?,
             Control::SendFile { target, file, len } => self.send_file(target, file, len)?,
             Control::Disconnect(id) => match self.clients.get(&id) {
-                Some(c) => c.shared.close("disconnected by the user"),
-                None => self.emit(&Event::error(format!("no client #{id}: see /list")))?,
+                Some(c) => c.shared.close(Reason::ByUser),
+                None => self.emit(&Event::error(picow_i18n::msg!(
+                    "serve-no-client-id",
+                    id = id
+                )))?,
             },
             Control::List => {
                 let mut list: Vec<ClientInfo> = self
@@ -278,21 +313,30 @@ impl Hub {
                 self.emit(&Event::Clients { clients: list })?;
             }
             Control::Auto(None) => {
-                if self.auto.take().is_some() {
-                    self.emit(&Event::notice("auto-send stopped"))?;
+                if let Some(a) = self.auto.take() {
+                    self.emit(&Event::notice(picow_i18n::msg!("serve-auto-stopped")))?;
+                    self.emit(&a.event(AutoState::Stopped))?;
                 }
             }
             Control::Auto(Some((every, target, bytes))) => {
                 let mut iv = tokio::time::interval_at(Instant::now() + every, every);
                 iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                self.auto = Some((iv, target, bytes));
-                self.emit(&Event::notice(format!(
-                    "auto-send every {}",
-                    picow_values::duration::format(every)
+                let a = Auto {
+                    iv,
+                    every,
+                    target,
+                    bytes,
+                    count: 0,
+                    waiting: false,
+                };
+                self.emit(&Event::notice(picow_i18n::msg!(
+                    "serve-auto-every",
+                    every = picow_values::duration::format(every)
                 )))?;
+                self.emit(&a.event(AutoState::Started))?;
+                self.auto = Some(a);
             }
             Control::Notice(n) => self.emit(&Event::notice(n))?,
-            Control::NoticeMsg(m) => self.emit(&Event::notice_msg(m))?,
             Control::Quit => return Ok(true),
         }
         Ok(false)
@@ -308,14 +352,58 @@ pub(crate) async fn tick(iv: &mut Option<tokio::time::Interval>) {
     }
 }
 
-pub(crate) async fn auto_tick(
-    auto: &mut Option<(tokio::time::Interval, Target, Bytes)>,
-) -> (Target, Bytes) {
+pub(crate) async fn auto_tick(auto: &mut Option<Auto>) {
     match auto {
-        Some((iv, t, b)) => {
-            iv.tick().await;
-            (*t, b.clone())
+        Some(a) => {
+            a.iv.tick().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+impl Hub {
+    /// A tick of `/auto`: sends to its target and says so; a client that
+    /// is gone stops it (said once, never an error at every tick); "all"
+    /// with no client goes on, waiting.
+    pub(crate) fn auto_send(&mut self) -> io::Result<()> {
+        let Some(a) = &mut self.auto else {
+            return Ok(());
+        };
+        let reached = match a.target {
+            Target::All => {
+                for c in self.clients.values() {
+                    c.shared.enqueue(a.bytes.clone(), self.cfg.max_queue);
+                }
+                !self.clients.is_empty()
+            }
+            Target::One(id) => match self.clients.get(&id) {
+                Some(c) => {
+                    c.shared.enqueue(a.bytes.clone(), self.cfg.max_queue);
+                    true
+                }
+                None => {
+                    let (count, ev) = (a.count, a.event(AutoState::Gone));
+                    self.auto = None;
+                    self.emit(&Event::notice(picow_i18n::msg!(
+                        "serve-auto-gone",
+                        id = id,
+                        count = count
+                    )))?;
+                    return self.emit(&ev);
+                }
+            },
+        };
+        if reached {
+            a.count += 1;
+            a.waiting = false;
+            let ev = a.event(AutoState::Sent);
+            self.emit(&ev)
+        } else if !a.waiting {
+            a.waiting = true;
+            let ev = a.event(AutoState::Waiting);
+            self.emit(&ev)
+        } else {
+            Ok(())
+        }
     }
 }

@@ -15,6 +15,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+
+use crate::event::Reason;
 use tokio::sync::{Notify, Semaphore};
 
 /// A file being sent, read as the client takes it.
@@ -89,7 +91,7 @@ pub(crate) struct Outgoing {
     pub(crate) queue: VecDeque<Item>,
     /// Bytes in `queue` (files not counted: they are read as sent).
     pub(crate) queued: usize,
-    pub(crate) close: Option<String>,
+    pub(crate) close: Option<Reason>,
     /// Serve is stopping: read what the socket holds now, then close.
     pub(crate) drain: bool,
     /// Stop at once: no more reads or writes.
@@ -147,9 +149,7 @@ impl Shared {
             return true;
         }
         let ok = if out.queued + bytes.len() > max {
-            out.close = Some(format!(
-                "not reading: more than {max} bytes waiting to be sent (--max-queue)"
-            ));
+            out.close = Some(Reason::NotReading(max));
             out.queue.clear();
             out.queued = 0;
             false
@@ -180,20 +180,20 @@ impl Shared {
         self.notify.notify_one();
     }
 
-    pub(crate) fn close(&self, reason: &str) {
+    pub(crate) fn close(&self, reason: Reason) {
         let mut out = self.lock();
         if out.close.is_none() {
-            out.close = Some(reason.to_owned());
+            out.close = Some(reason);
         }
         drop(out);
         self.notify.notify_one();
     }
 
     /// Serve is stopping: read what the socket holds, then close.
-    pub(crate) fn stop(&self, reason: &str) {
+    pub(crate) fn stop(&self, reason: Reason) {
         let mut out = self.lock();
         if out.close.is_none() {
-            out.close = Some(reason.to_owned());
+            out.close = Some(reason);
         }
         out.drain = true;
         drop(out);
@@ -204,7 +204,7 @@ impl Shared {
     pub(crate) fn hurry(&self) {
         let mut out = self.lock();
         if out.close.is_none() {
-            out.close = Some("server stopped".to_owned());
+            out.close = Some(Reason::ServerStopped);
         }
         out.hurry = true;
         drop(out);

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::conn::{canonical, read_into_shared, unread_bytes, Ctx, Msg, READ_BUF};
-use crate::event::ClientId;
+use crate::event::{ClientId, Reason};
 use crate::queue::Shared;
 
 /// How long a peer that half-closed gets to take what is still queued.
@@ -52,7 +52,10 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: Ctx) {
             }
             Err(e) => {
                 // Out of file descriptors and the like: report, back off, go on.
-                ctx.error(format!("accept failed: {e}"));
+                ctx.error(picow_i18n::msg!(
+                    "serve-accept-failed",
+                    error = e.to_string()
+                ));
                 tokio::select! {
                     _ = stop.changed() => break,
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -120,7 +123,7 @@ pub(crate) async fn tcp_loop(
     stream: &TcpStream,
     shared: &Shared,
     tx: &mpsc::Sender<Msg>,
-) -> (String, u64) {
+) -> (Reason, u64) {
     let unread = || unread_bytes(stream).unwrap_or(0);
     let mut eof_at: Option<Instant> = None;
     // When a close was asked for: until when queued data may still go out.
@@ -140,7 +143,7 @@ pub(crate) async fn tcp_loop(
             )
         };
         if hurry {
-            return (close.unwrap_or_else(|| "server stopped".into()), unread());
+            return (close.unwrap_or(Reason::ServerStopped), unread());
         }
         if close.is_some() && left.is_none() {
             left = Some(if eof_at.is_some() {
@@ -163,14 +166,14 @@ pub(crate) async fn tcp_loop(
             }
         } else if let (Some(eof), false) = (eof_at, want_write) {
             if welcomed {
-                return ("closed by peer".into(), 0);
+                return (Reason::ClosedByPeer, 0);
             }
             // The hub has not queued this client's sends yet: wait for it
             // (bounded), rather than close before they went out.
             tokio::select! {
                 _ = shared.notify.notified() => {}
                 _ = tokio::time::sleep_until(eof + HALF_CLOSE_GRACE) => {
-                    return ("closed by peer".into(), 0);
+                    return (Reason::ClosedByPeer, 0);
                 }
             }
             continue;
@@ -206,7 +209,7 @@ pub(crate) async fn tcp_loop(
             ready = ready => {
                 let ready = match ready {
                     Ok(r) => r,
-                    Err(e) => return (format!("error: {e}"), 0),
+                    Err(e) => return (Reason::SocketFailed(e.to_string()), 0),
                 };
                 if ready.is_readable() && read_now {
                     let cap = left.map_or(READ_BUF, |l| l.min(READ_BUF as u64) as usize);
@@ -218,7 +221,7 @@ pub(crate) async fn tcp_loop(
                             }
                             credit = false;
                             if tx.send(Msg::Data { id, bytes }).await.is_err() {
-                                return ("server stopped".into(), unread());
+                                return (Reason::ServerStopped, unread());
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -227,14 +230,14 @@ pub(crate) async fn tcp_loop(
                 }
                 if ready.is_writable() && write_now {
                     if let Err(e) = write_some(id, stream, shared, tx).await {
-                        return (format!("write failed: {e}"), unread());
+                        return (Reason::WriteFailed(e.to_string()), unread());
                     }
                 }
             }
             _ = shared.notify.notified() => {}
             _ = grace => {
                 if close_by.is_none() {
-                    return ("closed by peer (unsent data dropped)".into(), 0);
+                    return (Reason::ClosedUnsent, 0);
                 }
                 // The close deadline passed: the next turn closes.
             }
@@ -242,11 +245,11 @@ pub(crate) async fn tcp_loop(
     }
 }
 
-pub(crate) fn read_error(e: io::Error) -> String {
+pub(crate) fn read_error(e: io::Error) -> Reason {
     match e.kind() {
-        io::ErrorKind::ConnectionReset => "reset by peer".into(),
-        io::ErrorKind::ConnectionAborted => "aborted".into(),
-        _ => format!("read failed: {e}"),
+        io::ErrorKind::ConnectionReset => Reason::ResetByPeer,
+        io::ErrorKind::ConnectionAborted => Reason::Aborted,
+        _ => Reason::ReadFailed(e.to_string()),
     }
 }
 

@@ -374,6 +374,24 @@ impl SendError {
         }
     }
 
+    /// The message in the user's language
+    /// ([`Msg::localized`](picow_i18n::Msg::localized)); its English is
+    /// [`Display`](std::fmt::Display)'s.
+    pub fn msg(&self) -> picow_i18n::Msg {
+        use picow_i18n::msg;
+        match self {
+            SendError::NotHex(c) => msg!("send-error-not-hex", at = c.to_string()),
+            SendError::OddHex(s) => msg!("send-error-odd-hex", at = s.as_str()),
+            SendError::LoneBackslash => msg!("send-error-lone-backslash"),
+            SendError::ShortHexEscape => msg!("send-error-short-hex-escape"),
+            SendError::UnknownEscape(c) => msg!("send-error-unknown-escape", at = format!("\\{c}")),
+            SendError::Unmappable(c, e) => {
+                msg!("send-error-unmappable", at = c.to_string(), encoding = *e)
+            }
+            SendError::NoEncoder(e) => msg!("send-error-no-encoder", encoding = *e),
+        }
+    }
+
     /// The piece of the input that broke it, when there is one (a
     /// character, an escape, an encoding's name).
     pub fn at(&self) -> Option<String> {

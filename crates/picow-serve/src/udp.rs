@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use crate::conn::{canonical, read_into_shared, Ctx, Msg, READ_BUF};
-use crate::event::ClientId;
+use crate::event::{ClientId, Reason};
 use crate::queue::Shared;
 
 /// A file goes out in datagrams of this size.
@@ -47,7 +47,7 @@ pub(crate) async fn udp_loop(socket: Arc<UdpSocket>, ctx: Ctx, idle: Duration) {
             }
             r = socket.readable() => {
                 if let Err(e) = r {
-                    ctx.error(format!("UDP socket: {e}"));
+                    ctx.error(picow_i18n::msg!("serve-udp-socket", error = e.to_string()));
                     return;
                 }
             }
@@ -109,10 +109,7 @@ fn expire(peers: &mut HashMap<SocketAddr, Peer>, idle: Duration) {
             return false;
         }
         if now.duration_since(p.last) >= idle {
-            p.shared.close(&format!(
-                "idle for {} (--udp-idle)",
-                picow_values::duration::format(idle)
-            ));
+            p.shared.close(Reason::Idle(idle));
             return false;
         }
         true
@@ -184,7 +181,7 @@ pub(crate) async fn udp_writer(
                 Err(e) => {
                     out.queue.clear();
                     out.queued = 0;
-                    let r = format!("reading the file failed: {e}");
+                    let r = Reason::FileFailed(e.to_string());
                     out.close.get_or_insert(r);
                     None
                 }
@@ -208,7 +205,11 @@ pub(crate) async fn udp_writer(
                         })
                         .await;
                 }
-                Err(e) => ctx.error(format!("sending to #{id}: {e}")),
+                Err(e) => ctx.error(picow_i18n::msg!(
+                    "serve-send-failed",
+                    id = id,
+                    error = e.to_string()
+                )),
             },
             None => shared.notify.notified().await,
         }

@@ -411,7 +411,7 @@ impl State {
                     id: *id,
                     rec,
                     until: at,
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 });
                 while self.gone.len() > GONE {
                     self.gone.pop_front();
@@ -422,6 +422,8 @@ impl State {
             | Event::Expect { .. }
             | Event::Notice { .. }
             | Event::Error { .. } => {}
+            // A tick of the engine's /auto: nothing for the history.
+            Event::Auto { .. } => return,
         }
         // The history keeps its own copy of the bytes: a read is a slice
         // of a 1 MiB block that the engine reuses once every slice of it

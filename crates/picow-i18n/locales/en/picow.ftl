@@ -3,6 +3,10 @@
 # How to add one: see the doc comment of crates/picow-i18n/src/lib.rs.
 # Commands, flags and values the user types stay as they are in every language.
 
+## Text shown as it is in every language (picow_i18n::Msg::text)
+
+plain-text = { $text }
+
 ## Errors and reports (picow-cli exit.rs / output.rs)
 
 error-line = error: { $message }
@@ -45,6 +49,54 @@ serve-reason-met = expectations met
 serve-reason-timeout = timeout
 serve-reason-stopped = server stopped
 serve-reason-user = disconnected by the user
+serve-reason-closed-unsent = closed by peer (unsent data dropped)
+serve-reason-reset = reset by peer
+serve-reason-aborted = aborted
+serve-reason-read-failed = read failed: { $error }
+serve-reason-write-failed = write failed: { $error }
+serve-reason-socket-failed = error: { $error }
+serve-reason-file-failed = reading the file failed: { $error }
+serve-reason-not-reading = not reading: more than { $max } bytes waiting to be sent (--max-queue)
+serve-reason-idle = idle for { $idle } (--udp-idle)
+serve-reason-too-many = { $connected } clients already connected (--max-clients { $max })
+serve-auto-every = auto-send every { $every }
+serve-auto-stopped = auto-send stopped
+serve-auto-gone = auto-send stopped: #{ $id } is gone ({ $count } sent)
+serve-no-client-id = no client #{ $id }: see /list
+serve-send-failed = sending to #{ $id }: { $error }
+serve-accept-failed = accept failed: { $error }
+serve-udp-socket = UDP socket: { $error }
+serve-cmd-help = commands: /list, /select ID|all, /disconnect ID, /hex BYTES, /file PATH, /ending none|lf|cr|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent as text (start a line with // to send one beginning with /)
+serve-cmd-unknown = unknown command /{ $name }; { $help }
+serve-cmd-sending-one = sending to #{ $id }
+serve-cmd-sending-all = sending to all clients
+serve-cmd-ending = line ending: { $ending }
+serve-cmd-bad-ending = `{ $value }` is not a line ending: use none, lf, cr or crlf
+serve-cmd-bad-id = `{ $value }` is not a client id: give a number such as 1 or #1
+serve-cmd-file-needs-path = /file needs a path
+serve-cmd-file = /file: { $reason }
+serve-cmd-auto-bad = /auto: { $reason }
+serve-cmd-auto-needs = /auto needs a duration and a text, e.g. /auto 1s ping
+file-cannot-read = cannot read { $path }: { $reason }
+file-not-regular = { $path } is { $kind }, not a regular file
+file-kind-char = a character device
+file-kind-block = a block device
+file-kind-fifo = a FIFO (named pipe)
+file-kind-socket = a socket
+file-kind-dir = a directory
+file-kind-other = not a regular file
+file-too-large = { $path } is { $len } bytes, more than the { $limit } bytes allowed
+duration-syntax = `{ $value }` is not a duration: write a number of seconds or a number with a unit, e.g. 90, 90s, 1m30s, 1m 30s, 500ms
+duration-negative = `{ $value }` is negative: a duration must be more than 0
+duration-too-short = `{ $value }` is too short: the least is { $min }
+duration-too-long = `{ $value }` is too long: the most is { $max }
+send-error-not-hex = `{ $at }` is not a hex digit: give bytes such as `48 65 6c`
+send-error-odd-hex = `{ $at }` has an odd number of hex digits: give two per byte, e.g. `48 65 6c`
+send-error-lone-backslash = ends with a lone `\`: write `\\` for a backslash
+send-error-short-hex-escape = `\x` needs two hex digits, e.g. `\x0d`
+send-error-unknown-escape = unknown escape `{ $at }`: use \r, \n, \t, \0, \\ or \xNN
+send-error-unmappable = `{ $at }` cannot be written in { $encoding }: remove it, send it as hex (/hex), or choose another encoding (/encoding utf-8)
+send-error-no-encoder = text cannot be sent as { $encoding }: choose another encoding (/encoding utf-8)
 serve-expect-seen = { $time } expect { $n } /{ $pattern }/ seen from #{ $id }
 serve-no-clients = no clients connected
 serve-error = { $time } error: { $message }
@@ -183,6 +235,7 @@ view-no-board = no board connected yet
 view-give-fw = picow-fw: picow flash --server
 view-give-mp = MicroPython:
 view-bar-give = give the board { $server } or { $micropython }
+view-bar-loopback = { $ip } only: a board on Wi-Fi cannot reach it; leave out --bind
 view-bar-gone = gone, waiting for it
 view-bar-all = all:
 view-bar-tab = Tab: next
@@ -249,6 +302,23 @@ view-save-exists = { $path } exists: /save -a { $path } appends to it; or give a
 view-save-cannot = cannot open { $path } for writing: { $reason }
 view-save-unknown-option = /save has no option { $option }: -t (text lines with times), -a (append)
 view-save-stopped = /save { $path } stopped: { $reason }
+view-takes-on-off = /{ $command } takes on or off, not `{ $value }`
+view-display-takes = /display takes text, hex or both, not `{ $value }`
+view-time-takes = /time takes local, utc or off, not `{ $value }`
+view-input-takes = /input takes text, escapes or hex, not `{ $value }`
+view-unknown-encoding = unknown encoding `{ $value }`: use a WHATWG label such as utf-8, gbk, gb18030, big5
+view-macro-bad-number = `{ $value }` is not a macro number: /m N sends macro N
+view-macro-bad = /m { $n }: { $reason }
+view-macro-range = macros are numbered 1 to { $max }
+view-macros-cannot-read = cannot read { $path }: { $reason }
+view-macros-invalid = { $path } is not a valid macro file: { $reason }
+view-macros-cannot-write = cannot write { $path }: { $reason }
+view-can-send = { $to } is connected: Enter sends the text
+view-auto-waits = /auto waits for { $label } to come back (nothing is sent meanwhile)
+view-auto-follows = /auto follows { $label } (was #{ $old })
+view-loopback-local = programs on this computer (picow sim, a test script) can connect to { $addr }
+view-st-all = all
+view-st-auto-waiting = { $auto } (waiting)
 view-macro-unset = macro { $n } is not set: /m { $n } TEXT sets it
 view-macro-saved = macro { $n } saved in { $path }
 view-macro-set = macro { $n } set (not saved: no config file)

@@ -1,6 +1,10 @@
 # picow 给人看的消息，简体中文。与 en/picow.ftl 的消息 id 和变量一一对应。
 # 命令、参数和用户要输入的值（picow probe、--port、dialout……）保持原样，不翻译。
 
+## 原样显示的文字（picow_i18n::Msg::text）
+
+plain-text = { $text }
+
 ## 错误与报告
 
 error-line = 错误：{ $message }
@@ -43,6 +47,54 @@ serve-reason-met = 期望都已满足
 serve-reason-timeout = 超时
 serve-reason-stopped = 服务器已停止
 serve-reason-user = 被用户断开
+serve-reason-closed-unsent = 对方关闭了连接（没发出去的数据已丢弃）
+serve-reason-reset = 对方重置了连接
+serve-reason-aborted = 连接被中止
+serve-reason-read-failed = 读取失败：{ $error }
+serve-reason-write-failed = 写入失败：{ $error }
+serve-reason-socket-failed = 出错：{ $error }
+serve-reason-file-failed = 读取要发送的文件失败：{ $error }
+serve-reason-not-reading = 对方不再读取：等待发送的数据超过 { $max } 字节（--max-queue）
+serve-reason-idle = { $idle } 内没有发来任何数据（--udp-idle）
+serve-reason-too-many = 已经有 { $connected } 个客户端连着（--max-clients { $max }）
+serve-auto-every = 每 { $every } 自动发送一次
+serve-auto-stopped = 自动发送已停止
+serve-auto-gone = 自动发送已停止：#{ $id } 已断开（共发送 { $count } 次）
+serve-no-client-id = 没有客户端 #{ $id }：用 /list 查看
+serve-send-failed = 发送到 #{ $id } 失败：{ $error }
+serve-accept-failed = 接受连接失败：{ $error }
+serve-udp-socket = UDP 套接字出错：{ $error }
+serve-cmd-help = 命令：/list、/select 编号|all、/disconnect 编号、/hex 字节、/file 路径、/ending none|lf|cr|crlf、/auto 时长 文字、/auto stop、/quit；其他行作为文字发送（以 // 开头可以发送以 / 开头的文字）
+serve-cmd-unknown = 没有 /{ $name } 这个命令；{ $help }
+serve-cmd-sending-one = 现在发给 #{ $id }
+serve-cmd-sending-all = 现在发给所有客户端
+serve-cmd-ending = 行尾：{ $ending }
+serve-cmd-bad-ending = `{ $value }` 不是行尾：可用 none、lf、cr 或 crlf
+serve-cmd-bad-id = `{ $value }` 不是客户端编号：请写数字，比如 1 或 #1
+serve-cmd-file-needs-path = /file 后面要写文件路径
+serve-cmd-file = /file：{ $reason }
+serve-cmd-auto-bad = /auto：{ $reason }
+serve-cmd-auto-needs = /auto 需要一个时长和一段文字，例如 /auto 1s ping
+file-cannot-read = 无法读取 { $path }：{ $reason }
+file-not-regular = { $path } 是{ $kind }，不是普通文件
+file-kind-char = 字符设备
+file-kind-block = 块设备
+file-kind-fifo = FIFO（命名管道）
+file-kind-socket = 套接字
+file-kind-dir = 目录
+file-kind-other = 特殊文件
+file-too-large = { $path } 有 { $len } 字节，超过允许的 { $limit } 字节
+duration-syntax = `{ $value }` 不是时长：请写秒数，或者带单位的数字，比如 90、90s、1m30s、1m 30s、500ms
+duration-negative = `{ $value }` 是负数：时长必须大于 0
+duration-too-short = `{ $value }` 太短：最少是 { $min }
+duration-too-long = `{ $value }` 太长：最多是 { $max }
+send-error-not-hex = `{ $at }` 不是十六进制数字：请写成 `48 65 6c` 这样的字节
+send-error-odd-hex = `{ $at }` 的十六进制数字个数是奇数：每个字节写两位，例如 `48 65 6c`
+send-error-lone-backslash = 结尾只有一个 `\`：反斜杠本身要写成 `\\`
+send-error-short-hex-escape = `\x` 后面要有两位十六进制数字，例如 `\x0d`
+send-error-unknown-escape = 没有 `{ $at }` 这个转义：可用 \r、\n、\t、\0、\\ 或 \xNN
+send-error-unmappable = `{ $at }` 无法用 { $encoding } 编码：删掉它、用 /hex 按十六进制发送，或者换一种编码（/encoding utf-8）
+send-error-no-encoder = 文字不能以 { $encoding } 发送：请换一种编码（/encoding utf-8）
 serve-expect-seen = { $time } 第 { $n } 个期望 /{ $pattern }/ 已在 #{ $id } 看到
 serve-no-clients = 没有已连接的客户端
 serve-error = { $time } 错误：{ $message }
@@ -181,6 +233,7 @@ view-no-board = 还没有开发板连上
 view-give-fw = picow-fw：picow flash --server
 view-give-mp = MicroPython：
 view-bar-give = 把 { $server } 或 { $micropython } 告诉开发板
+view-bar-loopback = 只监听 { $ip }：Wi-Fi 上的开发板连不上；去掉 --bind
 view-bar-gone = 已断开，等它重连
 view-bar-all = 全部：
 view-bar-tab = Tab：下一个
@@ -247,6 +300,23 @@ view-save-exists = { $path } 已经存在：/save -a { $path } 追加到它后�
 view-save-cannot = 无法打开 { $path } 写入：{ $reason }
 view-save-unknown-option = /save 没有 { $option } 这个选项：-t（带时间的文本行），-a（追加）
 view-save-stopped = /save { $path } 已停止：{ $reason }
+view-takes-on-off = /{ $command } 只接受 on 或 off，不接受 `{ $value }`
+view-display-takes = /display 只接受 text、hex 或 both，不接受 `{ $value }`
+view-time-takes = /time 只接受 local、utc 或 off，不接受 `{ $value }`
+view-input-takes = /input 只接受 text、escapes 或 hex，不接受 `{ $value }`
+view-unknown-encoding = 不认识的编码 `{ $value }`：请用 WHATWG 名称，比如 utf-8、gbk、gb18030、big5
+view-macro-bad-number = `{ $value }` 不是快捷发送的编号：/m N 发送第 N 条
+view-macro-bad = /m { $n }：{ $reason }
+view-macro-range = 快捷发送的编号是 1 到 { $max }
+view-macros-cannot-read = 无法读取 { $path }：{ $reason }
+view-macros-invalid = { $path } 不是有效的快捷发送文件：{ $reason }
+view-macros-cannot-write = 无法写入 { $path }：{ $reason }
+view-can-send = { $to } 已连接：按 Enter 发送这行文字
+view-auto-waits = /auto 在等 { $label } 重新连上（这期间不发送）
+view-auto-follows = /auto 跟着 { $label }（原来是 #{ $old }）
+view-loopback-local = 本机上的程序（picow sim、测试脚本）可以连接 { $addr }
+view-st-all = 全部
+view-st-auto-waiting = { $auto }（等待中）
 view-macro-unset = 宏 { $n } 还没有设置：/m { $n } 文本 可以设置
 view-macro-saved = 宏 { $n } 已保存到 { $path }
 view-macro-set = 宏 { $n } 已设置（没有保存：没有配置文件）

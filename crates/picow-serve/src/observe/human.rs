@@ -21,19 +21,6 @@ fn kind_str(kind: &Kind) -> String {
     }
 }
 
-/// A disconnect reason in the user's language when serve itself chose the
-/// words (the `reason` field of the JSON event stays as it is).
-fn reason_text(reason: &str) -> String {
-    match reason {
-        "closed by peer" => tr!("serve-reason-closed-by-peer"),
-        "expectations met" => tr!("serve-reason-met"),
-        "timeout" => tr!("serve-reason-timeout"),
-        "server stopped" => tr!("serve-reason-stopped"),
-        "disconnected by the user" => tr!("serve-reason-user"),
-        other => other.to_owned(),
-    }
-}
-
 /// `s` padded with spaces to `width` terminal columns (a Chinese character
 /// takes two).
 fn pad(s: &str, width: usize) -> String {
@@ -181,12 +168,13 @@ impl<W: Write + Send> Observer for Human<W> {
                         .collect();
                     writeln!(o, "{}", tr!("serve-lan", ips = ips.join(", ")))?;
                 }
-                if let Some(w) = crate::addrs::loopback_warning(local) {
-                    writeln!(o, "{}", tr!("serve-warning", message = w.localized()))?;
-                }
                 let offers = crate::addrs::offers(*transport, local, lan);
                 let _ = hints;
-                if offers.is_empty() {
+                if let Some(w) = crate::addrs::loopback_warning(local) {
+                    // A loopback address is never given to the board: the
+                    // warning says what to do instead.
+                    writeln!(o, "{}", tr!("serve-warning", message = w.localized()))?;
+                } else if offers.is_empty() {
                     writeln!(o, "{}", tr!("serve-no-lan"))?;
                 } else {
                     let many = offers.len() > 1;
@@ -237,7 +225,7 @@ impl<W: Write + Send> Observer for Human<W> {
                     "serve-refused",
                     time = t.as_str(),
                     peer = peer.to_string(),
-                    reason = reason.as_str()
+                    reason = reason.localized()
                 )
             )?,
             Event::Data { id, bytes, text } => self.data(at, *id, "<", bytes, text)?,
@@ -255,7 +243,7 @@ impl<W: Write + Send> Observer for Human<W> {
                     "serve-disconnected",
                     time = t.as_str(),
                     id = *id,
-                    reason = reason_text(reason),
+                    reason = reason.localized(),
                     bytes_in = *bytes_in,
                     bytes_out = *bytes_out
                 )
@@ -293,14 +281,19 @@ impl<W: Write + Send> Observer for Human<W> {
                     )?;
                 }
             }
-            Event::Notice { message, localized } => {
-                writeln!(o, "{}", Event::notice_text(message, localized.as_ref()))?
-            }
+            Event::Notice { message } => writeln!(o, "{}", message.localized())?,
             Event::Error { message } => writeln!(
                 o,
                 "{}",
-                tr!("serve-error", time = t.as_str(), message = message.as_str())
+                tr!(
+                    "serve-error",
+                    time = t.as_str(),
+                    message = message.localized()
+                )
             )?,
+            // The notices say when it starts and stops; each tick is in the
+            // `sent` lines.
+            Event::Auto { .. } => {}
             Event::Timeout {
                 unmet,
                 clients_missing,

@@ -28,7 +28,7 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     peer: Option<&'a std::net::SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
+    reason: Option<&'a crate::event::Reason>,
 }
 
 /// The log is written to its file in pieces of about this size.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{expecting, parse_log, Server};
 use picow_serve::text::Charset;
-use picow_serve::{Config, Control, Event, Kind, Listener, Outcome, Target};
+use picow_serve::{Config, Control, Event, Kind, Listener, Outcome, Reason, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
@@ -217,7 +217,14 @@ async fn max_clients_refuses_and_reports() {
             _ => None,
         })
         .await;
-    assert!(reason.contains("--max-clients 2"), "{reason}");
+    assert_eq!(
+        reason,
+        Reason::TooMany {
+            connected: 2,
+            max: 2
+        }
+    );
+    assert!(reason.to_string().contains("--max-clients 2"), "{reason}");
     // The refused connection is closed.
     let mut buf = [0u8; 8];
     let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
@@ -281,7 +288,8 @@ async fn controls_send_list_and_disconnect() {
             _ => None,
         })
         .await;
-    assert_eq!(reason, "disconnected by the user");
+    assert_eq!(reason, Reason::ByUser);
+    assert_eq!(reason.to_string(), "disconnected by the user");
     assert_eq!(a.read(&mut one).await.unwrap(), 0);
     ctl.send(Control::Quit).await.unwrap();
     let (outcome, _) = server.finish().await;
@@ -359,7 +367,7 @@ async fn timeout_without_conditions_just_ends_the_capture() {
     assert!(!rest.iter().any(|e| matches!(e, Event::Timeout { .. })));
     assert!(rest
         .iter()
-        .any(|e| matches!(e, Event::Disconnected { reason, .. } if reason == "timeout")));
+        .any(|e| matches!(e, Event::Disconnected { reason, .. } if *reason == Reason::Timeout)));
 }
 
 /// Forwards events, and says it does not read the text of data (like the
@@ -454,4 +462,121 @@ async fn reads_are_at_most_64_kib_each_and_complete() {
     assert_eq!(got, data);
     assert!(largest <= 64 * 1024, "a read of {largest} bytes");
     let _ = server.stop().await;
+}
+
+/// `/auto` reports what it really sends (`auto` events with the count of
+/// ticks that reached a client); when its client goes it stops with one
+/// notice, never an error at every tick; "all" with nobody connected waits
+/// without counting.
+#[tokio::test(start_paused = true)]
+async fn auto_counts_real_sends_and_stops_once_when_its_client_goes() {
+    use picow_serve::AutoState;
+    let mut server = Server::start(Config::default()).await;
+    let mut a = TcpStream::connect(server.addr).await.unwrap();
+    server
+        .wait_for(|e| matches!(e, Event::Connected { id: 1, .. }).then_some(()))
+        .await;
+    let ctl = server.control.clone();
+    let every = Duration::from_secs(1);
+    ctl.send(Control::Auto(Some((
+        every,
+        Target::One(1),
+        Bytes::from_static(b"ping"),
+    ))))
+    .await
+    .unwrap();
+    let auto = |e: &Event| match e {
+        Event::Auto {
+            state,
+            every,
+            to,
+            count,
+        } => Some((*state, *every, *to, *count)),
+        _ => None,
+    };
+    assert_eq!(
+        server.wait_for(auto).await,
+        (AutoState::Started, every, Some(1), 0)
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            server.wait_for(auto).await,
+            (AutoState::Sent, every, Some(1), n)
+        );
+    }
+    let mut got = vec![0u8; 12];
+    a.read_exact(&mut got).await.unwrap();
+    assert_eq!(got, b"pingpingping");
+    // The board resets: the next tick stops it, said once.
+    drop(a);
+    let mut seen = Vec::new();
+    let gone = loop {
+        let e = server.events.recv().await.unwrap();
+        if let Some(s) = auto(&e) {
+            if s.0 == AutoState::Gone {
+                break s;
+            }
+        }
+        seen.push(e);
+    };
+    assert_eq!(gone, (AutoState::Gone, every, Some(1), 3));
+    // Ten more seconds: nothing more from /auto, no error.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (_, rest) = server.stop().await;
+    seen.extend(rest);
+    let notices: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice { message } => Some(message.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notices.contains(&"auto-send stopped: #1 is gone (3 sent)".to_owned()),
+        "{notices:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::Error { .. } | Event::Auto { .. })),
+        "{seen:?}"
+    );
+}
+
+/// "all" with no client connected: the ticks send nothing, count nothing,
+/// and say so once.
+#[tokio::test(start_paused = true)]
+async fn auto_to_all_waits_for_a_client_without_counting() {
+    use picow_serve::AutoState;
+    let mut server = Server::start(Config::default()).await;
+    server
+        .control
+        .send(Control::Auto(Some((
+            Duration::from_millis(100),
+            Target::All,
+            Bytes::from_static(b"x"),
+        ))))
+        .await
+        .unwrap();
+    let state = |e: &Event| match e {
+        Event::Auto { state, count, .. } => Some((*state, *count)),
+        _ => None,
+    };
+    assert_eq!(server.wait_for(state).await, (AutoState::Started, 0));
+    assert_eq!(server.wait_for(state).await, (AutoState::Waiting, 0));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    assert_eq!(server.wait_for(state).await, (AutoState::Sent, 1));
+    let mut one = [0u8; 1];
+    c.read_exact(&mut one).await.unwrap();
+    server.control.send(Control::Auto(None)).await.unwrap();
+    let stopped = loop {
+        let s = server.wait_for(state).await;
+        if s.0 != AutoState::Sent {
+            break s;
+        }
+    };
+    assert_eq!(stopped.0, AutoState::Stopped);
+    let (_, rest) = server.stop().await;
+    assert!(!rest.iter().any(|e| matches!(e, Event::Auto { .. })));
 }

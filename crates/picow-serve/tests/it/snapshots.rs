@@ -9,7 +9,7 @@ use bytes::Bytes;
 use picow_i18n::Lang;
 use picow_serve::event::{Seen, SCHEMA_VERSION};
 use picow_serve::observe::{Human, Json, Log};
-use picow_serve::{ClientInfo, Event, Kind, LanAddr, Observer, Summary, Transport};
+use picow_serve::{ClientInfo, Event, Kind, LanAddr, Observer, Reason, Summary, Transport};
 use picow_values::time::Zone;
 
 /// A session as a scripted CI run sees it: a board connects, greets, gets
@@ -101,17 +101,24 @@ fn session() -> Vec<(SystemTime, Event)> {
             at(41),
             Event::Refused {
                 peer: "192.0.2.99:1".parse().unwrap(),
-                reason: "1 clients already connected (--max-clients 1)".into(),
+                reason: Reason::TooMany {
+                    connected: 1,
+                    max: 1,
+                },
             },
         ),
         (at(42), Event::notice("sending to #1")),
+        (
+            at(42),
+            Event::notice(picow_i18n::msg!("serve-auto-every", every = "1s")),
+        ),
         (at(43), Event::error("no client #9: see /list")),
         (
             at(50),
             Event::Disconnected {
                 id: 2,
                 peer: other,
-                reason: "reset by peer".into(),
+                reason: Reason::ResetByPeer,
                 bytes_in: 9,
                 bytes_out: 0,
             },
@@ -132,7 +139,7 @@ fn session() -> Vec<(SystemTime, Event)> {
             Event::Disconnected {
                 id: 1,
                 peer: board,
-                reason: "timeout".into(),
+                reason: Reason::Timeout,
                 bytes_in: 34,
                 bytes_out: 6,
             },

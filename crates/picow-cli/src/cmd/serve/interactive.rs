@@ -1,10 +1,15 @@
 //! Interactive commands, the same for plain lines on a pipe and for the
 //! terminal view: a line starting with `/` is a command, any other line is
 //! text for the selected client(s), with the chosen line ending.
+//!
+//! What a command says back is a typed [`Msg`]: in the user's language
+//! where people read it (the plain lines, the terminal view), in English
+//! where programs do (the `notice` events of `--json`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use picow_i18n::{msg, Msg};
 
 use super::args::{parse_client_id, LineEnding};
 use picow_serve::encode::{encode, encode_escaped};
@@ -22,10 +27,10 @@ pub struct Session {
     pub charset: Charset,
 }
 
-/// The help text of `/help`.
-pub const HELP: &str = "commands: /list, /select ID|all, /disconnect ID, /hex BYTES, /file PATH, \
-/ending none|lf|cr|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent as text \
-(start a line with // to send one beginning with /)";
+/// The help of `/help` (`commands: /list, …`).
+pub fn help() -> Msg {
+    msg!("serve-cmd-help")
+}
 
 impl Session {
     /// A session sending to all clients, typed text as UTF-8.
@@ -42,21 +47,14 @@ impl Session {
         }
     }
 
-    fn target_str(&self) -> String {
-        match self.target {
-            Target::All => "all clients".into(),
-            Target::One(id) => format!("#{id}"),
-        }
-    }
-
     /// Turns a typed line into what the engine should do, or an error
     /// message for the user. Empty lines send only the line ending.
-    pub fn command(&mut self, line: &str) -> Result<Control, String> {
+    pub fn command(&mut self, line: &str) -> Result<Control, Msg> {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         let Some(cmd) = line.strip_prefix('/').filter(|c| !c.starts_with('/')) else {
             let text = line.strip_prefix('/').unwrap_or(line);
-            let mut bytes = encode(text, self.charset)?;
+            let mut bytes = encode(text, self.charset).map_err(|e| e.msg())?;
             bytes.extend_from_slice(self.ending.bytes());
             return Ok(Control::Send(self.target, Bytes::from(bytes)));
         };
@@ -67,23 +65,26 @@ impl Session {
             "select" | "sel" => {
                 self.target = match rest {
                     "all" | "*" => Target::All,
-                    id => Target::One(parse_client_id(id)?),
+                    id => Target::One(client_id(id)?),
                 };
-                Ok(Control::Notice(format!("sending to {}", self.target_str())))
+                Ok(Control::Notice(match self.target {
+                    Target::All => msg!("serve-cmd-sending-all"),
+                    Target::One(id) => msg!("serve-cmd-sending-one", id = id),
+                }))
             }
-            "disconnect" | "kick" => Ok(Control::Disconnect(parse_client_id(rest)?)),
+            "disconnect" | "kick" => Ok(Control::Disconnect(client_id(rest)?)),
             "hex" => {
-                let bytes = text::parse_hex(rest)?;
+                let bytes = text::parse_hex(rest).map_err(|e| e.msg())?;
                 Ok(Control::Send(self.target, Bytes::from(bytes)))
             }
             "file" => {
                 if rest.is_empty() {
-                    return Err("/file needs a path".into());
+                    return Err(msg!("serve-cmd-file-needs-path"));
                 }
                 // A regular file only (not /dev/zero, a FIFO, a directory),
                 // of any size: it is streamed at each client's pace.
                 let (file, len) = crate::files::open_regular(std::path::Path::new(rest), u64::MAX)
-                    .map_err(|e| format!("/file: {e}"))?;
+                    .map_err(|e| msg!("serve-cmd-file", reason = e.msg()))?;
                 Ok(Control::SendFile {
                     target: self.target,
                     file: std::sync::Arc::new(file),
@@ -91,22 +92,24 @@ impl Session {
                 })
             }
             "ending" => {
-                self.ending = LineEnding::parse(rest).ok_or_else(|| {
-                    format!("`{rest}` is not a line ending: use none, lf, cr or crlf")
-                })?;
-                Ok(Control::Notice(format!("line ending: {rest}")))
+                self.ending = LineEnding::parse(rest).ok_or_else(|| bad_ending(rest))?;
+                Ok(Control::Notice(msg!("serve-cmd-ending", ending = rest)))
             }
             "auto" => {
                 if rest == "stop" || rest == "off" {
                     return Ok(Control::Auto(None));
                 }
                 let (dur, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-                let every: Duration =
-                    crate::values::positive_duration(dur).map_err(|e| format!("/auto: {e}"))?;
+                let every: Duration = picow_values::duration::parse_positive(dur).map_err(|e| {
+                    msg!(
+                        "serve-cmd-auto-bad",
+                        reason = crate::values::duration_msg(&e)
+                    )
+                })?;
                 if text.is_empty() {
-                    return Err("/auto needs a duration and a text, e.g. /auto 1s ping".into());
+                    return Err(msg!("serve-cmd-auto-needs"));
                 }
-                let mut bytes = encode_escaped(text, self.charset)?;
+                let mut bytes = encode_escaped(text, self.charset).map_err(|e| e.msg())?;
                 bytes.extend_from_slice(self.ending.bytes());
                 Ok(Control::Auto(Some((
                     every,
@@ -115,10 +118,20 @@ impl Session {
                 ))))
             }
             "quit" | "exit" | "q" => Ok(Control::Quit),
-            "help" | "h" | "?" => Ok(Control::Notice(HELP.into())),
-            other => Err(format!("unknown command /{other}; {HELP}")),
+            "help" | "h" | "?" => Ok(Control::Notice(help())),
+            other => Err(msg!("serve-cmd-unknown", name = other, help = help())),
         }
     }
+}
+
+/// `3` or `#3`, or what is wrong.
+fn client_id(s: &str) -> Result<u64, Msg> {
+    parse_client_id(s).map_err(|_| msg!("serve-cmd-bad-id", value = s))
+}
+
+/// What a line ending may be.
+pub fn bad_ending(s: &str) -> Msg {
+    msg!("serve-cmd-bad-ending", value = s)
 }
 
 #[cfg(test)]
@@ -151,6 +164,7 @@ mod tests {
         assert!(s
             .command("😀")
             .unwrap_err()
+            .to_string()
             .contains("cannot be written in GBK"));
     }
 
@@ -173,7 +187,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let e = s.command("/file /dev/zero").unwrap_err();
+        let e = s.command("/file /dev/zero").unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
         std::fs::remove_file(&path).unwrap();
         assert!(s.command("/file /nonexistent/x").is_err());
@@ -195,7 +209,61 @@ mod tests {
         ));
         assert!(matches!(s.command("/list").unwrap(), Control::List));
         assert!(matches!(s.command("/quit").unwrap(), Control::Quit));
-        assert!(s.command("/bogus").unwrap_err().contains("unknown command"));
+        assert!(s
+            .command("/bogus")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown command"));
+    }
+
+    /// What the commands say is in the user's language for people and the
+    /// same English as before for programs (`--json` notices).
+    #[test]
+    fn replies_are_typed_english_for_json_and_translated_for_people() {
+        use picow_i18n::Lang;
+        let notice = |c: Control| match c {
+            Control::Notice(m) => m,
+            other => panic!("{other:?}"),
+        };
+        let mut s = Session::new(LineEnding::None);
+        let m = notice(s.command("/select 9").unwrap());
+        assert_eq!(m.to_string(), "sending to #9");
+        assert_eq!(m.in_lang(Lang::ZhCn), "现在发给 #9");
+        let m = notice(s.command("/select all").unwrap());
+        assert_eq!(m.to_string(), "sending to all clients");
+        assert_eq!(
+            notice(s.command("/help").unwrap()).to_string(),
+            "commands: /list, /select ID|all, /disconnect ID, /hex BYTES, /file PATH, \
+             /ending none|lf|cr|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent \
+             as text (start a line with // to send one beginning with /)"
+        );
+        let zh = |line: &str| s_err(line).in_lang(Lang::ZhCn);
+        for line in [
+            "/bogus",
+            "/hex 4",
+            "/hex zz",
+            "/auto 1s",
+            "/auto soon x",
+            "/select x",
+            "/ending lfcr",
+            "/file",
+            "/file /nonexistent/x",
+            "/file /dev/null",
+        ] {
+            let zh = zh(line);
+            let en = s_err(line).to_string();
+            assert_ne!(zh, en, "{line}: not translated");
+            // Chinese through and through (a nested message too).
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{line}: {zh}"
+            );
+        }
+        assert!(zh("/bogus").contains("/list"), "the help is in it");
+    }
+
+    fn s_err(line: &str) -> Msg {
+        Session::new(LineEnding::None).command(line).unwrap_err()
     }
 
     fn hex_digits(d: &str) -> Vec<u8> {

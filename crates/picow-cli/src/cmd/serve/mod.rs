@@ -149,11 +149,11 @@ fn advertise(
     Some(tokio::task::spawn_blocking(
         move || match Advertiser::start(&name, transport, port, bind) {
             Ok(a) => {
-                let _ = ctl.blocking_send(Control::NoticeMsg(a.advertised().notice()));
+                let _ = ctl.blocking_send(Control::Notice(a.advertised().notice()));
                 Some(a)
             }
             Err(e) => {
-                let _ = ctl.blocking_send(Control::NoticeMsg(e.notice()));
+                let _ = ctl.blocking_send(Control::Notice(e.notice()));
                 None
             }
         },

@@ -62,7 +62,7 @@ pub async fn start(
                 if quiet {
                     say(&line);
                 } else {
-                    let _ = ctl.try_send(Control::Notice(line));
+                    let _ = ctl.try_send(Control::Notice(line.into()));
                 }
                 Vec::new()
             }
@@ -96,7 +96,7 @@ pub async fn start(
             say(&line);
         } else {
             // Taken by the engine right after `listening`.
-            let _ = ctl.try_send(Control::Notice(line));
+            let _ = ctl.try_send(Control::Notice(line.into()));
         }
     }
     if server.access().token().is_some() {

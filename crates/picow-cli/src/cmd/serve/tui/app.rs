@@ -3,7 +3,6 @@
 //! crossterm events, what the engine should do goes out as [`Control`]s.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use jiff::tz::TimeZone;
@@ -11,13 +10,13 @@ use picow_i18n::tr;
 
 use super::editor::Editor;
 use super::pane::{Clock, Display, Look};
-use super::state::{Saver, ViewState};
+use super::state::{AutoView, Saver, ViewState};
 use super::store;
 use crate::cmd::serve::args::LineEnding;
 use crate::cmd::serve::interactive::Session;
 use picow_serve::clients::{Blocked, Selection};
 use picow_serve::encode::{encode, encode_escaped};
-use picow_serve::text::{self, Charset};
+use picow_serve::text::{self, Charset, SendError};
 use picow_serve::{Control, Target};
 
 /// The encodings F4 steps through (`/encoding` takes any WHATWG label).
@@ -72,24 +71,6 @@ pub enum Overlay {
     Quit,
 }
 
-/// A running `/auto`, for the status bar.
-#[derive(Debug, Clone)]
-pub struct Auto {
-    /// Its period.
-    pub every: Duration,
-    /// Where it sends.
-    pub to: String,
-    /// When it started.
-    pub since: Instant,
-}
-
-impl Auto {
-    /// Sends made so far (the engine's interval ticks once per period).
-    pub fn count(&self, now: Instant) -> u64 {
-        (now.saturating_duration_since(self.since).as_nanos() / self.every.as_nanos().max(1)) as u64
-    }
-}
-
 /// The options the view starts with (from the flags).
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -140,14 +121,17 @@ pub struct App {
     pub overlay: Overlay,
     /// A message for the user under the input line (error or not).
     pub message: Option<(String, bool)>,
+    /// The message says why typed text could not go to the selection:
+    /// it goes away once the text can go (the board is back).
+    blocked_message: bool,
+    /// The command's error is such a message.
+    blocked_next: bool,
     /// The macros.
     pub config: store::Config,
     config_path: Option<PathBuf>,
     history_path: Option<PathBuf>,
     /// The data pane's size at the last draw (columns, rows).
     pub pane_size: (usize, usize),
-    /// A running `/auto`.
-    pub auto: Option<Auto>,
 }
 
 fn on_off(rest: &str, current: bool, what: &str) -> Result<bool, String> {
@@ -155,7 +139,7 @@ fn on_off(rest: &str, current: bool, what: &str) -> Result<bool, String> {
         "" => Ok(!current),
         "on" | "yes" | "1" => Ok(true),
         "off" | "no" | "0" => Ok(false),
-        other => Err(format!("/{what} takes on or off, not `{other}`")),
+        other => Err(tr!("view-takes-on-off", command = what, value = other)),
     }
 }
 
@@ -198,11 +182,12 @@ impl App {
             only: false,
             overlay: Overlay::None,
             message,
+            blocked_message: false,
+            blocked_next: false,
             config,
             config_path,
             history_path: opts.history,
             pane_size: (80, 20),
-            auto: None,
         }
     }
 
@@ -226,10 +211,34 @@ impl App {
 
     fn tell(&mut self, msg: impl Into<String>) {
         self.message = Some((msg.into(), false));
+        self.blocked_message = false;
     }
 
     fn fail(&mut self, msg: impl Into<String>) {
         self.message = Some((msg.into(), true));
+        self.blocked_message = false;
+    }
+
+    /// Text cannot go to the selection now: why, until it can.
+    fn blocked(&mut self, b: &Blocked) {
+        self.fail(blocked(b));
+        self.blocked_message = true;
+    }
+
+    /// What the engine's events changed that the view's own lines depend
+    /// on (called before each frame): a "#1 desk is gone" message goes
+    /// once the board is back.
+    pub fn refresh(&mut self, st: &ViewState) {
+        if self.blocked_message && st.clients.send_target().is_ok() {
+            let to = match st.clients.selected() {
+                Selection::All => tr!("view-every-client"),
+                Selection::One(id) => st
+                    .clients
+                    .get(id)
+                    .map_or_else(|| format!("#{id}"), |c| c.label()),
+            };
+            self.tell(tr!("view-can-send", to = to));
+        }
     }
 
     fn remember(&mut self, entry: Option<String>) {
@@ -250,11 +259,11 @@ impl App {
 
     /// The bytes for typed text: in the input mode and encoding, line
     /// breaks and the end as the line ending.
-    pub fn bytes_for(&self, typed: &str) -> Result<Vec<u8>, String> {
+    pub fn bytes_for(&self, typed: &str) -> Result<Vec<u8>, SendError> {
         let ending = self.session.ending.bytes();
         let charset = self.session.charset;
         if self.input == Input::Hex {
-            return Ok(text::parse_hex(typed)?);
+            return text::parse_hex(typed);
         }
         let mut out = Vec::new();
         let mut lines = typed.split('\n').peekable();
@@ -287,9 +296,12 @@ impl App {
             return match self.command(&line, st) {
                 Ok(c) => c,
                 Err(e) => {
-                    // The command stays for fixing.
+                    // The command stays for fixing (or until its board is
+                    // back).
                     self.editor.set(&line);
+                    let blocked = std::mem::take(&mut self.blocked_next);
                     self.fail(e);
+                    self.blocked_message = blocked;
                     Vec::new()
                 }
             };
@@ -298,14 +310,14 @@ impl App {
         let target = match st.clients.send_target() {
             Ok(t) => t,
             Err(why) => {
-                self.fail(blocked(&why));
+                self.blocked(&why);
                 return Vec::new();
             }
         };
         let bytes = match self.bytes_for(typed) {
             Ok(b) => b,
             Err(e) => {
-                self.fail(tr!("view-not-sent", reason = e));
+                self.fail(tr!("view-not-sent", reason = e.msg().localized()));
                 return Vec::new();
             }
         };
@@ -324,7 +336,8 @@ impl App {
             .macro_text(n)
             .ok_or_else(|| tr!("view-macro-unset", n = n))?;
         let target = st.clients.send_target().map_err(|b| blocked(&b))?;
-        let mut bytes = encode_escaped(text, self.session.charset)?;
+        let mut bytes =
+            encode_escaped(text, self.session.charset).map_err(|e| e.msg().localized())?;
         bytes.extend_from_slice(self.session.ending.bytes());
         Ok(vec![Control::Send(Self::target(target), bytes.into())])
     }
@@ -349,13 +362,14 @@ impl App {
         let (n, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         let n: usize = n
             .parse()
-            .map_err(|_| format!("`{n}` is not a macro number: /m N sends macro N"))?;
+            .map_err(|_| tr!("view-macro-bad-number", value = n))?;
         if text.is_empty() {
             return self.send_macro(n, st);
         }
         let text = if text == "-" { "" } else { text };
         // Check the escapes now, not when it is sent.
-        text::unescape(text).map_err(|e| format!("/m {n}: {e}"))?;
+        text::unescape(text)
+            .map_err(|e| tr!("view-macro-bad", n = n, reason = e.msg().localized()))?;
         self.config.set_macro(n, text)?;
         match &self.config_path {
             Some(p) => {
@@ -385,7 +399,7 @@ impl App {
                     "text" => Display::Text,
                     "hex" => Display::Hex,
                     "both" | "hex+text" | "dump" => Display::Both,
-                    o => return Err(format!("/display takes text, hex or both, not `{o}`")),
+                    o => return Err(tr!("view-display-takes", value = o)),
                 };
             }
             "time" | "timestamps" => {
@@ -394,16 +408,15 @@ impl App {
                     "local" => Clock::Local,
                     "utc" | "UTC" => Clock::Utc,
                     "off" | "none" => Clock::Off,
-                    o => return Err(format!("/time takes local, utc or off, not `{o}`")),
+                    o => return Err(tr!("view-time-takes", value = o)),
                 };
             }
             "encoding" | "enc" => {
                 self.session.charset = if rest.is_empty() {
                     self.next_encoding()
                 } else {
-                    Charset::from_label(rest).ok_or_else(|| {
-                        format!("unknown encoding `{rest}`: use a WHATWG label such as utf-8, gbk, gb18030, big5")
-                    })?
+                    Charset::from_label(rest)
+                        .ok_or_else(|| tr!("view-unknown-encoding", value = rest))?
                 };
                 self.tell(tr!("view-encoding-set", name = self.session.charset.name()));
             }
@@ -412,7 +425,7 @@ impl App {
                     next_ending(self.session.ending)
                 } else {
                     LineEnding::parse(rest).ok_or_else(|| {
-                        format!("`{rest}` is not a line ending: use none, lf, cr or crlf")
+                        crate::cmd::serve::interactive::bad_ending(rest).localized()
                     })?
                 };
             }
@@ -425,7 +438,7 @@ impl App {
                     "text" => Input::Text,
                     "escapes" | "esc" => Input::Escapes,
                     "hex" => Input::Hex,
-                    o => return Err(format!("/input takes text, escapes or hex, not `{o}`")),
+                    o => return Err(tr!("view-input-takes", value = o)),
                 };
             }
             "pause" => {
@@ -459,27 +472,40 @@ impl App {
             "m" | "macro" => return self.macros(rest, st),
             "quit" | "exit" | "q" => return Ok(vec![Control::Quit]),
             _ => {
+                // What sends goes where typed text goes: not to a client
+                // that is gone (the command stays, with the reason). An
+                // /auto for "all" may wait for a board.
+                let stop = matches!(rest, "stop" | "off");
+                let sends = match name {
+                    "hex" | "file" => true,
+                    "auto" => !stop && st.clients.selected() != Selection::All,
+                    _ => false,
+                };
+                if sends {
+                    if let Err(b) = st.clients.send_target() {
+                        self.blocked_next = true;
+                        return Err(blocked(&b));
+                    }
+                }
                 // The commands shared with the plain mode.
                 self.session.target = Self::target(st.clients.selected());
-                let ctl = self.session.command(line)?;
+                let ctl = self.session.command(line).map_err(|m| m.localized())?;
                 st.clients.select(match self.session.target {
                     Target::All => Selection::All,
                     Target::One(id) => Selection::One(id),
                 });
                 match &ctl {
-                    Control::Auto(Some((every, target, _))) => {
-                        self.auto = Some(Auto {
-                            every: *every,
-                            to: match target {
-                                Target::All => "all".into(),
-                                Target::One(id) => format!("#{id}"),
-                            },
-                            since: Instant::now(),
-                        });
+                    Control::Auto(Some((every, target, bytes))) => {
+                        let a = AutoView::new(*every, *target, bytes.clone());
+                        st.clients.follow_also(a.to);
+                        st.auto = Some(a);
                     }
-                    Control::Auto(None) => self.auto = None,
+                    Control::Auto(None) => {
+                        st.auto = None;
+                        st.clients.follow_also(None);
+                    }
                     Control::Notice(n) => {
-                        self.tell(n.clone());
+                        self.tell(n.localized());
                         return Ok(Vec::new());
                     }
                     _ => {}
@@ -494,8 +520,13 @@ impl App {
         if rest.is_empty() {
             return match st.save.take() {
                 Some(mut s) => {
-                    s.flush()
-                        .map_err(|e| format!("writing {}: {e}", s.path.display()))?;
+                    s.flush().map_err(|e| {
+                        tr!(
+                            "view-save-stopped",
+                            path = s.path.display().to_string(),
+                            reason = e.to_string()
+                        )
+                    })?;
                     self.tell(tr!(
                         "view-saved",
                         n = s.written,
@@ -802,7 +833,7 @@ fn blocked(b: &Blocked) -> String {
             tr!(
                 "view-target-gone",
                 label = label.as_str(),
-                reason = reason.as_str()
+                reason = reason.localized()
             )
         }
         Blocked::Unknown(id) => tr!("view-target-unknown", id = *id),
@@ -1015,13 +1046,14 @@ pub(crate) mod tests {
             a.command("/list", &mut st).unwrap()[..],
             [Control::List]
         ));
+        connect(&mut st, 3);
         a.command("/select 3", &mut st).unwrap();
         assert_eq!(st.clients.selected(), Selection::One(3));
         let c = a.command("/auto 1s ping", &mut st).unwrap();
         assert!(matches!(c[..], [Control::Auto(Some(_))]));
-        assert_eq!(a.auto.as_ref().unwrap().to, "#3");
+        assert_eq!(st.auto.as_ref().unwrap().to, Some(3));
         a.command("/auto stop", &mut st).unwrap();
-        assert!(a.auto.is_none());
+        assert!(st.auto.is_none());
         // A bad command stays in the line with the reason.
         a.editor.set("/bogus");
         a.key(key(KeyCode::Enter), &mut st);
@@ -1030,6 +1062,146 @@ pub(crate) mod tests {
         st.bytes_in = 5;
         a.key(ctrl('r'), &mut st);
         assert_eq!(st.bytes_in, 0);
+    }
+
+    fn greet(st: &mut ViewState, id: u64, name: &str, at: SystemTime) {
+        st.apply(
+            at,
+            &Event::Connected {
+                id,
+                peer: "127.0.0.1:5000".parse().unwrap(),
+            },
+        );
+        st.apply(
+            at,
+            &Event::Picow {
+                id,
+                name: Some(name.into()),
+            },
+        );
+    }
+
+    fn auto(id: Option<u64>, state: picow_serve::AutoState, count: u64) -> Event {
+        Event::Auto {
+            state,
+            every: std::time::Duration::from_secs(1),
+            to: id,
+            count,
+        }
+    }
+
+    /// `/auto` after a board reset: the count is the engine's real sends;
+    /// when the board is gone it waits (no error at every tick), and when
+    /// the board is back under a new id it goes on there, counting on.
+    #[test]
+    fn auto_follows_the_board_after_a_reset() {
+        use picow_serve::AutoState::*;
+        let mut a = app();
+        let mut st = ViewState::default();
+        let t = |s: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s);
+        greet(&mut st, 1, "desk", t(0));
+        greet(&mut st, 2, "lab", t(0));
+        st.clients.select(Selection::One(1));
+        let c = a.command("/auto 1s ping", &mut st).unwrap();
+        let [Control::Auto(Some((_, Target::One(1), bytes)))] = &c[..] else {
+            panic!("{c:?}")
+        };
+        assert_eq!(&bytes[..], b"ping");
+        st.apply(t(0), &auto(Some(1), Started, 0));
+        for n in 1..=3 {
+            st.apply(t(n), &auto(Some(1), Sent, n));
+        }
+        assert_eq!(st.auto.as_ref().unwrap().sent, 3);
+        // The user looks at another board meanwhile: /auto stays on desk.
+        a.key(key(KeyCode::Tab), &mut st);
+        assert_eq!(st.clients.selected(), Selection::One(2));
+        st.apply(
+            t(4),
+            &Event::Disconnected {
+                id: 1,
+                peer: "127.0.0.1:5000".parse().unwrap(),
+                reason: picow_serve::Reason::ResetByPeer,
+                bytes_in: 0,
+                bytes_out: 0,
+            },
+        );
+        st.apply(t(5), &auto(Some(1), Gone, 3));
+        let w = st.auto.as_ref().unwrap();
+        assert!(w.waiting && w.sent == 3 && w.to == Some(1));
+        assert!(st.outbox.is_empty());
+        // Others come and go: not followed.
+        greet(&mut st, 3, "other", t(6));
+        assert!(st.outbox.is_empty());
+        // desk is back as #4: /auto starts again there.
+        greet(&mut st, 4, "desk", t(7));
+        let out = std::mem::take(&mut st.outbox);
+        let [Control::Auto(Some((every, Target::One(4), bytes)))] = &out[..] else {
+            panic!("{out:?}")
+        };
+        assert_eq!((every.as_secs(), &bytes[..]), (1, &b"ping"[..]));
+        assert_eq!(
+            st.clients.selected(),
+            Selection::One(2),
+            "selection untouched"
+        );
+        // A late event of the old run is not this one's; the new run counts on.
+        st.apply(t(7), &auto(Some(1), Sent, 9));
+        st.apply(t(7), &auto(Some(4), Started, 0));
+        st.apply(t(8), &auto(Some(4), Sent, 1));
+        let w = st.auto.as_ref().unwrap();
+        assert_eq!((w.to, w.sent, w.waiting), (Some(4), 4, false));
+        let shown: Vec<String> = st
+            .pane
+            .view(&a.look(&st), 50)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        let shown = shown.join("\n");
+        assert!(shown.contains("/auto follows #4 desk"), "{shown}");
+        // Stopped by the user: gone from the status.
+        st.apply(t(9), &auto(Some(4), Stopped, 1));
+        assert!(st.auto.is_none());
+    }
+
+    /// /hex and /file go through the same check as typed text: for a board
+    /// that is gone they stay in the input line with the reason, which
+    /// goes once the board is back.
+    #[test]
+    fn hex_and_file_are_kept_for_a_gone_board() {
+        let mut a = app();
+        let mut st = ViewState::default();
+        let t = SystemTime::UNIX_EPOCH;
+        greet(&mut st, 1, "desk", t);
+        st.clients.select(Selection::One(1));
+        st.apply(
+            t,
+            &Event::Disconnected {
+                id: 1,
+                peer: "127.0.0.1:5000".parse().unwrap(),
+                reason: picow_serve::Reason::ClosedByPeer,
+                bytes_in: 0,
+                bytes_out: 0,
+            },
+        );
+        for line in ["/hex 48 69", "/file /etc/hostname", "/auto 1s ping"] {
+            a.editor.set(line);
+            assert!(a.key(key(KeyCode::Enter), &mut st).is_empty(), "{line}");
+            assert_eq!(a.editor.text(), line);
+            let m = &a.message.as_ref().unwrap().0;
+            assert!(
+                m.contains("#1 desk is gone (closed by peer)"),
+                "{line}: {m}"
+            );
+        }
+        assert!(st.auto.is_none());
+        // The board is back: the reason goes, the command can go.
+        greet(&mut st, 2, "desk", t);
+        a.refresh(&st);
+        let m = &a.message.as_ref().unwrap().0;
+        assert!(m.contains("#2 desk") && !m.contains("gone"), "{m}");
+        a.editor.set("/hex 48 69");
+        let c = a.key(key(KeyCode::Enter), &mut st);
+        assert_eq!(sent(&c), (Target::One(2), b"Hi".to_vec()));
     }
 
     #[test]

@@ -59,6 +59,37 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("//text", "view-cmd-slash"),
 ];
 
+/// `text` in lines of at most `width` terminal columns (a Chinese
+/// character takes two): broken between words for English; Chinese has no
+/// spaces, so a long word is broken where it reaches the edge.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let (mut line, mut col) = (String::new(), 0);
+    for word in text.split(' ') {
+        if col > 0 && col + 1 + word.width() > width {
+            out.push(std::mem::take(&mut line));
+            col = 0;
+        }
+        if col > 0 {
+            line.push(' ');
+            col += 1;
+        }
+        for c in word.chars() {
+            let w = c.width().unwrap_or(0);
+            if col + w > width && col > 0 {
+                out.push(std::mem::take(&mut line));
+                col = 0;
+            }
+            line.push(c);
+            col += w;
+        }
+    }
+    out.push(line);
+    out
+}
+
 /// The help as lines of text, in `width` columns.
 pub fn lines(width: usize) -> Vec<String> {
     let key_w = KEYS.iter().map(|k| k.0.len()).max().unwrap_or(0);
@@ -69,32 +100,14 @@ pub fn lines(width: usize) -> Vec<String> {
         let what = picow_i18n::message(id, None);
         let head = format!("  {name:<w$}  ");
         let room = width.saturating_sub(cols(&head)).max(20);
-        let mut line = head.clone();
-        let mut col = 0;
-        // Words for English; Chinese has no spaces, so a long word is
-        // broken where it reaches the edge.
-        for word in what.split(' ') {
-            if col > 0 && col + 1 + cols(word) > room {
-                out.push(std::mem::take(&mut line));
-                line = " ".repeat(cols(&head));
-                col = 0;
-            }
-            if col > 0 {
-                line.push(' ');
-                col += 1;
-            }
-            for c in word.chars() {
-                let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-                if col + w > room {
-                    out.push(std::mem::take(&mut line));
-                    line = " ".repeat(cols(&head));
-                    col = 0;
-                }
-                line.push(c);
-                col += w;
-            }
+        for (i, l) in wrap(&what, room).into_iter().enumerate() {
+            let lead = if i == 0 {
+                head.clone()
+            } else {
+                " ".repeat(cols(&head))
+            };
+            out.push(lead + &l);
         }
-        out.push(line);
     };
     for (k, w) in KEYS {
         row(k, w, key_w, &mut out);
@@ -123,6 +136,20 @@ mod tests {
             }
             assert!(lines.len() > super::KEYS.len() + super::COMMANDS.len());
         }
+    }
+
+    #[test]
+    fn wrap_breaks_by_display_width() {
+        let l = super::wrap("abc defg hi", 8);
+        assert_eq!(l, ["abc defg", "hi"]);
+        // Chinese takes two columns a character and breaks anywhere.
+        let l = super::wrap("开发板已断开：文字留在这里", 10);
+        assert_eq!(l, ["开发板已断", "开：文字留", "在这里"]);
+        for l in super::wrap("#1 desk 已断开（对方重置了连接）：文字留在这里", 11)
+        {
+            assert!(l.width() <= 11, "{l}");
+        }
+        assert_eq!(super::wrap("averyveryverylongword", 8).len(), 3);
     }
 
     #[test]

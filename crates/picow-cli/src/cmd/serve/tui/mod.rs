@@ -125,22 +125,31 @@ pub async fn run(
                 }
             }
             _ = tokio::time::sleep_until(next) => {
-                let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                st.changed = false;
-                let _ = crossterm::execute!(
-                    terminal.backend_mut(),
-                    crossterm::terminal::BeginSynchronizedUpdate
-                );
-                let mut size = app.pane_size;
-                terminal.draw(|f| size = render::draw(f, &app, &st))?;
-                let _ = crossterm::execute!(
-                    terminal.backend_mut(),
-                    crossterm::terminal::EndSynchronizedUpdate
-                );
-                drop(st);
+                let (outbox, size) = {
+                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                    st.changed = false;
+                    // What the events asked of the engine (`/auto` following
+                    // its board to a new id), and of the view's own lines.
+                    let outbox = std::mem::take(&mut st.outbox);
+                    app.refresh(&st);
+                    let _ = crossterm::execute!(
+                        terminal.backend_mut(),
+                        crossterm::terminal::BeginSynchronizedUpdate
+                    );
+                    let mut size = app.pane_size;
+                    terminal.draw(|f| size = render::draw(f, &app, &st))?;
+                    let _ = crossterm::execute!(
+                        terminal.backend_mut(),
+                        crossterm::terminal::EndSynchronizedUpdate
+                    );
+                    (outbox, size)
+                };
                 app.pane_size = size;
                 last_draw = Instant::now();
                 dirty = false;
+                for c in outbox {
+                    let _ = ctl_tx.send(c).await;
+                }
             }
         }
     };
@@ -153,7 +162,15 @@ pub async fn run(
     let mut out = std::io::stdout().lock();
     if let Some(mut s) = st.save.take() {
         let _ = s.flush();
-        let _ = writeln!(out, "saved {} B to {}", s.written, s.path.display());
+        let _ = writeln!(
+            out,
+            "{}",
+            picow_i18n::tr!(
+                "view-saved",
+                n = s.written,
+                path = s.path.display().to_string()
+            )
+        );
     }
     if let Some(summary) = &st.summary {
         let _ = writeln!(out, "{summary}");

@@ -1,9 +1,9 @@
 //! Drawing the view. Wide terminals (100 columns and more) get the client
 //! list beside the data; narrower ones a one-line client bar above it. At
 //! the bottom: the status bar (every toggle), the input line, and a line of
-//! key hints (or the last message).
-
-use std::time::Instant;
+//! key hints (or the last message, on as many lines as it takes, up to
+//! [`MESSAGE_LINES`]). The status bar takes a second line rather than
+//! drop a toggle when one is too narrow.
 
 use picow_i18n::tr;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -23,6 +23,8 @@ use picow_serve::clients::{Client, Row, Selection};
 pub const WIDE: u16 = 100;
 /// The client list's width on wide terminals.
 const LIST_W: u16 = 34;
+/// A message under the input line takes at most this many lines.
+pub const MESSAGE_LINES: usize = 4;
 
 const DIM: Style = Style::new().fg(Color::DarkGray);
 const BAR: Style = Style::new().fg(Color::White).bg(Color::DarkGray);
@@ -77,11 +79,24 @@ fn target_label(st: &ViewState) -> (String, bool) {
 /// the keys that scroll need.
 pub fn draw(frame: &mut Frame<'_>, app: &App, st: &ViewState) -> (usize, usize) {
     let area = frame.area();
+    let width = area.width as usize;
+    let bar = status_lines(app, st, width);
+    let message = app.message.as_ref().map(|(m, err)| {
+        let most = MESSAGE_LINES.min((area.height as usize / 4).max(1));
+        let mut lines = help::wrap(m, width);
+        if lines.len() > most {
+            lines.truncate(most);
+            let last = lines.pop().unwrap_or_default();
+            lines.push(truncate(&(last + "…"), width));
+        }
+        (lines, *err)
+    });
+    let hint_rows = message.as_ref().map_or(1, |m| m.0.len());
     let [main, status, input, hints] = Layout::vertical([
         Constraint::Min(2),
+        Constraint::Length(bar.len() as u16),
         Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(hint_rows as u16),
     ])
     .areas(area);
     let data = if area.width >= WIDE && area.height >= 12 {
@@ -95,9 +110,20 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, st: &ViewState) -> (usize, usize) 
         data
     };
     let size = data_pane(frame, app, st, data);
-    status_bar(frame, app, st, status);
+    frame.render_widget(Paragraph::new(bar).style(BAR), status);
     input_line(frame, app, st, input);
-    hint_line(frame, app, hints);
+    match message {
+        Some((lines, err)) => {
+            let style = if err {
+                Style::default().fg(Color::Red)
+            } else {
+                Style::default().fg(Color::Yellow)
+            };
+            let lines: Vec<Line> = lines.into_iter().map(Line::from).collect();
+            frame.render_widget(Paragraph::new(lines).style(style), hints);
+        }
+        None => hint_line(frame, hints),
+    }
     match app.overlay {
         Overlay::Help(top) => help_overlay(frame, top, area),
         Overlay::Quit => quit_overlay(frame, st, area),
@@ -136,7 +162,10 @@ fn client_rows(c: &Client, selected: bool, app: &App, width: usize) -> ListItem<
         if selected {
             lines.push(Line::styled(
                 truncate(
-                    &format!("    {}", tr!("view-gone-waiting", reason = reason.as_str())),
+                    &format!(
+                        "    {}",
+                        tr!("view-gone-waiting", reason = reason.localized())
+                    ),
                     width,
                 ),
                 DIM,
@@ -235,7 +264,22 @@ fn client_list(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
             2,
             ListItem::new(Line::styled(format!("  {}", tr!("view-no-board")), DIM)),
         );
-        if let Some(o) = st.offers.first() {
+        if let Some(w) = &st.warning {
+            // Listening on loopback: no address for the board, but why
+            // and what to do.
+            for (i, l) in help::wrap(w, width.saturating_sub(3))
+                .into_iter()
+                .enumerate()
+            {
+                items.insert(
+                    3 + i,
+                    ListItem::new(Line::styled(
+                        format!("  {l}"),
+                        Style::default().fg(Color::Red),
+                    )),
+                );
+            }
+        } else if let Some(o) = st.offers.first() {
             for l in [
                 format!("  {}", tr!("view-give-fw")),
                 format!("    {}", o.server),
@@ -289,7 +333,12 @@ fn client_bar(frame: &mut Frame<'_>, st: &ViewState, area: Rect) {
             }
         }
         None if c.live().is_empty() => {
-            if let Some(o) = st.offers.first() {
+            if let Some((ip, _)) = st.loopback {
+                spans.push(Span::styled(
+                    format!("│ {}", tr!("view-bar-loopback", ip = ip.to_string())),
+                    Style::default().fg(Color::Red),
+                ));
+            } else if let Some(o) = st.offers.first() {
                 spans.push(Span::styled(
                     format!(
                         "│ {}",
@@ -353,7 +402,9 @@ fn data_pane(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) -> (u
     (w, h)
 }
 
-fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
+/// The status bar: one line, or two when the terminal is too narrow for
+/// every toggle on one (only then are the least important dropped).
+fn status_lines(app: &App, st: &ViewState, width: usize) -> Vec<Line<'static>> {
     let (to, gone) = target_label(st);
     // (text, style, priority: lower stays longer)
     let mut segs: Vec<(String, Style, u8)> = vec![(
@@ -382,20 +433,22 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
             1,
         ));
     }
-    if let Some(a) = &app.auto {
-        segs.push((
-            format!(
-                " {} ",
-                tr!(
-                    "view-st-auto",
-                    every = picow_values::duration::format(a.every),
-                    to = a.to.as_str(),
-                    n = a.count(Instant::now())
-                )
-            ),
-            BAR_HOT,
-            1,
-        ));
+    if let Some(a) = &st.auto {
+        // The engine's real sends; while its board is gone it waits.
+        let to = match a.to {
+            Some(id) => format!("#{id}"),
+            None => tr!("view-st-all"),
+        };
+        let mut text = tr!(
+            "view-st-auto",
+            every = picow_values::duration::format(a.every),
+            to = to.as_str(),
+            n = a.sent
+        );
+        if a.waiting {
+            text = tr!("view-st-auto-waiting", auto = text);
+        }
+        segs.push((format!(" {text} "), BAR_HOT, 1));
     }
     segs.push((
         format!(
@@ -443,11 +496,9 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
     if app.keep {
         segs.push((format!(" {} ", tr!("view-st-keep")), BAR, 6));
     }
-    let width = area.width as usize;
-    let total = |segs: &[(String, Style, u8)]| -> usize {
-        segs.iter().map(|s| s.0.width() + 1).sum::<usize>()
-    };
-    while total(&segs) > width {
+    let fits = |segs: &[(String, Style, u8)], rows: usize| lay_bar(segs, width).len() <= rows;
+    let rows = if fits(&segs, 1) { 1 } else { 2 };
+    while !fits(&segs, rows) {
         let worst = segs.iter().map(|s| s.2).max().unwrap_or(0);
         if worst == 0 {
             break;
@@ -456,14 +507,38 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
             segs.remove(i);
         }
     }
-    let mut spans = Vec::new();
-    for (i, (t, s, _)) in segs.into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled("│", BAR));
+    lay_bar(&segs, width)
+        .into_iter()
+        .take(rows)
+        .map(|row| {
+            let mut spans = Vec::new();
+            for (i, (t, s)) in row.into_iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::styled("│", BAR));
+                }
+                spans.push(Span::styled(t, s));
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// The status bar's segments in rows of `width` columns, in order.
+fn lay_bar(segs: &[(String, Style, u8)], width: usize) -> Vec<Vec<(String, Style)>> {
+    let mut rows: Vec<Vec<(String, Style)>> = vec![Vec::new()];
+    let mut used = 0;
+    for (t, style, _) in segs {
+        let w = t.width();
+        let row = rows.last_mut().expect("one row at least");
+        if !row.is_empty() && used + 1 + w > width {
+            rows.push(vec![(t.clone(), *style)]);
+            used = w;
+        } else {
+            used += w + usize::from(!row.is_empty());
+            row.push((t.clone(), *style));
         }
-        spans.push(Span::styled(t, s));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(BAR), area);
+    rows
 }
 
 fn input_line(frame: &mut Frame<'_>, app: &App, st: &ViewState, area: Rect) {
@@ -518,19 +593,7 @@ pub const HINTS: &[(&str, &str)] = &[
     ("^Q", "view-hint-quit"),
 ];
 
-fn hint_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    if let Some((msg, err)) = &app.message {
-        let style = if *err {
-            Style::default().fg(Color::Red)
-        } else {
-            Style::default().fg(Color::Yellow)
-        };
-        frame.render_widget(
-            Paragraph::new(truncate(msg, area.width as usize)).style(style),
-            area,
-        );
-        return;
-    }
+fn hint_line(frame: &mut Frame<'_>, area: Rect) {
     let width = area.width as usize;
     // "F1 help" and "^Q quit" always; the others in order, as they fit.
     let hints: Vec<(&str, String)> = HINTS
@@ -800,11 +863,21 @@ mod tests {
         let mut a = app();
         let mut st = session();
         a.display = super::super::pane::Display::Both;
-        a.auto = Some(super::super::app::Auto {
-            every: Duration::from_secs(1),
-            to: "#1".into(),
-            since: std::time::Instant::now(),
-        });
+        // Simulated: the count is the engine's (its `auto` events).
+        st.auto = Some(super::super::state::AutoView::new(
+            Duration::from_secs(1),
+            picow_serve::Target::One(1),
+            bytes::Bytes::from_static(b"ping"),
+        ));
+        st.apply(
+            at(40),
+            &picow_serve::Event::Auto {
+                state: picow_serve::AutoState::Sent,
+                every: Duration::from_secs(1),
+                to: Some(1),
+                count: 7,
+            },
+        );
         let dir = std::env::temp_dir().join(format!("picow-render-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -860,6 +933,14 @@ mod tests {
             },
         );
         insta::assert_snapshot!(screen(&mut a, &st, 100, 30));
+        // Narrow: the client bar says it too; 127.0.0.1 is never offered.
+        let s = screen(&mut a, &st, 80, 24);
+        let top = s.lines().next().unwrap();
+        assert!(
+            top.contains("127.0.0.1 only: a board on Wi-Fi cannot"),
+            "{s}"
+        );
+        assert!(!s.contains("--server 127.0.0.1"), "{s}");
     }
 
     #[test]
@@ -871,8 +952,76 @@ mod tests {
             let s = screen(&mut a, &st, w, h);
             let lines: Vec<&str> = s.lines().collect();
             assert!(lines[h as usize - 2].contains("typed"), "{s}");
-            assert!(lines[h as usize - 3].contains("to #1"), "{s}");
+            // The status bar: one line, or two when narrow.
+            let bar = lines[h as usize - 4..h as usize - 2].join("\n");
+            assert!(bar.contains("to #1"), "{s}");
+            if w >= 40 {
+                assert!(bar.contains("wrap") && bar.contains("time local"), "{s}");
+            }
             assert!(lines[h as usize - 1].contains("F1"), "{s}");
+        }
+    }
+
+    /// At 80 columns with every toggle on, none is dropped: the status bar
+    /// takes a second line. A long message wraps instead of being cut.
+    #[test]
+    fn every_toggle_and_a_long_message_fit_80x24() {
+        for lang in picow_i18n::Lang::ALL {
+            picow_i18n::with_lang(lang, || {
+                let mut a = app();
+                let mut st = session();
+                a.input = Input::Escapes;
+                a.keep = true;
+                a.wrap = false;
+                st.pane.paused = true;
+                st.auto = Some(super::super::state::AutoView::new(
+                    Duration::from_millis(500),
+                    picow_serve::Target::All,
+                    bytes::Bytes::from_static(b"x"),
+                ));
+                let s = screen(&mut a, &st, 80, 24);
+                let lines: Vec<&str> = s.lines().collect();
+                let bar = lines[20..22].join("\n");
+                for want in [
+                    tr!("view-st-paused"),
+                    tr!(
+                        "view-st-auto",
+                        every = "500ms",
+                        to = tr!("view-st-all"),
+                        n = 0
+                    ),
+                    tr!("view-st-input", mode = tr!("view-input-escapes")),
+                    tr!("view-st-time", clock = tr!("view-clock-local")),
+                    tr!("view-st-cut", n = 0),
+                    tr!("view-st-keep"),
+                    tr!("view-st-end", end = "none"),
+                    "UTF-8".to_owned(),
+                ] {
+                    assert!(bar.contains(&want), "{lang:?}: {want} not in\n{s}");
+                }
+                // A long message: every word of it is on the screen.
+                st.clients.select(picow_serve::clients::Selection::One(3));
+                a.editor.set("hello");
+                a.key(key(KeyCode::Enter), &mut st);
+                let msg = a.message.clone().unwrap().0;
+                assert!(msg.width() > 80, "{msg}");
+                let s = screen(&mut a, &st, 80, 24);
+                let lines: Vec<&str> = s.lines().collect();
+                let shown: String = lines[lines.len() - 2..]
+                    .iter()
+                    .map(|l| l.trim_end())
+                    .collect();
+                for word in msg
+                    .split([' ', '：', '，'])
+                    .filter(|w| w.chars().count() > 2)
+                {
+                    let word: String = word.chars().take(3).collect();
+                    assert!(
+                        shown.contains(&word),
+                        "{lang:?}: {word} of {msg} not in\n{s}"
+                    );
+                }
+            });
         }
     }
 }

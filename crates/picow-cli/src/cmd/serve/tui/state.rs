@@ -10,7 +10,9 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
 
 use jiff::tz::TimeZone;
 use picow_i18n::tr;
@@ -19,7 +21,44 @@ use super::pane::{line_text, time_prefix, Clock, Pane, Source};
 use picow_serve::addrs::{self, Offer};
 use picow_serve::clients::{neighbour_mac, Clients, Selection};
 use picow_serve::text::Charset;
-use picow_serve::{Event, Observer};
+use picow_serve::{AutoState, Control, Event, Observer, Target};
+
+/// A running `/auto` as the view shows it: the sends the engine really
+/// made, and the board it follows.
+#[derive(Debug, Clone)]
+pub struct AutoView {
+    /// The period.
+    pub every: Duration,
+    /// The client it sends to (None: every client); it follows its board
+    /// to a new id after a reset.
+    pub to: Option<u64>,
+    /// What it sends (to start it again for the board's new id).
+    pub bytes: Bytes,
+    /// Sends made (the engine's count, across restarts for a followed
+    /// board).
+    pub sent: u64,
+    /// Sends made before the engine's current run.
+    base: u64,
+    /// Its client is gone (it waits for the board), or "all" has none.
+    pub waiting: bool,
+}
+
+impl AutoView {
+    /// A `/auto` just asked for.
+    pub fn new(every: Duration, to: Target, bytes: Bytes) -> AutoView {
+        AutoView {
+            every,
+            to: match to {
+                Target::All => None,
+                Target::One(id) => Some(id),
+            },
+            bytes,
+            sent: 0,
+            base: 0,
+            waiting: false,
+        }
+    }
+}
 
 /// Writing received data to a file while running (`/save FILE`).
 #[derive(Debug)]
@@ -135,6 +174,14 @@ pub struct ViewState {
     pub offers: Vec<Offer>,
     /// Said when serve listens on loopback only.
     pub warning: Option<String>,
+    /// Listening on loopback only: this port (a board on Wi-Fi cannot
+    /// connect; programs on this computer can).
+    pub loopback: Option<(std::net::IpAddr, u16)>,
+    /// A running `/auto`.
+    pub auto: Option<AutoView>,
+    /// What the view asks of the engine by itself (`/auto` following its
+    /// board), sent by the drawing loop.
+    pub outbox: Vec<Control>,
     /// The `/save` file, while saving.
     pub save: Option<Saver>,
     /// The summary line, at the end.
@@ -187,12 +234,30 @@ impl ViewState {
                     Source::Event,
                     &tr!("view-listening", proto = proto, addrs = addrs.join(", ")),
                 );
-                self.offers = addrs::offers(*transport, local, lan);
                 self.warning = addrs::loopback_warning(local).map(|m| m.localized());
+                // A loopback address is never offered to the board.
+                self.offers = if self.warning.is_some() {
+                    Vec::new()
+                } else {
+                    addrs::offers(*transport, local, lan)
+                };
+                self.loopback = match (&self.warning, local.first()) {
+                    (Some(_), Some(a)) => Some((a.ip(), a.port())),
+                    _ => None,
+                };
                 if let Some(w) = &self.warning {
                     pane.info(at, Source::Error, w);
-                }
-                if self.offers.is_empty() {
+                    if let Some((ip, port)) = self.loopback {
+                        pane.info(
+                            at,
+                            Source::Notice,
+                            &tr!(
+                                "view-loopback-local",
+                                addr = std::net::SocketAddr::new(ip, port).to_string()
+                            ),
+                        );
+                    }
+                } else if self.offers.is_empty() {
                     pane.info(at, Source::Notice, &tr!("serve-no-lan"));
                 } else {
                     pane.info(at, Source::Notice, &tr!("view-give-board"));
@@ -234,6 +299,7 @@ impl ViewState {
                 if followed {
                     pane.info(at, Source::Notice, &tr!("view-back-ip", id = *id));
                 }
+                self.auto_follow(at);
             }
             Event::Picow { id, name } => {
                 let followed = self.clients.named(*id, name.clone());
@@ -249,6 +315,7 @@ impl ViewState {
                         &tr!("view-back", name = name.as_deref().unwrap_or("?"), id = *id),
                     );
                 }
+                self.auto_follow(at);
             }
             Event::Data { id, bytes, .. } => {
                 self.bytes_in += bytes.len() as u64;
@@ -267,7 +334,7 @@ impl ViewState {
                 pane.info(
                     at,
                     Source::Event,
-                    &tr!("view-disconnected", id = *id, reason = reason.as_str()),
+                    &tr!("view-disconnected", id = *id, reason = reason.localized()),
                 );
             }
             Event::Refused { peer, reason } => {
@@ -277,7 +344,7 @@ impl ViewState {
                     &tr!(
                         "view-refused",
                         peer = peer.to_string(),
-                        reason = reason.as_str()
+                        reason = reason.localized()
                     ),
                 );
             }
@@ -317,22 +384,86 @@ impl ViewState {
                     );
                 }
             }
-            Event::Notice { message, localized } => pane.info(
-                at,
-                Source::Notice,
-                &Event::notice_text(message, localized.as_ref()),
-            ),
+            Event::Notice { message } => pane.info(at, Source::Notice, &message.localized()),
             Event::Error { message } => pane.info(
                 at,
                 Source::Error,
-                &tr!("error-line", message = message.as_str()),
+                &tr!("error-line", message = message.localized()),
             ),
+            Event::Auto {
+                state, to, count, ..
+            } => self.auto_event(at, *state, *to, *count),
             Event::Timeout { .. } => pane.info(at, Source::Notice, &tr!("serve-timeout")),
             Event::Interrupted { .. } => pane.info(at, Source::Notice, &tr!("serve-interrupted")),
             Event::Summary(s) => {
                 self.summary = Some(picow_serve::observe::summary_line(s));
             }
         }
+    }
+}
+
+impl ViewState {
+    /// What the engine says its `/auto` did. Events of an earlier target
+    /// (before the view followed the board) are not this one's.
+    fn auto_event(&mut self, at: SystemTime, state: AutoState, to: Option<u64>, count: u64) {
+        let Some(a) = &mut self.auto else {
+            return;
+        };
+        if a.to != to {
+            return;
+        }
+        match state {
+            AutoState::Started => a.waiting = false,
+            AutoState::Sent => {
+                a.sent = a.base + count;
+                a.waiting = false;
+            }
+            AutoState::Waiting => a.waiting = true,
+            AutoState::Gone => {
+                a.sent = a.base + count;
+                a.base = a.sent;
+                a.waiting = true;
+                let label = to
+                    .and_then(|id| self.clients.get(id))
+                    .map_or_else(String::new, |c| c.label());
+                self.pane
+                    .info(at, Source::Notice, &tr!("view-auto-waits", label = label));
+            }
+            AutoState::Stopped => {
+                self.auto = None;
+                self.clients.follow_also(None);
+            }
+        }
+    }
+
+    /// The board `/auto` sends to came back under a new id: `/auto` goes
+    /// on there (the engine is asked to start it again; the count goes on).
+    fn auto_follow(&mut self, at: SystemTime) {
+        let Some((old, new)) = self.clients.take_also_moved() else {
+            return;
+        };
+        let Some(a) = &mut self.auto else {
+            return;
+        };
+        if a.to != Some(old) {
+            return;
+        }
+        a.to = Some(new);
+        a.base = a.sent;
+        self.outbox.push(Control::Auto(Some((
+            a.every,
+            Target::One(new),
+            a.bytes.clone(),
+        ))));
+        let label = self
+            .clients
+            .get(new)
+            .map_or_else(|| format!("#{new}"), |c| c.label());
+        self.pane.info(
+            at,
+            Source::Notice,
+            &tr!("view-auto-follows", label = label, old = old),
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use picow_i18n::tr;
 use serde::{Deserialize, Serialize};
 
 use super::editor::HISTORY_MAX;
@@ -120,13 +121,19 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) => {
+                return Err(tr!(
+                    "view-macros-cannot-read",
+                    path = path.display().to_string(),
+                    reason = e.to_string()
+                ))
+            }
         };
         let mut c: Config = toml::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a valid macro file: {}",
-                path.display(),
-                e.to_string().trim()
+            tr!(
+                "view-macros-invalid",
+                path = path.display().to_string(),
+                reason = e.to_string().trim().to_owned()
             )
         })?;
         c.macros.truncate(MACROS_MAX);
@@ -137,7 +144,13 @@ impl Config {
     /// half of it).
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let body = toml::to_string(self).map_err(|e| e.to_string())?;
-        let err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+        let err = |e: std::io::Error| {
+            tr!(
+                "view-macros-cannot-write",
+                path = path.display().to_string(),
+                reason = e.to_string()
+            )
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -155,7 +168,7 @@ impl Config {
     /// Sets macro `n` (from 1); an empty text clears it.
     pub fn set_macro(&mut self, n: usize, text: &str) -> Result<(), String> {
         if !(1..=MACROS_MAX).contains(&n) {
-            return Err(format!("macros are numbered 1 to {MACROS_MAX}"));
+            return Err(tr!("view-macro-range", max = MACROS_MAX));
         }
         if self.macros.len() < n {
             self.macros.resize(n, String::new());
