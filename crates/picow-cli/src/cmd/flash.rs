@@ -24,6 +24,7 @@ use crate::exit::{Exit, HumanError, UsageError};
 use crate::firmware;
 use crate::ota::passwords;
 use crate::port::{self, PortError};
+use picow_i18n::tr;
 
 /// Arguments of `picow flash`.
 #[derive(Debug, Args)]
@@ -354,19 +355,21 @@ impl OtaSource {
             (Some(_), false) => "********".into(),
             (None, _) => String::new(),
         };
+        let shown = shown.as_str();
         match self {
-            OtaSource::Given => format!("OTA password {shown} (as given)"),
-            OtaSource::Board => format!("OTA password {shown} (the one the board had)"),
-            OtaSource::Stored { path, new: true } => format!(
-                "OTA password {shown}: made up for this board and kept in {} (picow flash --ota finds it there; --show-secrets prints it)",
-                path.display()
+            OtaSource::Given => tr!("ota-pw-given", shown = shown),
+            OtaSource::Board => tr!("ota-pw-board", shown = shown),
+            OtaSource::Stored { path, new: true } => tr!(
+                "ota-pw-new",
+                shown = shown,
+                path = path.display().to_string()
             ),
-            OtaSource::Stored { path, new: false } => {
-                format!("OTA password {shown} (kept for this board in {})", path.display())
-            }
-            OtaSource::None => {
-                "no OTA password: updates over Wi-Fi are off (give --ota-password)".into()
-            }
+            OtaSource::Stored { path, new: false } => tr!(
+                "ota-pw-kept",
+                shown = shown,
+                path = path.display().to_string()
+            ),
+            OtaSource::None => tr!("ota-pw-none"),
         }
     }
 }

@@ -211,10 +211,13 @@ impl FlashEvent<'_> {
                 regions,
                 firmware,
                 ..
-            } => format!(
-                "wrote {path} ({}, {firmware} for {chip}): {}",
-                image::human_size(*size as u32),
-                regions
+            } => picow_i18n::tr!(
+                "flash-saved",
+                path = path.as_str(),
+                size = image::human_size(*size as u32),
+                firmware = firmware.as_str(),
+                chip = chip.to_string(),
+                regions = regions
                     .iter()
                     .map(|r| format!("{} @{:#x}", r.name, r.addr))
                     .collect::<Vec<_>>()
@@ -231,15 +234,16 @@ impl FlashEvent<'_> {
                 mac.unwrap_or("?")
             ),
             FlashEvent::Region { .. } | FlashEvent::Progress { .. } => return None,
-            FlashEvent::Written(r) => format!(
-                "{:>16} {} bytes written and verified in {:.1} s",
-                format!("{} @{:#x}", r.name, r.addr),
-                r.size,
-                r.secs
+            FlashEvent::Written(r) => picow_i18n::tr!(
+                "flash-written",
+                region = format!("{:>16}", format!("{} @{:#x}", r.name, r.addr)),
+                bytes = r.size.to_string(),
+                secs = format!("{:.1}", r.secs)
             ),
-            FlashEvent::Skipped(r) => {
-                format!("{:>16} unchanged, skipped", format!("{} @{:#x}", r.name, r.addr))
-            }
+            FlashEvent::Skipped(r) => picow_i18n::tr!(
+                "flash-skipped",
+                region = format!("{:>16}", format!("{} @{:#x}", r.name, r.addr))
+            ),
             FlashEvent::Done {
                 written,
                 skipped,
@@ -249,12 +253,18 @@ impl FlashEvent<'_> {
                 server,
                 reset,
                 ..
-            } => format!(
-                "done in {secs:.1} s: {written} region(s) written, {skipped} unchanged; Wi-Fi {ssid} (password {password}), server {server}{}",
-                if *reset {
-                    "; the board was reset into the app"
+            } => picow_i18n::tr!(
+                "flash-done",
+                secs = format!("{secs:.1}"),
+                written = written.to_string(),
+                skipped = skipped.to_string(),
+                ssid = ssid.to_string(),
+                password = password.to_string(),
+                server = server.to_string(),
+                reset = if *reset {
+                    picow_i18n::tr!("flash-done-reset")
                 } else {
-                    ""
+                    String::new()
                 }
             ),
         })

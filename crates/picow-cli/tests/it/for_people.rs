@@ -373,6 +373,13 @@ fn the_loopback_server_warning_is_in_the_users_language() {
         );
         assert_eq!(code, Some(0), "{err}");
         assert!(err.contains(says), "{says:?} not in:\n{err}");
+        // The lines that follow are in the same language.
+        let (wrote, no_ota) = if locale == "C" {
+            ("wrote ", "no OTA password: updates over Wi-Fi are off")
+        } else {
+            ("已写入 ", "没有 OTA 密码：不能通过 Wi-Fi 更新")
+        };
+        assert!(err.contains(wrote) && err.contains(no_ota), "{err}");
         assert!(image.exists());
     }
 }

@@ -154,6 +154,16 @@ probe-net-none = no picow board answered on the LAN within { $secs } s: is it on
 ## picow flash: warnings and updates over Wi-Fi (cmd/flash.rs, ota/)
 
 flash-loopback-server = --server { $server } is a loopback address: on the board it means the board itself, so it will never reach picow serve on this computer (only a virtual board, picow sim, can use it). Give the LAN address that `picow serve` prints, or --server auto.
+flash-saved = wrote { $path } ({ $size }, { $firmware } for { $chip }): { $regions }
+flash-written = { $region } { $bytes } bytes written and verified in { $secs } s
+flash-skipped = { $region } unchanged, skipped
+flash-done = done in { $secs } s: { $written } region(s) written, { $skipped } unchanged; Wi-Fi { $ssid } (password { $password }), server { $server }{ $reset }
+flash-done-reset = ; the board was reset into the app
+ota-pw-given = OTA password { $shown } (as given)
+ota-pw-board = OTA password { $shown } (the one the board had)
+ota-pw-new = OTA password { $shown }: made up for this board and kept in { $path } (picow flash --ota finds it there; --show-secrets prints it)
+ota-pw-kept = OTA password { $shown } (kept for this board in { $path })
+ota-pw-none = no OTA password: updates over Wi-Fi are off (give --ota-password)
 ota-unreachable = { $board }: cannot connect to { $addr } ({ $reason }): nothing listens for updates there. Is the board on and on this network (its console says `@picow wifi-joined`)? A board flashed by an older picow, or running MicroPython, takes no updates over Wi-Fi: flash it once over USB (picow flash --keep-config); the board still runs its previous image
 
 ## Firmware (picow flash, picow monitor)

@@ -152,6 +152,16 @@ probe-net-none = { $secs } 秒内局域网里没有 picow 开发板应答：它�
 ## picow flash：警告与 Wi-Fi 更新
 
 flash-loopback-server = --server { $server } 是回环地址：在开发板上它指的是开发板自己，所以开发板永远连不到这台电脑上的 picow serve（只有虚拟开发板 picow sim 能用它）。请填 `picow serve` 打印出的局域网地址，或者用 --server auto。
+flash-saved = 已写入 { $path }（{ $size }，{ $chip } 的固件 { $firmware }）：{ $regions }
+flash-written = { $region } 已写入 { $bytes } 字节并校验，用时 { $secs } 秒
+flash-skipped = { $region } 没有变化，已跳过
+flash-done = 完成，用时 { $secs } 秒：写入 { $written } 个区域，{ $skipped } 个没有变化；Wi-Fi { $ssid }（密码 { $password }），服务器 { $server }{ $reset }
+flash-done-reset = ；开发板已复位，正在运行程序
+ota-pw-given = OTA 密码 { $shown }（你给的）
+ota-pw-board = OTA 密码 { $shown }（开发板原来的）
+ota-pw-new = OTA 密码 { $shown }：为这块开发板随机生成，保存在 { $path }（picow flash --ota 会在那里找到它；--show-secrets 显示它）
+ota-pw-kept = OTA 密码 { $shown }（为这块开发板保存在 { $path }）
+ota-pw-none = 没有 OTA 密码：不能通过 Wi-Fi 更新（用 --ota-password 设置）
 ota-unreachable = { $board }：连不上 { $addr }（{ $reason }）：那里没有程序在等待更新。开发板开着吗？和这台电脑在同一个网络里吗（它的串口输出里有 `@picow wifi-joined`）？用旧版 picow 烧录的开发板或者运行 MicroPython 的开发板不能通过 Wi-Fi 更新：先用 USB 烧录一次（picow flash --keep-config）；开发板仍在运行原来的固件
 
 ## 固件
