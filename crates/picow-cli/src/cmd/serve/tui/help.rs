@@ -68,7 +68,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     let (mut line, mut col) = (String::new(), 0);
     for word in text.split(' ') {
-        if col > 0 && col + 1 + word.width() > width {
+        // An English word moves down whole; Chinese breaks at the edge.
+        let wide = word.chars().any(|c| c.width().unwrap_or(0) > 1);
+        if col > 0 && col + 1 + word.width() > width && !wide {
             out.push(std::mem::take(&mut line));
             col = 0;
         }
@@ -145,6 +147,10 @@ mod tests {
         // Chinese takes two columns a character and breaks anywhere.
         let l = super::wrap("开发板已断开：文字留在这里", 10);
         assert_eq!(l, ["开发板已断", "开：文字留", "在这里"]);
+        // A Chinese run after a space starts on the same line (no short,
+        // half-empty lines).
+        let l = super::wrap("连 Wi-Fi 的开发板访问不到它", 12);
+        assert_eq!(l, ["连 Wi-Fi 的", "开发板访问不", "到它"]);
         for l in super::wrap("#1 desk 已断开（对方重置了连接）：文字留在这里", 11)
         {
             assert!(l.width() <= 11, "{l}");

@@ -389,9 +389,20 @@ fn lay_out_as(
         for &cell in content {
             let w = width_of(cell.0);
             if col + w > limit && col > 0 {
-                // Words: the part after the last space moves down.
+                // Words: the part after the last space moves down; Chinese
+                // (wide characters, no spaces between words) breaks where
+                // the row ends, as Chinese text does.
+                let narrow = |c: &(char, Style)| width_of(c.0) < 2;
                 let carry = match row.iter().rposition(|c| c.0 == ' ') {
-                    Some(p) if words && p + 1 > start && cell.0 != ' ' => row.split_off(p + 1),
+                    Some(p)
+                        if words
+                            && p + 1 > start
+                            && cell.0 != ' '
+                            && narrow(&cell)
+                            && row[p + 1..].iter().all(narrow) =>
+                    {
+                        row.split_off(p + 1)
+                    }
                     _ => Vec::new(),
                 };
                 rows.push(Line::from(spans(&row)));
@@ -1015,6 +1026,12 @@ mod tests {
         p.info(at(0), Source::Notice, "abcdefghijklmnopqrst uv");
         let rows = text(&p.view(&look(10), 10));
         assert_eq!(rows, ["abcdefghij", "klmnopqrst", "uv"]);
+        // Chinese breaks where the row ends (by display width, two
+        // columns a character): no half-empty row before a Chinese run.
+        p.clear();
+        p.info(at(0), Source::Notice, "连 Wi-Fi 的开发板访问不到它");
+        let rows = text(&p.view(&look(12), 10));
+        assert_eq!(rows, ["连 Wi-Fi 的", "开发板访问不", "到它"]);
     }
 
     #[test]
