@@ -395,12 +395,18 @@ fn a_person_at_the_keyboard() {
     assert!(s.lines().count() >= 23, "{s}");
     assert!(s.contains("F1 help") && s.contains("^Q quit"), "{s}");
 
-    // Quitting asks while a board is connected; "n" stays.
-    t.keys(&["C-q"]);
-    t.wait_text("Quit picow serve?");
-    t.keys(&["n"]);
-    t.wait_text("not quitting");
-    assert!(t.alive() && !desk.is_closed());
+    // Quitting asks while a board is connected; Enter (typed by habit)
+    // and "n" stay.
+    for answer in ["Enter", "n"] {
+        t.keys(&["C-q"]);
+        t.wait_text("Quit picow serve?");
+        t.keys(&[answer]);
+        wait_for("the quit prompt to close", || {
+            !t.screen().contains("Quit picow serve?")
+        });
+        let s = t.wait_text("not quitting");
+        assert!(t.alive() && !desk.is_closed(), "{answer}: {s}");
+    }
     t.text("/quit");
     t.keys(&["Enter"]);
     wait_for("serve to exit after /quit", || !t.alive());
