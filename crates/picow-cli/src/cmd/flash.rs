@@ -975,17 +975,25 @@ fn resolve_port(
         }
         Found::MicroPython(p) => {
             let hint = select::micropython_hint(&p);
+            let wait = picow_values::duration::format(args.wait);
             let ev = FlashEvent::Waiting {
                 reason: "micropython",
                 port: &p,
-                hint: &hint,
+                hint: &hint.to_string(),
                 timeout_secs: args.wait.as_secs(),
             };
             if global.json {
                 progress::event(&ev);
-            } else if let Some(line) = ev.human() {
+            } else {
                 // Also with -q: the user must act.
-                eprintln!("{line}");
+                eprintln!(
+                    "{}",
+                    tr!(
+                        "flash-waiting",
+                        hint = hint.localized(),
+                        wait = wait.as_str()
+                    )
+                );
             }
             let t0 = Instant::now();
             let got = select::wait_for_download_port(
@@ -997,15 +1005,22 @@ fn resolve_port(
             );
             match got {
                 Some(p) => {
-                    say(&format!("found {p} in download mode"));
+                    say(&tr!("flash-found-download", port = p.as_str()));
                     // Give udev a moment to set the permissions on the new node.
                     std::thread::sleep(Duration::from_millis(300));
                     Ok(Ok(p))
                 }
                 None => {
                     eprintln!(
-                        "error: no board appeared in download mode within {}; {hint}, then run the command again",
-                        picow_values::duration::format(args.wait)
+                        "{}",
+                        tr!(
+                            "error-line",
+                            message = tr!(
+                                "flash-no-download",
+                                wait = wait.as_str(),
+                                hint = hint.localized()
+                            )
+                        )
                     );
                     Ok(Err(Exit::Timeout))
                 }

@@ -44,13 +44,10 @@ pub fn detect(ports: &[SerialPortInfo]) -> Found {
     }
 }
 
-/// The sentence for a board running the vendor MicroPython.
-pub fn micropython_hint(port: &str) -> String {
-    format!(
-        "{port} is a board running the vendor MicroPython (USB 303a:80d1), which cannot be reset \
-         into the bootloader from the PC: hold the BOOT (KEY) button, unplug and plug the cable back \
-         in, then release BOOT"
-    )
+/// The sentence for a board running the vendor MicroPython (English as
+/// `Display`, for `--json`; `.localized()` for people).
+pub fn micropython_hint(port: &str) -> picow_i18n::Msg {
+    picow_i18n::msg!("flash-micropython-hint", port = port)
 }
 
 /// A new download-mode port (`303a:1001`, or any Espressif port that is not
@@ -138,7 +135,13 @@ mod tests {
         // A download-mode board next to it is the one to flash.
         let dl = usb("/dev/ttyACM1", ESPRESSIF_VID, USB_SERIAL_JTAG_PID);
         assert_eq!(detect(&[mp, dl]), Found::One("/dev/ttyACM1".into()));
-        assert!(micropython_hint("/dev/ttyACM0").contains("hold the BOOT"));
+        let hint = micropython_hint("/dev/ttyACM0");
+        assert!(hint.to_string().contains("hold the BOOT"), "{hint}");
+        let zh = hint.in_lang(picow_i18n::Lang::ZhCn);
+        assert!(
+            zh.contains("/dev/ttyACM0") && zh.contains("按住 KEY（BOOT）键"),
+            "{zh}"
+        );
     }
 
     #[test]

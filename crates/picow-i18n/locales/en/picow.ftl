@@ -164,6 +164,10 @@ ota-pw-board = OTA password { $shown } (the one the board had)
 ota-pw-new = OTA password { $shown }: made up for this board and kept in { $path } (picow flash --ota finds it there; --show-secrets prints it)
 ota-pw-kept = OTA password { $shown } (kept for this board in { $path })
 ota-pw-none = no OTA password: updates over Wi-Fi are off (give --ota-password)
+flash-micropython-hint = { $port } is a board running the vendor MicroPython (USB 303a:80d1), which cannot be reset into the bootloader from the PC: hold the BOOT (KEY) button, unplug and plug the cable back in, then release BOOT
+flash-waiting = { $hint }. Waiting up to { $wait } for the board in download mode…
+flash-found-download = found { $port } in download mode
+flash-no-download = no board appeared in download mode within { $wait }; { $hint }, then run the command again
 ota-unreachable = { $board }: cannot connect to { $addr } ({ $reason }): nothing listens for updates there. Is the board on and on this network (its console says `@picow wifi-joined`)? A board flashed by an older picow, or running MicroPython, takes no updates over Wi-Fi: flash it once over USB (picow flash --keep-config); the board still runs its previous image
 
 ## Firmware (picow flash, picow monitor)

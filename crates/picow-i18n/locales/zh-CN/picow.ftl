@@ -162,6 +162,10 @@ ota-pw-board = OTA 密码 { $shown }（开发板原来的）
 ota-pw-new = OTA 密码 { $shown }：为这块开发板随机生成，保存在 { $path }（picow flash --ota 会在那里找到它；--show-secrets 显示它）
 ota-pw-kept = OTA 密码 { $shown }（为这块开发板保存在 { $path }）
 ota-pw-none = 没有 OTA 密码：不能通过 Wi-Fi 更新（用 --ota-password 设置）
+flash-micropython-hint = { $port } 上的开发板运行的是厂家的 MicroPython（USB 303a:80d1），电脑没法让它进入下载模式：按住 KEY（BOOT）键，拔下 USB 线再插回去，然后松开按键
+flash-waiting = { $hint }。最多等待 { $wait }，直到开发板进入下载模式……
+flash-found-download = 在下载模式下找到了 { $port }
+flash-no-download = { $wait } 内没有开发板进入下载模式；{ $hint }，然后再运行一次这条命令
 ota-unreachable = { $board }：连不上 { $addr }（{ $reason }）：那里没有程序在等待更新。开发板开着吗？和这台电脑在同一个网络里吗（它的串口输出里有 `@picow wifi-joined`）？用旧版 picow 烧录的开发板或者运行 MicroPython 的开发板不能通过 Wi-Fi 更新：先用 USB 烧录一次（picow flash --keep-config）；开发板仍在运行原来的固件
 
 ## 固件
