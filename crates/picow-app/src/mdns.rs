@@ -1433,6 +1433,33 @@ mod tests {
     }
 
     #[test]
+    fn boards_whose_addresses_and_macs_sort_differently_still_end_with_two_names() {
+        // The lower address has the greater MAC: the host name's records and
+        // the instance's would pick different losers.
+        let a = Identity::new(
+            "twin",
+            [169, 254, 77, 10].into(),
+            "esp32c3",
+            "0.1.0",
+            [9; 6],
+        );
+        let b = Identity::new(
+            "twin",
+            [169, 254, 77, 11].into(),
+            "esp32c3",
+            "0.1.0",
+            [1; 6],
+        );
+        let mut boards = [Mdns::new(a, 0), Mdns::new(b, 0)];
+        lan(&mut boards, 10_000);
+        let names: std::vec::Vec<_> = boards
+            .iter()
+            .map(|m| (m.is_claimed(), m.identity().name.as_str()))
+            .collect();
+        assert_eq!(names, [(true, "twin-2"), (true, "twin")]);
+    }
+
+    #[test]
     fn a_board_that_joins_later_finds_the_name_taken() {
         let mut boards = [Mdns::new(me(), 0)];
         lan(&mut boards, 3_000);
