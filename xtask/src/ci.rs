@@ -62,17 +62,7 @@ pub fn run(args: &[String]) -> Result {
     crate::tools::apt_install(crate::tools::TERMINAL_TEST_PACKAGES)?;
     step(
         "serve: the terminal view in tmux",
-        cargo().args([
-            "test",
-            "-p",
-            "picow-cli",
-            "--test",
-            "it",
-            "--locked",
-            "--",
-            "--ignored",
-            "serve_tui::",
-        ]),
+        &mut cli_ignored_tests("serve_tui::"),
     )?;
     // Firmware builds and image checks (issue #4).
     crate::fw::ci_steps()?;
@@ -82,17 +72,7 @@ pub fn run(args: &[String]) -> Result {
     // picow flash/probe with the C3 firmware just built, on the virtual board (issue #6).
     step(
         "flash: the CI firmware on a virtual ESP32-C3",
-        cargo().args([
-            "test",
-            "-p",
-            "picow-cli",
-            "--test",
-            "it",
-            "--locked",
-            "--",
-            "--ignored",
-            "flash_fw::",
-        ]),
+        &mut cli_ignored_tests("flash_fw::"),
     )?;
     // Updates over Wi-Fi (issue #17): a second C3 build, picow flash --ota,
     // ESPHome's uploader and esp-idf-defs on a virtual C3.
@@ -105,10 +85,7 @@ pub fn run(args: &[String]) -> Result {
     let zeroconf = crate::tools::zeroconf_python()?;
     step(
         "discovery: serve and virtual boards in network namespaces",
-        cargo()
-            .args(["test", "-p", "picow-cli", "--test", "it", "--locked"])
-            .args(["--", "--ignored", "lan::"])
-            .env("PICOW_ZEROCONF_PYTHON", &zeroconf),
+        cli_ignored_tests("lan::").env("PICOW_ZEROCONF_PYTHON", &zeroconf),
     )?;
     // picow monitor decodes a backtrace against the C3 ELF just built (issue #7).
     let c3_elf = crate::fw::elf_path(crate::fw::Chip::Esp32c3);
@@ -120,10 +97,7 @@ pub fn run(args: &[String]) -> Result {
     }
     step(
         "monitor decodes the firmware ELF",
-        cargo()
-            .args(["test", "-p", "picow-cli", "--locked"])
-            .args(["--test", "it", "--", "--ignored", "monitor_fw_elf::"])
-            .env("PICOW_FW_ELF", &c3_elf),
+        cli_ignored_tests("monitor_fw_elf::").env("PICOW_FW_ELF", &c3_elf),
     )?;
     // picow.exe for Windows and its smoke test under Wine (issue #8).
     crate::windows::ci_steps()?;
@@ -132,6 +106,21 @@ pub fn run(args: &[String]) -> Result {
     crate::docs_check::run()?;
     println!("xtask ci: all steps passed");
     Ok(())
+}
+
+/// The ignored tests of picow-cli's one test binary whose names start with
+/// `module` (they need what an earlier step installed or built).
+pub fn cli_ignored_tests(module: &str) -> std::process::Command {
+    ignored_tests("picow-cli", module)
+}
+
+/// The ignored tests in `krate`'s one test binary (`tests/it`) whose names
+/// start with `module`.
+pub fn ignored_tests(krate: &str, module: &str) -> std::process::Command {
+    let mut c = cargo();
+    c.args(["test", "-p", krate, "--test", "it", "--locked"])
+        .args(["--", "--ignored", module]);
+    c
 }
 
 /// What a run from a fresh clone leaves in `target/` at its peak (measured

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::fw::{self, Chip};
-use crate::{cargo, step, tools, Result};
+use crate::{step, tools, Result};
 
 /// The version of the second C3 image.
 pub const VERSION_B: &str = "0.1.0-ota";
@@ -49,9 +49,7 @@ pub fn test_env() -> Result<Vec<(&'static str, PathBuf)>> {
 pub fn ci_steps() -> Result {
     fw::build_version(Chip::Esp32c3, VERSION_B)?;
     let env = test_env()?;
-    let mut c = cargo();
-    c.args(["test", "-p", "picow-cli", "--test", "it", "--locked"])
-        .args(["--", "--ignored", "flash_ota_fw::"]);
+    let mut c = crate::ci::cli_ignored_tests("flash_ota_fw::");
     for (k, v) in env {
         c.env(k, v);
     }

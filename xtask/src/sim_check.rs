@@ -237,19 +237,7 @@ fn fw_image_check(required: bool) -> Result {
     }
     step(
         "virtual board boots the C3 firmware and greets a loopback server",
-        cargo()
-            .args([
-                "test",
-                "-p",
-                "picow-sim",
-                "--test",
-                "it",
-                "--locked",
-                "--",
-                "--ignored",
-                "fw_image::",
-            ])
-            .env("PICOW_FW_ELF", &elf),
+        crate::ci::ignored_tests("picow-sim", "fw_image::").env("PICOW_FW_ELF", &elf),
     )
 }
 

@@ -336,16 +336,8 @@ impl<W: Write + Send> Observer for Human<W> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::data;
     use super::*;
-    use bytes::Bytes;
-
-    fn data(bytes: &'static [u8], text: &str) -> Event {
-        Event::Data {
-            id: 7,
-            bytes: Bytes::from_static(bytes),
-            text: text.into(),
-        }
-    }
 
     #[test]
     fn human_lines_split_text_and_show_hex() {

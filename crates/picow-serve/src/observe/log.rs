@@ -130,16 +130,8 @@ impl<W: Write + Send> Observer for Log<W> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::data;
     use super::*;
-    use bytes::Bytes;
-
-    fn data(bytes: &'static [u8], text: &str) -> Event {
-        Event::Data {
-            id: 7,
-            bytes: Bytes::from_static(bytes),
-            text: text.into(),
-        }
-    }
 
     #[test]
     fn log_lines_record_direction_and_bytes() {

@@ -187,7 +187,8 @@ mod tests {
     use bytes::Bytes;
     use std::io::Write;
 
-    fn data(bytes: &'static [u8], text: &str) -> Event {
+    /// Data from client 7 (for the observers' tests).
+    pub(super) fn data(bytes: &'static [u8], text: &str) -> Event {
         Event::Data {
             id: 7,
             bytes: Bytes::from_static(bytes),
