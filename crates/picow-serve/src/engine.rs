@@ -30,10 +30,10 @@ const CHANNEL: usize = 512;
 const LIFE_CHANNEL: usize = 4096;
 /// Once stopping: how long clients get to hand over what their sockets
 /// held at the stop (and to take what was queued for them).
-pub const DRAIN: Duration = Duration::from_millis(1200);
+pub const DRAIN: Duration = Duration::from_millis(1000);
 /// Once stopping: when clients still busy are stopped at once. Serve ends
 /// within this, plus writing out its output and log.
-pub const HURRY: Duration = Duration::from_millis(1700);
+pub const HURRY: Duration = Duration::from_millis(1400);
 
 /// Runs serve until its conditions are met, `timeout` elapses, `shutdown`
 /// completes or a [`Control::Quit`] arrives; then stops (below), reports the
