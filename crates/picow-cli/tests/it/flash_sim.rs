@@ -434,19 +434,32 @@ fn thirty_bad_inputs_exit_2_and_leave_the_flash_alone() {
     assert!(board.flash() == before, "a bad input changed the flash");
 }
 
-/// Waits for a JSON event line satisfying `pred` on a child's stdout.
+/// Waits for a JSON event line satisfying `pred` on a child's stdout; on
+/// the end of the stream, panics with the events seen and the child's
+/// stderr (why it ended).
 fn wait_event(
+    child: &mut std::process::Child,
     lines: &mut impl Iterator<Item = std::io::Result<String>>,
     pred: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
+    let mut seen = Vec::new();
     for line in lines {
         let line = line.unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         if pred(&v) {
             return v;
         }
+        seen.push(line);
     }
-    panic!("stream ended before the event");
+    let status = child.wait();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    panic!(
+        "stream ended before the event ({status:?}); events:\n{}\nstderr:\n{err}",
+        seen.join("\n")
+    );
 }
 
 /// Starts a paced full flash, cuts it with the control command `cut` once
@@ -484,7 +497,7 @@ fn interrupted_write_then_rerun_completes(cut: &str, cut_reply: &str, why: &str,
     let child = &mut child.0;
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    wait_event(&mut lines, |e| {
+    wait_event(child, &mut lines, |e| {
         e["event"] == "progress" && e["name"] == "app"
     });
     assert_eq!(board.control(cut), cut_reply);
