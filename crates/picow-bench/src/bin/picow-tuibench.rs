@@ -7,10 +7,12 @@
 //! `picow-tuibench PICOW SECS CLIENTS RATE view|plain SCROLLBACK DIR`
 //!
 //! Prints one line: `result sent=B received=B logged=B frames=N secs=S
-//! cpu=PERCENT rss_kib=K p50_us=U p99_us=U max_us=U samples=N`, where the
-//! delays are from a line's send to the moment the newest line on the
-//! screen (view: at the end of each frame; plain: in each read) was that
-//! one. Talks only to 127.0.0.1.
+//! cpu=PERCENT rss_kib=K p50_us=U p99_us=U max_us=U samples=N`, where a
+//! delay is taken at each frame (view) or read (plain) that shows lines not
+//! shown before: from the send of the OLDEST of them to that moment, the
+//! worst wait of the lines it brought (the newest line's wait, measured
+//! before, understated the delay by up to a frame's worth of lines). Talks
+//! only to 127.0.0.1.
 
 #[cfg(not(unix))]
 fn main() {
@@ -52,6 +54,8 @@ mod unix {
         tail: Vec<u8>,
         /// Delays are taken while the clients send.
         measuring: bool,
+        /// The send time of the newest line shown so far.
+        shown: u128,
     }
 
     fn arg<T: std::str::FromStr>(a: &[String], i: usize, what: &str) -> Result<T, String> {
@@ -61,14 +65,15 @@ mod unix {
     }
 
     /// The newest send time among the lines `text` shows.
-    fn newest(text: &str) -> Option<u128> {
+    /// The send times of the clients' lines in `text`.
+    fn send_times(text: &str) -> Vec<u128> {
         text.lines()
             .filter(|l| l.contains(" s") && l.contains(" t"))
             .filter_map(|l| {
                 l.split(' ')
                     .find_map(|w| w.strip_prefix('t')?.parse::<u128>().ok())
             })
-            .max()
+            .collect()
     }
 
     fn cpu_ticks(pid: u32) -> u64 {
@@ -207,8 +212,17 @@ mod unix {
                     } else {
                         String::from_utf8_lossy(chunk).into_owned()
                     };
-                    if let Some(t) = newest(&text) {
-                        st.delays_us.push((now.saturating_sub(t) / 1000) as u64);
+                    // The lines sent after the newest one shown before are
+                    // new here: the oldest of them waited longest.
+                    let shown = st.shown;
+                    let new: Vec<u128> = send_times(&text)
+                        .into_iter()
+                        .filter(|t| *t > shown)
+                        .collect();
+                    if let (Some(oldest), Some(newest)) = (new.iter().min(), new.iter().max()) {
+                        st.delays_us
+                            .push((now.saturating_sub(*oldest) / 1000) as u64);
+                        st.shown = *newest;
                     }
                 }
             }

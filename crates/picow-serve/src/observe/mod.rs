@@ -58,6 +58,13 @@ impl Threaded {
     /// Moves `inner` to a new thread.
     pub fn new(mut inner: Box<dyn Observer>) -> Threaded {
         let wants_text = inner.wants_text();
+        // Bounded on purpose: at most 64 batches wait for the thread (with
+        // BUDGET bounding their data bytes). When the thread falls that far
+        // behind, the engine waits for it (back-pressure): nothing is
+        // dropped and memory does not grow. The terminal view's observer
+        // only updates its state under a lock (drawing is elsewhere), so it
+        // keeps up; a slow terminal or disk slows serve rather than losing
+        // lines.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(64);
         let pending = Arc::new((Mutex::new(0usize), Condvar::new()));
         let done = pending.clone();
