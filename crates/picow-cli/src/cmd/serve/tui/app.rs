@@ -606,6 +606,31 @@ impl App {
         }
     }
 
+    /// Key presses that came in one burst (already waiting together): a
+    /// paste, when they are only characters and Enters with a character
+    /// after an Enter (Windows consoles have no bracketed paste; a pasted
+    /// block arrives as key presses, its line breaks as Enter). The text,
+    /// with the line breaks kept, for [`App::paste`].
+    pub fn burst_paste(keys: &[KeyEvent]) -> Option<String> {
+        let mut text = String::new();
+        let mut enter_then_char = false;
+        for k in keys {
+            let plain = k.modifiers.difference(KeyModifiers::SHIFT).is_empty();
+            match k.code {
+                KeyCode::Char(c) if plain => {
+                    if text.ends_with('\n') {
+                        enter_then_char = true;
+                    }
+                    text.push(c);
+                }
+                KeyCode::Enter if plain => text.push('\n'),
+                KeyCode::Tab if plain => text.push('\t'),
+                _ => return None,
+            }
+        }
+        enter_then_char.then_some(text)
+    }
+
     fn help_keys(&mut self, key: KeyEvent) {
         let Overlay::Help(top) = self.overlay else {
             return;
@@ -1161,6 +1186,36 @@ pub(crate) mod tests {
         // Stopped by the user: gone from the status.
         st.apply(t(9), &auto(Some(4), Stopped, 1));
         assert!(st.auto.is_none());
+    }
+
+    /// A burst of key presses with a line break inside (a paste on a
+    /// Windows console) is pasted with its newlines; typing is not.
+    #[test]
+    fn a_burst_with_line_breaks_is_a_paste() {
+        let ks = |s: &str| -> Vec<KeyEvent> {
+            s.chars()
+                .map(|c| match c {
+                    '\n' => key(KeyCode::Enter),
+                    c => key(KeyCode::Char(c)),
+                })
+                .collect()
+        };
+        assert_eq!(
+            App::burst_paste(&ks("ab\ncd\n")).as_deref(),
+            Some("ab\ncd\n")
+        );
+        // One line and its Enter, or a lone key: typing, not a paste.
+        assert_eq!(App::burst_paste(&ks("abc\n")), None);
+        assert_eq!(App::burst_paste(&ks("a")), None);
+        let mut with_ctrl = ks("a\nb");
+        with_ctrl.push(ctrl('u'));
+        assert_eq!(App::burst_paste(&with_ctrl), None);
+        // Pasted, the lines stay in the input line; Enter sends them all.
+        let mut a = app();
+        let mut st = ViewState::default();
+        connect(&mut st, 1);
+        a.paste(&App::burst_paste(&ks("ab\ncd")).unwrap());
+        assert_eq!(a.editor.text(), "ab\ncd");
     }
 
     /// /hex and /file go through the same check as typed text: for a board

@@ -38,6 +38,8 @@ use state::{ViewObserver, ViewState};
 
 /// The shortest time between two frames: at most 60 a second.
 pub const FRAME: Duration = Duration::from_micros(16_667);
+/// Key presses closer than this are one burst (a paste, on Windows).
+const PASTE_GAP: Duration = Duration::from_millis(5);
 /// Redrawn at least this often (the `/auto` count, the clock).
 const IDLE_REDRAW: Duration = Duration::from_secs(1);
 
@@ -108,16 +110,48 @@ pub async fn run(
             done = &mut engine => break done,
             _ = wake.notified() => dirty = true,
             Some(ev) = keys.recv() => {
+                // Everything already waiting comes as one burst.
+                let mut burst = vec![ev];
+                while let Ok(ev) = keys.try_recv() {
+                    burst.push(ev);
+                }
+                // On Windows, keys less than PASTE_GAP apart are one burst
+                // (a console pastes far faster than anyone types).
+                if cfg!(windows) {
+                    while let Ok(Some(ev)) = tokio::time::timeout(PASTE_GAP, keys.recv()).await {
+                        burst.push(ev);
+                    }
+                }
                 let ctls = {
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                    match ev {
-                        TermEvent::Key(k) if k.kind != KeyEventKind::Release => app.key(k, &mut st),
-                        TermEvent::Paste(s) => {
-                            app.paste(&s);
-                            Vec::new()
+                    // Windows consoles have no bracketed paste: a pasted
+                    // block is a burst of key presses, its line breaks
+                    // Enter; it goes into the input line with its newlines.
+                    let presses: Vec<_> = burst
+                        .iter()
+                        .filter_map(|e| match e {
+                            TermEvent::Key(k) if k.kind != KeyEventKind::Release => Some(*k),
+                            _ => None,
+                        })
+                        .collect();
+                    let pasted = cfg!(windows)
+                        .then(|| App::burst_paste(&presses))
+                        .flatten();
+                    let mut ctls = Vec::new();
+                    if let Some(text) = pasted {
+                        app.paste(&text);
+                    } else {
+                        for ev in burst {
+                            match ev {
+                                TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                                    ctls.extend(app.key(k, &mut st));
+                                }
+                                TermEvent::Paste(s) => app.paste(&s),
+                                _ => {}
+                            }
                         }
-                        _ => Vec::new(),
                     }
+                    ctls
                 };
                 dirty = true;
                 for c in ctls {
