@@ -223,10 +223,13 @@ impl FirmwareFile {
     /// Reads `path`: an ELF, or an app image (first byte `0xE9`), which is
     /// checked whole (checksum, SHA-256) before anything is sent.
     pub fn load(path: &Path, chip: Option<PicowChip>) -> Result<FirmwareFile, UpdateError> {
-        let bytes = std::fs::read(path).map_err(|e| {
+        // Bounded like a USB flash's --firmware: a device, a FIFO or a huge
+        // file is refused before it is read.
+        let bytes = crate::files::read_limited(path, crate::files::MAX_ELF).map_err(|e| {
             UpdateError::Input(format!(
-                "invalid --firmware {}: cannot read it ({e})",
-                path.display()
+                "invalid --firmware {}: {e}; give the path of a firmware ELF or an app image (at most {} MiB)",
+                path.display(),
+                crate::files::MAX_ELF >> 20
             ))
         })?;
         if bytes.first() == Some(&0xE9) {

@@ -156,6 +156,38 @@ fn firmware_that_is_not_a_bounded_regular_file_is_refused_at_once() {
     }
 }
 
+/// `flash --ota` reads its --firmware with the same bounds, before it
+/// connects to anything (port 1 on loopback: nothing is sent).
+#[test]
+fn ota_firmware_that_is_not_a_bounded_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let huge = dir.path().join("huge.elf");
+    let f = std::fs::File::create(&huge).unwrap();
+    (&f).write_all(b"\x7fELF").unwrap();
+    f.set_len(100 << 20).unwrap(); // sparse: no disk used
+    let cases: [(&Path, &str); 4] = [
+        (Path::new("/dev/zero"), "a character device"),
+        (&fifo, "a FIFO"),
+        (dir.path(), "a directory"),
+        (&huge, "more than"),
+    ];
+    for (path, why) in cases {
+        let mut c = bounded_picow();
+        c.args([
+            "flash",
+            "--ota",
+            "127.0.0.1:1",
+            "--ota-password",
+            "ota-horse-battery",
+            "--firmware",
+        ])
+        .arg(path);
+        exits(&run_bounded(c, 20), 2, &["--firmware", why]);
+    }
+}
+
 #[test]
 fn monitor_elf_that_is_not_a_bounded_regular_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
