@@ -51,6 +51,16 @@ pub(crate) enum Msg {
     Error(picow_i18n::Msg),
 }
 
+impl Msg {
+    /// The client a read, write or close is of.
+    pub(crate) fn client(&self) -> Option<ClientId> {
+        match self {
+            Msg::Data { id, .. } | Msg::Sent { id, .. } | Msg::Closed { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
 /// The block that reads are cut from (see [`read_into_shared`]).
 pub(crate) const SLAB: usize = 1 << 20;
 

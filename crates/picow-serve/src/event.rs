@@ -570,6 +570,13 @@ pub trait Observer: Send {
     fn finish(&mut self) -> io::Result<()> {
         self.flush()
     }
+    /// Called now and then, also when no event comes: an error that
+    /// happened out of sight (an output thread whose write failed after
+    /// the last event) is returned here, and ends serve as it would from
+    /// [`Observer::event`].
+    fn check(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

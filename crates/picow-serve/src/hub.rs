@@ -91,6 +91,14 @@ impl Hub {
         Ok(())
     }
 
+    /// An output's error that no event has brought back yet.
+    pub(crate) fn check_outputs(&mut self) -> io::Result<()> {
+        for o in &mut self.observers {
+            o.check()?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn send(&mut self, target: Target, bytes: &Bytes) -> io::Result<()> {
         match target {
             Target::All => {

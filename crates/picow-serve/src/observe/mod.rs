@@ -176,6 +176,19 @@ impl Observer for Threaded {
         self.send(Job::Flush)
     }
 
+    fn check(&mut self) -> io::Result<()> {
+        // The thread ends by itself only on an error (it is told to end by
+        // closing the channel, in finish).
+        if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+            self.tx = None;
+            return match self.thread.take().map(|t| t.join()) {
+                Some(Ok(Err(e))) => Err(e),
+                _ => Err(io::Error::other("output thread stopped")),
+            };
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.send_batch()?;
         self.tx = None;

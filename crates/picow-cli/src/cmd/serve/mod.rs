@@ -250,6 +250,9 @@ impl Observer for Named {
     fn finish(&mut self) -> io::Result<()> {
         self.inner.finish().map_err(|e| self.name(e))
     }
+    fn check(&mut self) -> io::Result<()> {
+        self.inner.check().map_err(|e| self.name(e))
+    }
 }
 
 /// Plain-line commands from stdin.
