@@ -312,3 +312,47 @@ fn reset_of_a_virtual_board_goes_through_its_control_socket() {
         m.stderr.text()
     );
 }
+
+/// A stop signal while an expectation is pending is a failure (1), never a
+/// pass, and `--json`'s result says `interrupted`; with every expectation
+/// met before the signal there is nothing to fail (issue 11, finding 7).
+#[test]
+fn a_signal_with_an_expectation_pending_exits_1() {
+    for sig in [
+        rustix::process::Signal::INT,
+        rustix::process::Signal::TERM,
+        rustix::process::Signal::HUP,
+    ] {
+        let mut pty = Pty::new();
+        let mut m = Monitor::spawn(
+            &pty.path,
+            &[
+                "--json",
+                "--expect",
+                "first",
+                "--expect",
+                "second",
+                "--timeout",
+                "60s",
+            ],
+        );
+        m.stdout.wait_count("\"connected\"", 1);
+        pty.write(b"first\n");
+        m.stdout.wait_count("first", 1);
+        let pid = rustix::process::Pid::from_child(&m.child);
+        rustix::process::kill_process(pid, sig).unwrap();
+        let st = m.wait();
+        assert_eq!(st.code(), Some(1), "{sig:?}: {}", m.stderr.text());
+        let out = m.stdout.text();
+        let result: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(result["type"], "result", "{sig:?}: {out}");
+        assert_eq!(result["outcome"], "interrupted", "{sig:?}: {out}");
+        assert_eq!(result["met"], 1, "{sig:?}: {out}");
+    }
+    // Nothing pending: a stop is a success.
+    let pty = Pty::new();
+    let m = Monitor::spawn(&pty.path, &["--timeout", "60s"]);
+    m.wait_open();
+    let (st, m) = m.interrupt();
+    assert_eq!(st.code(), Some(0), "{}", m.stderr.text());
+}

@@ -342,6 +342,26 @@ fn logged_in(log: &[u8]) -> HashMap<u16, Vec<u8>> {
 /// client, a prefix of what it sent at least as long as what the kernel had
 /// acknowledged before the signal.
 fn soak_run(clients: usize, flood: Duration, sig: rustix::process::Signal, with_log: bool) {
+    stop_under_flood(clients, flood, Stop::Signal(sig), with_log);
+}
+
+/// How a flooded serve is told to stop.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// A signal after the flood time.
+    Signal(rustix::process::Signal),
+    /// `/quit` on stdin after the flood time.
+    Quit,
+    /// serve's own `--timeout`, the flood time after it listens.
+    Timeout,
+}
+
+/// One run of `clients` flooding serve until `how` stops it, `flood` after
+/// serve listens: serve must end within 2 s of the stop, and (with a log)
+/// the log must hold, for every client, a prefix of what it sent at least
+/// as long as what the kernel had acknowledged before the stop.
+fn stop_under_flood(clients: usize, flood: Duration, how: Stop, with_log: bool) {
+    let sig = how;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.jsonl");
     let port = port_arg();
@@ -350,13 +370,22 @@ fn soak_run(clients: usize, flood: Duration, sig: rustix::process::Signal, with_
     if with_log {
         args.extend(["--log", &log_s]);
     }
+    let timeout_s = format!("{}ms", flood.as_millis());
+    if let Stop::Timeout = how {
+        args.extend(["--timeout", &timeout_s]);
+    }
     let mut cmd = bounded();
     cmd.args(["-q", "serve"])
         .args(&args)
-        .stdin(Stdio::null())
+        .stdin(match how {
+            Stop::Quit => Stdio::piped(),
+            _ => Stdio::null(),
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    let spawned = Instant::now();
     let mut child = Kill(cmd.spawn().unwrap());
+    let mut stdin = child.stdin.take();
     let err = Lines::spawn(child.stderr.take().unwrap());
     let deadline = Instant::now() + PATIENCE;
     let port: u16 = match port.parse().unwrap() {
@@ -417,11 +446,31 @@ fn soak_run(clients: usize, flood: Duration, sig: rustix::process::Signal, with_
             })
         })
         .collect();
-    std::thread::sleep(flood);
+    let signalled = match how {
+        Stop::Signal(_) | Stop::Quit => {
+            std::thread::sleep(flood);
+            Instant::now()
+        }
+        // serve's clock started after the spawn and before it listened:
+        // its stop comes no earlier than this.
+        Stop::Timeout => spawned + flood,
+    };
+    // What the kernel acknowledged before the stop (for --timeout, 300 ms
+    // before the earliest moment serve's clock can end).
+    if let Stop::Timeout = how {
+        let before =
+            (signalled - Duration::from_millis(300)).saturating_duration_since(Instant::now());
+        std::thread::sleep(before);
+    }
     let acked: Vec<u64> = fds.iter().map(|&fd| bytes_acked(fd)).collect();
-    let pid = rustix::process::Pid::from_child(&child);
-    rustix::process::kill_process(pid, sig).unwrap();
-    let signalled = Instant::now();
+    match how {
+        Stop::Signal(sig) => {
+            let pid = rustix::process::Pid::from_child(&child);
+            rustix::process::kill_process(pid, sig).unwrap();
+        }
+        Stop::Quit => stdin.as_mut().unwrap().write_all(b"/quit\n").unwrap(),
+        Stop::Timeout => {}
+    }
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -502,6 +551,11 @@ fn shutdown_soak_200_flooding_clients_and_a_signal_at_random_moments() {
     }
     // Without a log, too: 20 flooding clients do not keep serve running.
     soak_run(20, Duration::from_millis(300), Signal::INT, false);
+    // `/quit` and `--timeout` stop a flooded serve as a signal does (issue
+    // 11: "SIGINT, SIGTERM, SIGHUP, `/quit` and `--timeout` end serve
+    // within 2 s"); in this test, so that two floods never share the cores.
+    stop_under_flood(200, Duration::from_millis(700), Stop::Quit, true);
+    stop_under_flood(200, Duration::from_millis(1500), Stop::Timeout, true);
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub fn picow() -> Command {
         .env_remove("PICOW_FIRMWARE")
         .env_remove("PICOW_OTA_PASSWORD")
         .env("PICOW_CONFIG_DIR", config_dir())
+        // Installed firmware and the view's history are the test's own,
+        // not what `cargo xtask fw build` installed on this machine (a
+        // test that puts its ELF in a clone must find that one).
+        .env("XDG_DATA_HOME", data_dir())
         .env_remove("PICOW_DEBUG")
         // Tests never advertise on the machine's network (those that test
         // discovery make their own, in network namespaces).
@@ -40,6 +44,13 @@ pub fn picow() -> Command {
 pub fn config_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("picow-config-{}", std::process::id()))
+}
+
+/// The data directory every picow of this test process uses (empty unless
+/// a test puts something there).
+pub fn data_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("picow-data-{}", std::process::id()))
 }
 
 /// Runs `picow ARGS` to the end (stdin closed) and returns its output.
