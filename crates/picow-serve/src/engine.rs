@@ -44,8 +44,8 @@ pub const HURRY: Duration = Duration::from_millis(1400);
 /// Stopping: no new connection is accepted (those already in the backlog
 /// are taken); every client reads what its socket holds at that moment and
 /// hands it over, takes what was queued for it (up to 1 s), and is closed.
-/// After [`DRAIN`] every client still busy is stopped at once, and after
-/// [`HURRY`] the engine ends whatever the clients do; a [`Control::Quit`]
+/// After `DRAIN` (1 s) every client still busy is stopped at once, and after
+/// `HURRY` (1.4 s) the engine ends whatever the clients do; a [`Control::Quit`]
 /// while stopping (a second Ctrl-C) stops them at once. What was left unread
 /// is in [`Summary::cut_off`].
 ///

@@ -171,7 +171,7 @@ fn open_pty() -> io::Result<Pty> {
 }
 
 /// How often the board looks for exclusive mode left behind by a tool that
-/// was killed (see [`Pty::release_stale_exclusive`]).
+/// was killed (see `Pty::release_stale_exclusive`).
 pub const STALE_EXCLUSIVE_CHECK: Duration = Duration::from_millis(250);
 
 #[cfg(target_os = "linux")]
