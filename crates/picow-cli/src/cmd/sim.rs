@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::GlobalArgs;
-use crate::exit::{Exit, HumanError, UsageError};
+use crate::exit::{Exit, UsageError};
 
 /// The chips the virtual board emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,6 +106,7 @@ mod unix {
     use serde_json::json;
 
     use super::*;
+    use crate::exit::HumanError;
 
     struct Setup {
         opts: SimOptions,
