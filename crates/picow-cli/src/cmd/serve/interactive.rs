@@ -169,6 +169,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "uses /dev/zero, which Windows does not have")]
     fn selection_hex_file_auto() {
         let mut s = Session::new(LineEnding::None);
         s.command("/select #2").unwrap();

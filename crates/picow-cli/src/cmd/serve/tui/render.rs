@@ -830,6 +830,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "insta finds no snapshot file under Wine (a Linux path); the snapshots are checked on Linux"
+    )]
     fn main_screen_80x24() {
         let mut a = app();
         let st = session();
@@ -838,6 +842,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "insta finds no snapshot file under Wine (a Linux path); the snapshots are checked on Linux"
+    )]
     fn main_screen_in_chinese_80x24_and_160x45() {
         picow_i18n::with_lang(picow_i18n::Lang::ZhCn, || {
             let mut a = app();
@@ -851,6 +859,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "insta finds no snapshot file under Wine (a Linux path); the snapshots are checked on Linux"
+    )]
     fn main_screen_160x45() {
         let mut a = app();
         let st = session();
@@ -859,6 +871,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "insta finds no snapshot file under Wine (a Linux path); the snapshots are checked on Linux"
+    )]
     fn hex_text_no_wrap_saving_160x45() {
         let mut a = app();
         let mut st = session();
@@ -902,6 +918,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "insta finds no snapshot file under Wine (a Linux path); the snapshots are checked on Linux"
+    )]
     fn help_and_quit_overlays_80x24() {
         let mut a = app();
         let mut st = session();
@@ -919,6 +939,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "insta finds no snapshot file under Wine (a Linux path); the snapshots are checked on Linux"
+    )]
     fn waiting_for_a_board_100x30() {
         let mut a = app();
         let mut st = ViewState::default();
