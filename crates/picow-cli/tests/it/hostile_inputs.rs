@@ -128,22 +128,29 @@ fn image_config(dir: &Path) -> DeviceConfig {
     DeviceConfig::decode(&img[0x3F0000..0x3F1000]).unwrap()
 }
 
-#[test]
-fn firmware_that_is_not_a_bounded_regular_file_is_refused_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
+/// Files that are not a bounded regular file, made in `dir`, with the
+/// reason the refusal names: a device, a FIFO, a directory and a sparse
+/// 100 MiB ELF.
+fn unbounded_firmware_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    let fifo = dir.join("fifo");
     mkfifo(&fifo);
-    let huge = dir.path().join("huge.elf");
+    let huge = dir.join("huge.elf");
     let f = std::fs::File::create(&huge).unwrap();
     (&f).write_all(b"\x7fELF").unwrap();
     f.set_len(100 << 20).unwrap(); // sparse: no disk used
-    let cases: [(&Path, &str); 4] = [
-        (Path::new("/dev/zero"), "a character device"),
-        (&fifo, "a FIFO"),
-        (dir.path(), "a directory"),
-        (&huge, "more than"),
-    ];
-    for (path, why) in cases {
+    vec![
+        ("/dev/zero".into(), "a character device"),
+        (fifo, "a FIFO"),
+        (dir.to_path_buf(), "a directory"),
+        (huge, "more than"),
+    ]
+}
+
+#[test]
+fn firmware_that_is_not_a_bounded_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, why) in unbounded_firmware_files(dir.path()) {
+        let path = path.as_path();
         let mut c = save_image(dir.path(), &["--wifi", WIFI, "--firmware"]);
         c.arg(path);
         let out = run_bounded(c, 20);
@@ -161,19 +168,8 @@ fn firmware_that_is_not_a_bounded_regular_file_is_refused_at_once() {
 #[test]
 fn ota_firmware_that_is_not_a_bounded_regular_file_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
-    mkfifo(&fifo);
-    let huge = dir.path().join("huge.elf");
-    let f = std::fs::File::create(&huge).unwrap();
-    (&f).write_all(b"\x7fELF").unwrap();
-    f.set_len(100 << 20).unwrap(); // sparse: no disk used
-    let cases: [(&Path, &str); 4] = [
-        (Path::new("/dev/zero"), "a character device"),
-        (&fifo, "a FIFO"),
-        (dir.path(), "a directory"),
-        (&huge, "more than"),
-    ];
-    for (path, why) in cases {
+    for (path, why) in unbounded_firmware_files(dir.path()) {
+        let path = path.as_path();
         let mut c = bounded_picow();
         c.args([
             "flash",
