@@ -58,11 +58,11 @@ pub async fn start(
         Some(path) => match super::tui::store::Config::load(&path) {
             Ok(c) => c.macros,
             Err(e) => {
-                let line = format!("the page has no quick sends: {e}");
+                let line = picow_i18n::msg!("web-no-quick-sends", reason = e.to_string());
                 if quiet {
-                    say(&line);
+                    say(&line.localized());
                 } else {
-                    let _ = ctl.try_send(Control::Notice(line.into()));
+                    let _ = ctl.try_send(Control::Notice(line));
                 }
                 Vec::new()
             }
@@ -88,30 +88,32 @@ pub async fn start(
     let (bridge, observer) = picow_web::bridge(ctl.clone(), opts);
     for (i, url) in urls.iter().enumerate() {
         let line = if i == 0 {
-            format!("web page: {url} (open it in a browser)")
+            picow_i18n::msg!("web-page", url = url.to_string())
         } else {
-            format!("web page on the LAN: {url}")
+            picow_i18n::msg!("web-page-lan", url = url.to_string())
         };
         if quiet {
-            say(&line);
+            say(&line.localized());
         } else {
             // Taken by the engine right after `listening`.
-            let _ = ctl.try_send(Control::Notice(line.into()));
+            let _ = ctl.try_send(Control::Notice(line));
         }
     }
     if server.access().token().is_some() {
-        let note = "the page is reachable from other computers: anyone with the address above (it holds the token) can use it";
+        let note = picow_i18n::msg!("web-page-reachable");
         if quiet {
-            say(note);
+            say(&note.localized());
         } else {
-            let _ = ctl.try_send(Control::Notice(note.into()));
+            let _ = ctl.try_send(Control::Notice(note));
         }
     }
     if args.open {
         if let Some(url) = urls.first() {
             if let Err(e) = webbrowser::open(url) {
-                say(&format!(
-                    "picow serve: could not open a browser ({e}): open {url} yourself"
+                say(&picow_i18n::tr!(
+                    "web-no-browser",
+                    error = e.to_string(),
+                    url = url.to_string()
                 ));
             }
         }
