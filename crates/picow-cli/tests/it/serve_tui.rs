@@ -416,6 +416,65 @@ fn a_person_at_the_keyboard() {
     assert!(s.contains("[exit 0]"), "{s}");
 }
 
+/// The client-list column of a screen: what is left of the first `│` on
+/// each row.
+fn list_column(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| l.split('│').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+#[ignore = "needs tmux; cargo xtask ci runs it"]
+fn the_client_list_scrolls_to_the_selected_board() {
+    // 16 boards do not fit in a 16-row window: the list scrolls with the
+    // selection, both ways.
+    let t = Tmux::start(
+        &["serve", "--bind", "127.0.0.1", "--port", "0"],
+        &[],
+        100,
+        16,
+    );
+    let port = t.port();
+    let mut boards = Vec::new();
+    for i in 1..=16 {
+        boards.push(Board::connect(port, &format!("b{i:02}")));
+        t.wait_text(&format!("#{i} is a PicoW named b{i:02}"));
+    }
+    let s = t.wait_text("Clients: 16 live");
+    assert!(
+        !list_column(&s).contains("#16 b16"),
+        "the last board should be below the list's end at first:\n{s}"
+    );
+    for _ in 0..16 {
+        t.keys(&["Tab"]);
+    }
+    let s = t.wait_text("to #16 b16");
+    let list = list_column(&s);
+    assert!(
+        list.lines().any(|l| l.starts_with("▶ #16 b16")),
+        "the selected last board is on screen:\n{s}"
+    );
+    assert!(
+        !list.contains("#1 b01"),
+        "the list scrolled past the first board:\n{s}"
+    );
+    // Back to the first with Shift-Tab: the top is shown again.
+    for _ in 0..15 {
+        t.keys(&["BTab"]);
+    }
+    let s = t.wait_text("to #1 b01");
+    let list = list_column(&s);
+    assert!(
+        list.lines().any(|l| l.starts_with("▶ #1 b01")),
+        "the selected first board is on screen again:\n{s}"
+    );
+    assert!(!list.contains("#16 b16"), "{s}");
+    drop(boards);
+}
+
 #[test]
 #[ignore = "needs tmux; cargo xtask ci runs it"]
 fn gbk_is_shown_and_sent() {
