@@ -349,3 +349,73 @@ fn the_terminal_views_macros_reach_the_page() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(unix)]
+#[test]
+fn open_starts_the_browser_with_the_page_address() {
+    // `$BROWSER` is what the webbrowser crate runs on Linux: a script that
+    // writes down what it was asked to open stands in for a browser.
+    let dir = std::env::temp_dir().join(format!("picow-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opened = dir.join("opened");
+    let browser = dir.join("browser");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Kill(
+        picow()
+            .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args(["--web", "127.0.0.1:0", "--open", "--timeout", "3s"])
+            .env("BROWSER", &browser)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let rx = lines(&mut child);
+    let url = url_in(&until_line(&rx, "web page:"));
+    assert_eq!(wait_exit(&mut child, 20), Some(0));
+    let got = std::fs::read_to_string(&opened).expect("--open ran $BROWSER");
+    assert_eq!(got.trim(), url, "--open opens the address it printed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_address_lines_follow_the_language_and_json_stays_english() {
+    let run = |json: bool| {
+        let mut c = picow();
+        if json {
+            c.arg("--json");
+        }
+        let out = c
+            .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args(["--web", "127.0.0.1:0", "--timeout", "1s"])
+            .env("LC_ALL", "zh_CN.UTF-8")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = run(false);
+    assert!(
+        plain
+            .lines()
+            .any(|l| l.starts_with("网页：http://127.0.0.1:")),
+        "{plain}"
+    );
+    let json = run(true);
+    let notice = json
+        .lines()
+        .find(|l| l.contains("\"notice\"") && l.contains("http://"))
+        .unwrap_or_else(|| panic!("{json}"));
+    assert!(
+        notice.contains("\"message\":\"web page: http://127.0.0.1:"),
+        "{notice}"
+    );
+}
