@@ -29,6 +29,8 @@ pub struct Client {
     pub name: Option<String>,
     /// It greeted like a PicoW.
     pub picow: bool,
+    /// The firmware version its board's OTA listener reported, if any.
+    pub version: Option<String>,
     /// Its hardware address, when the system knows it (LAN peers).
     pub mac: Option<String>,
     /// Bytes received (since the last counter reset).
@@ -232,6 +234,7 @@ impl Clients {
             peer,
             name: None,
             picow: false,
+            version: None,
             mac,
             bytes_in: 0,
             bytes_out: 0,
@@ -263,6 +266,13 @@ impl Clients {
             g.name.as_deref() != Some(&name) || Some(g.id) == keep || Some(g.id) == also
         });
         followed
+    }
+
+    /// What a client's board runs (its [`Event::Firmware`](crate::Event::Firmware)).
+    pub fn firmware(&mut self, id: u64, version: &str) {
+        if let Some(c) = self.live_mut(id) {
+            c.version = Some(version.to_owned());
+        }
     }
 
     /// Bytes received from a client.

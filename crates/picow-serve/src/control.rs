@@ -72,6 +72,19 @@ pub enum Control {
     /// typed, so that each front end shows it in its user's language and
     /// JSON in English; text as it is with `.into()`.
     Notice(picow_i18n::Msg),
+    /// Update a PicoW's board over Wi-Fi (`/update ID [FILE]`): the hub
+    /// checks that the client is a connected PicoW (else an error event)
+    /// and reports an [`Event::Update`](crate::Event::Update) `started`, which the front end's
+    /// updater acts on.
+    Update {
+        /// The client.
+        id: ClientId,
+        /// The firmware (ELF or app image); `None`: the default one.
+        firmware: Option<std::path::PathBuf>,
+    },
+    /// An event from a front end's helper that runs beside the engine (what
+    /// a board's OTA listener said, how an update goes), reported as it is.
+    Report(Box<crate::Event>),
     /// Close everything and stop; while serve is stopping, stop at once
     /// (a second Ctrl-C), without reading what the clients' sockets hold.
     Quit,

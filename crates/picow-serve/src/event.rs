@@ -17,8 +17,8 @@ use crate::text;
 
 /// The version of the event schema, in the `listening` event: it grows
 /// when events or fields are added; a field is never removed or renamed.
-/// Version 3 added `auto`.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Version 3 added `auto`; version 4 added `firmware` and `update`.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A client's short id: `#1`, `#2`, ...
 pub type ClientId = u64;
@@ -299,6 +299,23 @@ pub enum AutoState {
     Stopped,
 }
 
+/// Where an update over Wi-Fi of a client's board is (the `state` of
+/// [`Event::Update`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateState {
+    /// It starts (`/update`, or `--update` for a board with another image).
+    Started,
+    /// The image was sent and verified; the board reboots into it.
+    Uploaded,
+    /// The board came back with the new image.
+    Done,
+    /// The board already runs this image: nothing was sent.
+    Unchanged,
+    /// Refused or failed; the board still runs its previous image.
+    Failed,
+}
+
 /// The last text received from a client, in the timeout report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Seen {
@@ -343,6 +360,33 @@ pub enum Event {
         id: ClientId,
         /// The board name, when it sent one.
         name: Option<String>,
+    },
+    /// What a PicoW's board runs, as its OTA listener answered a query
+    /// (after its greeting; nothing when it does not answer).
+    Firmware {
+        /// The client.
+        id: ClientId,
+        /// The app version from the image's descriptor.
+        version: String,
+        /// The project name from the descriptor (`picow-fw`).
+        project: String,
+        /// The running OTA slot (`0` for `ota_0`), if any.
+        slot: Option<u8>,
+        /// The chip the image is for (`esp32c3`, ...).
+        chip: String,
+    },
+    /// An update over Wi-Fi of a client's board (`/update`, `--update`).
+    Update {
+        /// The client it was started for.
+        id: ClientId,
+        /// Where it is.
+        state: UpdateState,
+        /// The firmware file, when known (`null` until the default is found).
+        firmware: Option<String>,
+        /// The version the board runs after it (`done`, `unchanged`).
+        version: Option<String>,
+        /// Why it failed (`failed`; English).
+        error: Option<String>,
     },
     /// A connection was refused.
     Refused {
@@ -459,6 +503,8 @@ impl Event {
             Event::Listening { .. } => "listening",
             Event::Connected { .. } => "connected",
             Event::Picow { .. } => "picow",
+            Event::Firmware { .. } => "firmware",
+            Event::Update { .. } => "update",
             Event::Refused { .. } => "refused",
             Event::Data { .. } => "data",
             Event::Sent { .. } => "sent",
@@ -633,6 +679,42 @@ mod tests {
             Reason::Idle(Duration::from_secs(120)).to_string(),
             "idle for 2m (--udp-idle)"
         );
+    }
+
+    /// The `firmware` and `update` events' JSON form (a contract:
+    /// `docs/spec-events.md`).
+    #[test]
+    fn firmware_and_update_events_in_json() {
+        let at = SystemTime::UNIX_EPOCH;
+        let json = |e: &Event| serde_json::to_string(&Stamped { at, event: e }).unwrap();
+        assert_eq!(
+            json(&Event::Firmware {
+                id: 2,
+                version: "0.2.0".into(),
+                project: "picow-fw".into(),
+                slot: None,
+                chip: "esp32s3".into(),
+            }),
+            r#"{"event":"firmware","t":"1970-01-01T00:00:00.000Z","id":2,"version":"0.2.0","project":"picow-fw","slot":null,"chip":"esp32s3"}"#
+        );
+        assert_eq!(
+            json(&Event::Update {
+                id: 1,
+                state: UpdateState::Failed,
+                firmware: None,
+                version: None,
+                error: Some("#1: refused".into()),
+            }),
+            r##"{"event":"update","t":"1970-01-01T00:00:00.000Z","id":1,"state":"failed","firmware":null,"version":null,"error":"#1: refused"}"##
+        );
+        for (s, w) in [
+            (UpdateState::Started, "started"),
+            (UpdateState::Uploaded, "uploaded"),
+            (UpdateState::Done, "done"),
+            (UpdateState::Unchanged, "unchanged"),
+        ] {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{w}\""));
+        }
     }
 
     /// Notices and errors carry a typed message: English in JSON whatever

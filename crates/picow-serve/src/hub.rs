@@ -345,6 +345,23 @@ impl Hub {
                 self.auto = Some(a);
             }
             Control::Notice(n) => self.emit(&Event::notice(n))?,
+            Control::Update { id, firmware } => match self.clients.get(&id) {
+                None => self.emit(&Event::error(picow_i18n::msg!(
+                    "serve-no-client-id",
+                    id = id
+                )))?,
+                Some(c) if !matches!(c.kind, Kind::Picow(_)) => self.emit(&Event::error(
+                    picow_i18n::msg!("serve-update-not-picow", id = id),
+                ))?,
+                Some(_) => self.emit(&Event::Update {
+                    id,
+                    state: crate::event::UpdateState::Started,
+                    firmware: firmware.map(|p| p.display().to_string()),
+                    version: None,
+                    error: None,
+                })?,
+            },
+            Control::Report(e) => self.emit(&e)?,
             Control::Quit => return Ok(true),
         }
         Ok(false)

@@ -64,6 +64,8 @@ mod udp;
 
 pub use control::{Config, Control, Listener, Outcome, Target};
 pub use engine::run;
-pub use event::{AutoState, ClientId, ClientInfo, Event, Kind, LanAddr, Observer, Reason, Summary};
+pub use event::{
+    AutoState, ClientId, ClientInfo, Event, Kind, LanAddr, Observer, Reason, Summary, UpdateState,
+};
 pub use listen::{bind, lan_addresses, BindError};
 pub use picow_protocol::Transport;

@@ -338,6 +338,13 @@ function handle(e) {
       renderTargets();
       break;
     }
+    case 'firmware': {
+      // What the board runs: shown next to its name in the client list.
+      if (state.snapshot) break;
+      client(e.id).version = e.version;
+      renderClients(true);
+      break;
+    }
     case 'data':
     case 'sent': {
       const incoming = e.event === 'data';
@@ -573,7 +580,7 @@ function renderClients(now) {
 }
 
 function kindText(c) {
-  if (c.kind === 'picow') return c.name ? c.name : t('kind.picow');
+  if (c.kind === 'picow') return (c.name ? c.name : t('kind.picow')) + (c.version ? ` ${c.version}` : '');
   if (c.kind === 'other') return t('kind.other');
   return t('kind.unknown');
 }

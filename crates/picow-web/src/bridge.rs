@@ -421,6 +421,8 @@ impl State {
             Event::Refused { .. }
             | Event::Expect { .. }
             | Event::Notice { .. }
+            | Event::Firmware { .. }
+            | Event::Update { .. }
             | Event::Error { .. } => {}
             // A tick of the engine's /auto: nothing for the history.
             Event::Auto { .. } => return,

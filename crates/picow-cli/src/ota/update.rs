@@ -540,6 +540,43 @@ fn ask(
     })
 }
 
+/// Asks a board what it runs, as the first step of an update does (the
+/// same password rules; the query also confirms an image on trial):
+/// `Some` for a picow board, `None` for an ESPHome device (no query);
+/// and the board's MAC, if it said it.
+/// Nothing is sent but the query; it ends within the connection's
+/// timeouts.
+pub fn query(
+    board: &BoardAddr,
+    password: Option<OtaPassword>,
+) -> Result<(Option<QueryInfo>, Option<String>), UpdateError> {
+    let req = Request {
+        board: board.clone(),
+        what: What::Firmware(Vec::new()),
+        password,
+        force: false,
+        wait_back: Duration::ZERO,
+        no_compress: true,
+    };
+    let mut traffic = Traffic::default();
+    let a = ask(&req, &mut traffic, &mut |_| {})?;
+    Ok((a.info, a.mac.as_ref().map(mac_text)))
+}
+
+/// Whether the board (as `running` says) already runs `fw`: the same ELF
+/// (its SHA-256, which the app descriptor records) or the same app image.
+pub fn runs(fw: &FirmwareFile, running: &QueryInfo) -> bool {
+    match fw {
+        FirmwareFile::Elf(_) => fw
+            .elf_sha256()
+            .is_some_and(|e| e == running.elf_sha256 && e != [0; 32]),
+        FirmwareFile::Image { info, .. } => {
+            info.sha256 == running.sha256
+                || (info.elf_sha256 != [0; 32] && info.elf_sha256 == running.elf_sha256)
+        }
+    }
+}
+
 /// Runs one update. `events` sees each step.
 pub fn run(req: &Request, events: &mut dyn FnMut(&Step)) -> Result<Done, UpdateError> {
     let resolved;

@@ -41,6 +41,12 @@ pub struct Sim {
 impl Sim {
     /// Starts a board whose flash is `flash` (4 MB).
     pub fn start(flash: &[u8]) -> Sim {
+        Sim::start_with_ota_port(flash, 0)
+    }
+
+    /// [`Sim::start`] with its OTA listener on `ota_port` (0: a free one).
+    pub fn start_with_ota_port(flash: &[u8], ota_port: u16) -> Sim {
+        let ota_port = ota_port.to_string();
         let dir = tempfile::tempdir().unwrap();
         let flash_file = dir.path().join("flash.bin");
         std::fs::write(&flash_file, flash).unwrap();
@@ -54,7 +60,7 @@ impl Sim {
                 "esp32c3",
                 "--boot",
                 "--ota-port",
-                "0",
+                &ota_port,
             ])
             .args(["--wifi", WIFI, "--mac", "7c:df:a1:c3:00:77"])
             .arg("--flash")
@@ -144,8 +150,19 @@ pub fn settings(server_port: u16) -> DeviceConfig {
 
 /// A 4 MB C3 flash as `picow flash` over USB leaves it, app version 1.0.0.
 fn usb_flashed() -> Vec<u8> {
+    usb_flashed_for(9)
+}
+
+/// [`usb_flashed`], the board's server on 127.0.0.1:`server_port`.
+pub fn usb_flashed_for(server_port: u16) -> Vec<u8> {
     let mut f = Flash::in_memory(4 << 20);
-    write_picow(&mut f, Chip::Esp32c3, "picow-fw", Some(&settings(9))).unwrap();
+    write_picow(
+        &mut f,
+        Chip::Esp32c3,
+        "picow-fw",
+        Some(&settings(server_port)),
+    )
+    .unwrap();
     f.erase(0x10000, 0x1000).unwrap();
     f.program(0x10000, &app_image(Chip::Esp32c3, "picow-fw", "1.0.0"))
         .unwrap();

@@ -25,6 +25,7 @@ mod monitor_stream;
 mod monitor_term;
 mod serve_cli;
 mod serve_hostile;
+mod serve_ota;
 mod serve_tui;
 mod serve_web;
 mod sim;

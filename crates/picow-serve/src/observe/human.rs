@@ -218,6 +218,11 @@ impl<W: Write + Send> Observer for Human<W> {
                 )?,
                 None => writeln!(o, "{}", tr!("serve-picow", time = t.as_str(), id = *id))?,
             },
+            Event::Firmware { .. } | Event::Update { .. } => {
+                if let Some(l) = ota_line(event) {
+                    writeln!(o, "{t} {l}")?;
+                }
+            }
             Event::Refused { peer, reason } => writeln!(
                 o,
                 "{}",
@@ -332,6 +337,71 @@ impl<W: Write + Send> Observer for Human<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// The line for people (without the time) of a [`Event::Firmware`] or an
+/// [`Event::Update`], in the user's language; `None` for other events.
+/// The terminal view shows the same.
+pub fn ota_line(event: &Event) -> Option<String> {
+    use crate::event::UpdateState;
+    Some(match event {
+        Event::Firmware {
+            id,
+            version,
+            project,
+            slot,
+            chip,
+        } => {
+            let project = if project.is_empty() {
+                "?"
+            } else {
+                project.as_str()
+            };
+            match slot {
+                Some(s) => tr!(
+                    "serve-firmware-slot",
+                    id = *id,
+                    project = project,
+                    version = version.as_str(),
+                    slot = *s,
+                    chip = chip.as_str()
+                ),
+                None => tr!(
+                    "serve-firmware",
+                    id = *id,
+                    project = project,
+                    version = version.as_str(),
+                    chip = chip.as_str()
+                ),
+            }
+        }
+        Event::Update {
+            id,
+            state,
+            firmware,
+            version,
+            error,
+        } => {
+            let version = version.as_deref().unwrap_or("?");
+            match state {
+                UpdateState::Started => match firmware {
+                    Some(f) => tr!("serve-update-started", id = *id, firmware = f.as_str()),
+                    None => tr!("serve-update-started-default", id = *id),
+                },
+                UpdateState::Uploaded => tr!("serve-update-uploaded", id = *id),
+                UpdateState::Done => tr!("serve-update-done", id = *id, version = version),
+                UpdateState::Unchanged => {
+                    tr!("serve-update-unchanged", id = *id, version = version)
+                }
+                UpdateState::Failed => tr!(
+                    "serve-update-failed",
+                    id = *id,
+                    error = error.as_deref().unwrap_or("?")
+                ),
+            }
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod human;
 mod json;
 mod log;
 
-pub use human::{data_lines, summary_line, Human};
+pub use human::{data_lines, ota_line, summary_line, Human};
 pub use json::Json;
 pub use log::Log;
 

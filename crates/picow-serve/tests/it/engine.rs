@@ -580,3 +580,70 @@ async fn auto_to_all_waits_for_a_client_without_counting() {
     let (_, rest) = server.stop().await;
     assert!(!rest.iter().any(|e| matches!(e, Event::Auto { .. })));
 }
+
+/// `/update ID`: the hub starts it only for a connected PicoW (an `update`
+/// event `started` for the front end's updater), and says why not
+/// otherwise; a helper's report comes out as it is.
+#[tokio::test]
+async fn update_is_started_only_for_a_connected_picow() {
+    use picow_serve::UpdateState;
+    let mut server = Server::start(Config::default()).await;
+    let mut board = TcpStream::connect(server.addr).await.unwrap();
+    board.write_all(b"Hello WalnutPi! (desk)").await.unwrap();
+    server
+        .wait_for(|e| matches!(e, Event::Picow { id: 1, .. }).then_some(()))
+        .await;
+    let mut other = TcpStream::connect(server.addr).await.unwrap();
+    other.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    server
+        .wait_for(|e| matches!(e, Event::Data { id: 2, .. }).then_some(()))
+        .await;
+    let ctl = server.control.clone();
+    let error = |e: &Event| match e {
+        Event::Error { message } => Some(message.to_string()),
+        _ => None,
+    };
+    for (id, want) in [(9, "no client #9"), (2, "#2 is not a PicoW")] {
+        ctl.send(Control::Update { id, firmware: None })
+            .await
+            .unwrap();
+        let m = server.wait_for(error).await;
+        assert!(m.contains(want), "{m}");
+    }
+    ctl.send(Control::Update {
+        id: 1,
+        firmware: Some("fw.elf".into()),
+    })
+    .await
+    .unwrap();
+    let started = server
+        .wait_for(|e| match e {
+            Event::Update {
+                id,
+                state,
+                firmware,
+                ..
+            } => Some((*id, *state, firmware.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(started, (1, UpdateState::Started, Some("fw.elf".into())));
+    ctl.send(Control::Report(Box::new(Event::Firmware {
+        id: 1,
+        version: "0.2.0".into(),
+        project: "picow-fw".into(),
+        slot: Some(1),
+        chip: "esp32c3".into(),
+    })))
+    .await
+    .unwrap();
+    let v = server
+        .wait_for(|e| match e {
+            Event::Firmware { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(v, "0.2.0");
+    drop((board, other));
+    server.stop().await;
+}

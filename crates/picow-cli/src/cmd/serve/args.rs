@@ -104,6 +104,21 @@ pub struct ServeArgs {
     /// --server HOST:PORT. Also PICOW_NO_ADVERTISE=1.
     #[arg(long, env = "PICOW_NO_ADVERTISE", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_advertise: bool,
+    /// The port of the boards' OTA listeners, where serve asks a PicoW what firmware it runs and sends /update and --update
+    #[arg(long, value_name = "PORT", default_value_t = picow_protocol::ota::wire::PORT,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub ota_port: u16,
+    /// The boards' OTA password (else PICOW_OTA_PASSWORD, else the one picow keeps for each board's MAC)
+    #[arg(
+        long,
+        env = "PICOW_OTA_PASSWORD",
+        value_name = "PASS",
+        hide_env_values = true
+    )]
+    pub ota_password: Option<String>,
+    /// Update every PicoW that connects running another image than FIRMWARE (an ELF or app image) over Wi-Fi, once per board
+    #[arg(long, value_name = "FIRMWARE")]
+    pub update: Option<PathBuf>,
 }
 
 const AFTER_HELP: &str = "\

@@ -117,11 +117,32 @@ impl Session {
                     Bytes::from(bytes),
                 ))))
             }
+            "update" => update(rest),
             "quit" | "exit" | "q" => Ok(Control::Quit),
             "help" | "h" | "?" => Ok(Control::Notice(help())),
             other => Err(msg!("serve-cmd-unknown", name = other, help = help())),
         }
     }
+}
+
+/// `/update ID [FIRMWARE]`: the id is checked here, the FIRMWARE file too
+/// (it must be a regular file); whether the client is a PicoW, by the hub.
+fn update(rest: &str) -> Result<Control, Msg> {
+    let (id, file) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if id.is_empty() {
+        return Err(msg!("serve-cmd-update-needs"));
+    }
+    let id = client_id(id)?;
+    let file = file.trim();
+    let firmware = if file.is_empty() {
+        None
+    } else {
+        let path = std::path::PathBuf::from(file);
+        crate::files::open_regular(&path, crate::files::MAX_ELF)
+            .map_err(|e| msg!("serve-cmd-update-file", path = file, reason = e.msg()))?;
+        Some(path)
+    };
+    Ok(Control::Update { id, firmware })
 }
 
 /// `3` or `#3`, or what is wrong.
@@ -235,7 +256,8 @@ mod tests {
         assert_eq!(
             notice(s.command("/help").unwrap()).to_string(),
             "commands: /list, /select ID|all, /disconnect ID, /hex BYTES, /file PATH, \
-             /ending none|lf|cr|crlf, /auto DUR TEXT, /auto stop, /quit; other lines are sent \
+             /ending none|lf|cr|crlf, /auto DUR TEXT, /auto stop, /update ID [FIRMWARE], /quit; other \
+             lines are sent \
              as text (start a line with // to send one beginning with /)"
         );
         let zh = |line: &str| s_err(line).in_lang(Lang::ZhCn);

@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod interactive;
+pub mod ota;
 pub mod tui;
 pub mod web;
 
@@ -80,6 +81,8 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         && io::stdin().is_terminal()
         && io::stdout().is_terminal();
     let advertiser = advertise(&args, &listener, ctl_tx.clone());
+    let (updater, failures) = ota::Updater::new(ota_settings(&args)?, ctl_tx.clone());
+    observers.push(Box::new(output::Threaded::new(Box::new(updater))));
     if use_tui {
         let zone = picow_values::time::Zone::from_utc_flag(global.utc);
         let exit = tui::run(
@@ -87,7 +90,7 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         )
         .await;
         stop_advertising(advertiser).await;
-        return exit;
+        return exit.map(|e| with_updates(e, &failures));
     }
     let web = match args.web {
         Some(addr) => {
@@ -124,7 +127,40 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> color_eyre::Result<Exit>
         web.stop().await;
     }
     stop_advertising(advertiser).await;
-    Ok(exit_code(outcome?))
+    Ok(with_updates(exit_code(outcome?), &failures))
+}
+
+/// `--ota-port`, `--ota-password` and `--update`, checked before serve
+/// starts (exit 2 for a bad one).
+fn ota_settings(args: &ServeArgs) -> Result<ota::Settings, UsageError> {
+    let password = args
+        .ota_password
+        .as_deref()
+        .map(picow_protocol::ota::OtaPassword::new)
+        .transpose()
+        .map_err(|e| UsageError(format!("invalid --ota-password: {e}")))?;
+    let update = match &args.update {
+        Some(p) => Some(std::sync::Arc::new(
+            crate::ota::update::FirmwareFile::load(p, None)
+                .map_err(|e| UsageError(e.to_string().replacen("--firmware", "--update", 1)))?,
+        )),
+        None => None,
+    };
+    Ok(ota::Settings {
+        port: args.ota_port,
+        password,
+        update,
+        wait_back: std::time::Duration::from_secs(60),
+    })
+}
+
+/// An update that failed makes a run that would have succeeded exit 1, so
+/// that a script sees it (`--update` in CI).
+fn with_updates(exit: Exit, failures: &ota::Failures) -> Exit {
+    match exit {
+        Exit::Success if failures.count() > 0 => Exit::Failure,
+        e => e,
+    }
 }
 
 /// Starts advertising serve on the LAN by DNS-SD beside the engine, unless

@@ -55,6 +55,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/find TEXT", "view-cmd-find"),
     ("/pause, /clear, /reset", "view-cmd-pause"),
     ("/gone", "view-cmd-gone"),
+    ("/update ID [FIRMWARE]", "view-cmd-update"),
     ("/quit", "view-cmd-quit"),
     ("//text", "view-cmd-slash"),
 ];

@@ -181,6 +181,12 @@ fn client_rows(c: &Client, selected: bool, app: &App, width: usize) -> ListItem<
             None if c.picow => " PicoW".into(),
             None => String::new(),
         }),
+        Span::styled(
+            c.version
+                .as_deref()
+                .map_or_else(String::new, |v| format!(" {v}")),
+            DIM,
+        ),
     ]);
     let detail = truncate(
         &format!(

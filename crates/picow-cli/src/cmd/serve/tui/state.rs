@@ -384,6 +384,14 @@ impl ViewState {
                     );
                 }
             }
+            Event::Firmware { .. } | Event::Update { .. } => {
+                if let Event::Firmware { id, version, .. } = event {
+                    self.clients.firmware(*id, version);
+                }
+                if let Some(l) = picow_serve::observe::ota_line(event) {
+                    pane.info(at, Source::Event, &l);
+                }
+            }
             Event::Notice { message } => pane.info(at, Source::Notice, &message.localized()),
             Event::Error { message } => pane.info(
                 at,
