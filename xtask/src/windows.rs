@@ -16,11 +16,11 @@
 
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -437,6 +437,8 @@ struct Running {
     child: Child,
     out: JoinHandle<Vec<u8>>,
     err: JoinHandle<Vec<u8>>,
+    /// Its stdout lines as they come (the whole output is in `out` too).
+    lines: mpsc::Receiver<String>,
     _stdin: Option<ChildStdin>,
 }
 
@@ -451,12 +453,35 @@ impl Running {
             Stdio::null()
         });
         let mut child = cmd.spawn()?;
+        let (tx, lines) = mpsc::channel();
         Ok(Running {
-            out: drain(child.stdout.take()),
+            out: drain_lines(child.stdout.take(), tx),
             err: drain(child.stderr.take()),
+            lines,
             _stdin: child.stdin.take(),
             child,
         })
+    }
+
+    /// The port in the first stdout line that shows `http://127.0.0.1:PORT`
+    /// (`web`) or `127.0.0.1:PORT` (serve's listening line, plain or JSON,
+    /// in any language): how a program finds what `--port 0` and
+    /// `--web 127.0.0.1:0` bound.
+    fn port(&mut self, web: bool, limit: Duration) -> Result<u16> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).map_err(|_| {
+                format!(
+                    "no line with {}PORT on stdout within {} s",
+                    port_marker(web),
+                    limit.as_secs()
+                )
+            })?;
+            if let Some(port) = port_in(&line, web) {
+                return Ok(port);
+            }
+        }
     }
 
     /// Whether it is still running.
@@ -481,6 +506,43 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
         let mut buf = Vec::new();
         if let Some(mut p) = pipe {
             let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+fn port_marker(web: bool) -> &'static str {
+    if web {
+        "http://127.0.0.1:"
+    } else {
+        "127.0.0.1:"
+    }
+}
+
+/// The port after the first `127.0.0.1:` (`http://127.0.0.1:` for `web`) in
+/// a line, if it is a port other than 0.
+fn port_in(line: &str, web: bool) -> Option<u16> {
+    let rest = line.split(port_marker(web)).nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<u16>().ok().filter(|&p| p != 0)
+}
+
+/// [`drain`], also sending each line (without its end) to `tx` as it comes.
+fn drain_lines(
+    pipe: Option<impl Read + Send + 'static>,
+    tx: mpsc::Sender<String>,
+) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = pipe {
+            let mut r = io::BufReader::new(p);
+            let mut line = Vec::new();
+            while matches!(r.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                buf.extend_from_slice(&line);
+                let text = String::from_utf8_lossy(&line);
+                let _ = tx.send(text.trim_end_matches(['\r', '\n']).to_owned());
+                line.clear();
+            }
         }
         buf
     })
@@ -609,27 +671,31 @@ fn fresh_log(wine: &Wine, name: &'static str) -> (&'static str, PathBuf) {
     (name, path)
 }
 
-/// A free TCP port on 127.0.0.1 (Wine shares the host's network stack).
-fn free_port() -> Result<u16> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("finding a free port on 127.0.0.1: {e}"))
-}
-
-/// Runs `picow.exe ARGS` (a serve) while a fake board talks to `port`.
-fn serve_with_board(wine: &Wine, args: &[&str], port: u16) -> Result<(Run, BoardLog)> {
+/// Runs `picow.exe ARGS` (a serve with `--port 0`) while a fake board
+/// talks to the port serve reports in its listening line (Wine shares the
+/// host's network stack): the run, what the board saw, and the port.
+fn serve_with_board(wine: &Wine, args: &[&str]) -> Result<(Run, BoardLog, u16)> {
+    let what = |e: &dyn std::fmt::Display| format!("picow.exe {}: {e}", args.join(" "));
+    let mut serve = Running::spawn(&mut wine.picow(args), true).map_err(|e| what(&e))?;
+    // Wine's start-up, with room for a loaded box.
+    let port = match serve.port(false, Duration::from_secs(60)) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = serve.child.kill();
+            let run = serve.wait(Duration::from_secs(30)).map_err(|e| what(&e))?;
+            return Err(format!("{}\n{}", what(&e), run.transcript()));
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let board = {
         let stop = stop.clone();
         thread::spawn(move || fake_board(port, &stop, None, Duration::from_secs(90)))
     };
-    // Wine's start-up plus serve's own --timeout, with room for a loaded box.
-    let run = run_bounded(&mut wine.picow(args), Some(()), Duration::from_secs(120))
-        .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")));
+    // serve's own --timeout, with room for a loaded box.
+    let run = serve.wait(Duration::from_secs(120)).map_err(|e| what(&e));
     stop.store(true, Ordering::Relaxed);
     let log = board.join().unwrap_or_default();
-    Ok((run?, log))
+    Ok((run?, log, port))
 }
 
 /// The tutorial's board, as far as serve can see it: connect, greet with
@@ -703,12 +769,10 @@ struct BoardLog {
 /// The tutorial's exchange through the Windows build: serve sends `ping`,
 /// the board greets and echoes, serve's expectations are met: exit 0.
 fn check_serve(wine: &Wine) -> Result {
-    let port = free_port()?;
-    let port_s = port.to_string();
     let args = [
         "serve",
         "--port",
-        &port_s,
+        "0",
         "--bind",
         "127.0.0.1",
         "--send",
@@ -721,20 +785,16 @@ fn check_serve(wine: &Wine) -> Result {
         "30s",
     ];
     let start = Instant::now();
-    let (mut run, mut board) = serve_with_board(wine, &args, port)?;
+    let (mut run, mut board, mut port) = serve_with_board(wine, &args)?;
     if run.code().is_none() {
         // Debian 12's Wine 8.0 has been seen to die with SIGSEGV while a
         // picow.exe that had finished its work (summary printed) exited. That
-        // is Wine's, not picow's: say so and try once more, on a new port.
+        // is Wine's, not picow's: say so and try once more.
         println!(
             "    warning: Wine ended picow.exe serve with a signal ({}); running it once more",
             run.status
         );
-        let port = free_port()?;
-        let port_s = port.to_string();
-        let mut again = args;
-        again[2] = &port_s;
-        (run, board) = serve_with_board(wine, &again, port)?;
+        (run, board, port) = serve_with_board(wine, &args)?;
     }
     let got_ping = String::from_utf8_lossy(&board.received).contains("ping");
     check(
@@ -760,14 +820,12 @@ fn check_serve(wine: &Wine) -> Result {
 /// can fail), with `--json` lines and a `--log` file that end lines in `\n`
 /// only, on Windows as everywhere.
 fn check_serve_timeout_json_and_log(wine: &Wine) -> Result {
-    let port = free_port()?;
-    let port_s = port.to_string();
     let (log_name, log_path) = fresh_log(wine, "serve-log.jsonl");
     let args = [
         "--json",
         "serve",
         "--port",
-        &port_s,
+        "0",
         "--bind",
         "127.0.0.1",
         "--send",
@@ -779,7 +837,7 @@ fn check_serve_timeout_json_and_log(wine: &Wine) -> Result {
         "--log",
         log_name,
     ];
-    let (run, board) = serve_with_board(wine, &args, port)?;
+    let (run, board, _) = serve_with_board(wine, &args)?;
     check(
         "picow.exe serve exits 124 when an expectation is not met in time",
         run.code() == Some(124) && board.connected,
@@ -831,22 +889,30 @@ fn http_get(port: u16, path: &str) -> Option<(String, String)> {
 /// `serve --web` in the Windows build (issue #14): the page and its script
 /// are served from the binary, with the security headers.
 fn check_serve_web(wine: &Wine) -> Result {
-    let port_s = free_port()?.to_string();
-    let web = free_port()?;
-    let web_s = format!("127.0.0.1:{web}");
     let args = [
         "serve",
         "--port",
-        &port_s,
+        "0",
         "--bind",
         "127.0.0.1",
         "--web",
-        &web_s,
+        "127.0.0.1:0",
         "--timeout",
         "30s",
     ];
     let mut running = Running::spawn(&mut wine.picow(&args), false)
         .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
+    let web = match running.port(true, Duration::from_secs(60)) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = running.child.kill();
+            let run = running
+                .wait(Duration::from_secs(30))
+                .map_err(|e| format!("picow.exe serve --web: {e}"))?;
+            return Err(format!("picow.exe serve --web: {e}\n{}", run.transcript()));
+        }
+    };
+    let web_s = format!("127.0.0.1:{web}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut got = None;
     while Instant::now() < deadline && got.is_none() {
@@ -893,14 +959,12 @@ fn check_serve_web(wine: &Wine) -> Result {
 /// SIGINT into one): serve must close, print its summary and flush `--log`
 /// with everything received before it, and exit 0.
 fn check_serve_ctrl_c(wine: &Wine) -> Result {
-    let port = free_port()?;
-    let port_s = port.to_string();
     let (log_name, log_path) = fresh_log(wine, "serve-ctrl-c.jsonl");
     let args = [
         "--json",
         "serve",
         "--port",
-        &port_s,
+        "0",
         "--bind",
         "127.0.0.1",
         "--send",
@@ -910,13 +974,24 @@ fn check_serve_ctrl_c(wine: &Wine) -> Result {
     ];
     let stop = Arc::new(AtomicBool::new(false));
     let got_data = Arc::new(AtomicBool::new(false));
-    let board = {
-        let (stop, got_data) = (stop.clone(), got_data.clone());
-        thread::spawn(move || fake_board(port, &stop, Some(&got_data), Duration::from_secs(90)))
-    };
+    let mut board = None;
     let result = (|| {
         let mut serve = Running::spawn(&mut wine.picow(&args), true)
             .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
+        let port = match serve.port(false, Duration::from_secs(60)) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = serve.child.kill();
+                let run = serve
+                    .wait(Duration::from_secs(30))
+                    .map_err(|e| format!("picow.exe serve: {e}"))?;
+                return Err(format!("picow.exe serve: {e}\n{}", run.transcript()));
+            }
+        };
+        board = Some({
+            let (stop, got_data) = (stop.clone(), got_data.clone());
+            thread::spawn(move || fake_board(port, &stop, Some(&got_data), Duration::from_secs(90)))
+        });
         // Until the board has the `ping`: then serve has its greeting too.
         let deadline = Instant::now() + Duration::from_secs(60);
         while !got_data.load(Ordering::Relaxed) && serve.running() && Instant::now() < deadline {
@@ -936,7 +1011,9 @@ fn check_serve_ctrl_c(wine: &Wine) -> Result {
         Ok::<_, String>((run, ready))
     })();
     stop.store(true, Ordering::Relaxed);
-    let _ = board.join();
+    if let Some(board) = board {
+        let _ = board.join();
+    }
     let (run, ready) = result?;
     let log = String::from_utf8_lossy(&fs::read(&log_path).unwrap_or_default()).into_owned();
     // The log keeps UTF-8 reads as JSON text.
@@ -1057,4 +1134,25 @@ fn monitor_via_sim(wine: &Wine, sim: &mut Child, control: &Path) -> Result<(Run,
         .wait(Duration::from_secs(10))
         .map_err(|e| format!("picow.exe monitor: {e}"))?;
     Ok((run, resets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port_in;
+
+    #[test]
+    fn the_bound_port_is_read_from_serves_first_lines() {
+        let plain = "picow serve: listening on TCP 127.0.0.1:41539";
+        assert_eq!(port_in(plain, false), Some(41539));
+        let zh = "picow serve：正在监听 TCP 127.0.0.1:41539";
+        assert_eq!(port_in(zh, false), Some(41539));
+        let json = r#"{"event":"listening","version":4,"transport":"tcp","local":["127.0.0.1:5000"],"lan":[]}"#;
+        assert_eq!(port_in(json, false), Some(5000));
+        let warning = "warning: listening on 127.0.0.1 only: a board on Wi-Fi cannot reach it";
+        assert_eq!(port_in(warning, false), None);
+        let web = "web page: http://127.0.0.1:10080/ (open it in a browser)";
+        assert_eq!(port_in(web, true), Some(10080));
+        assert_eq!(port_in(plain, true), None);
+        assert_eq!(port_in("listening on 127.0.0.1:0", false), None);
+    }
 }
