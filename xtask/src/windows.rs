@@ -435,8 +435,8 @@ fn run_bounded(cmd: &mut Command, stdin: Option<()>, limit: Duration) -> io::Res
 /// A child whose stdout and stderr are being collected.
 struct Running {
     child: Child,
-    out: JoinHandle<Vec<u8>>,
-    err: JoinHandle<Vec<u8>>,
+    out: Option<JoinHandle<Vec<u8>>>,
+    err: Option<JoinHandle<Vec<u8>>>,
     /// Its stdout lines as they come (the whole output is in `out` too).
     lines: mpsc::Receiver<String>,
     _stdin: Option<ChildStdin>,
@@ -455,8 +455,8 @@ impl Running {
         let mut child = cmd.spawn()?;
         let (tx, lines) = mpsc::channel();
         Ok(Running {
-            out: drain_lines(child.stdout.take(), tx),
-            err: drain(child.stderr.take()),
+            out: Some(drain_lines(child.stdout.take(), tx)),
+            err: Some(drain(child.stderr.take())),
             lines,
             _stdin: child.stdin.take(),
             child,
@@ -484,6 +484,32 @@ impl Running {
         }
     }
 
+    /// [`Running::port`] within 60 s (Wine's start-up, with room for a
+    /// loaded box); without it the process is killed and the error shows
+    /// everything it printed, under `what`.
+    fn port_or_stop(&mut self, web: bool, what: &str) -> Result<u16> {
+        let e = match self.port(web, Duration::from_secs(60)) {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        let _ = self.child.kill();
+        let status = wait_bounded(&mut self.child, Duration::from_secs(30))
+            .map_err(|e| format!("{what}: {e}"))?;
+        Err(format!(
+            "{what}: {e}\n{}",
+            self.collect(status).transcript()
+        ))
+    }
+
+    /// What it printed, once it has ended with `status`.
+    fn collect(&mut self, status: ExitStatus) -> Run {
+        Run {
+            status,
+            stdout: join_text(self.out.take()),
+            stderr: join_text(self.err.take()),
+        }
+    }
+
     /// Whether it is still running.
     fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -492,11 +518,7 @@ impl Running {
     /// Waits at most `limit` (then kills it and says so).
     fn wait(mut self, limit: Duration) -> io::Result<Run> {
         let status = wait_bounded(&mut self.child, limit)?;
-        Ok(Run {
-            status,
-            stdout: join_text(self.out),
-            stderr: join_text(self.err),
-        })
+        Ok(self.collect(status))
     }
 }
 
@@ -548,8 +570,9 @@ fn drain_lines(
     })
 }
 
-fn join_text(h: JoinHandle<Vec<u8>>) -> String {
-    String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+fn join_text(h: Option<JoinHandle<Vec<u8>>>) -> String {
+    let bytes = h.and_then(|h| h.join().ok()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Waits for the child at most `limit`, then kills it and says so.
@@ -678,14 +701,7 @@ fn serve_with_board(wine: &Wine, args: &[&str]) -> Result<(Run, BoardLog, u16)> 
     let what = |e: &dyn std::fmt::Display| format!("picow.exe {}: {e}", args.join(" "));
     let mut serve = Running::spawn(&mut wine.picow(args), true).map_err(|e| what(&e))?;
     // Wine's start-up, with room for a loaded box.
-    let port = match serve.port(false, Duration::from_secs(60)) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = serve.child.kill();
-            let run = serve.wait(Duration::from_secs(30)).map_err(|e| what(&e))?;
-            return Err(format!("{}\n{}", what(&e), run.transcript()));
-        }
-    };
+    let port = serve.port_or_stop(false, "picow.exe serve")?;
     let stop = Arc::new(AtomicBool::new(false));
     let board = {
         let stop = stop.clone();
@@ -902,16 +918,7 @@ fn check_serve_web(wine: &Wine) -> Result {
     ];
     let mut running = Running::spawn(&mut wine.picow(&args), false)
         .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
-    let web = match running.port(true, Duration::from_secs(60)) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = running.child.kill();
-            let run = running
-                .wait(Duration::from_secs(30))
-                .map_err(|e| format!("picow.exe serve --web: {e}"))?;
-            return Err(format!("picow.exe serve --web: {e}\n{}", run.transcript()));
-        }
-    };
+    let web = running.port_or_stop(true, "picow.exe serve --web")?;
     let web_s = format!("127.0.0.1:{web}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut got = None;
@@ -978,16 +985,7 @@ fn check_serve_ctrl_c(wine: &Wine) -> Result {
     let result = (|| {
         let mut serve = Running::spawn(&mut wine.picow(&args), true)
             .map_err(|e| format!("picow.exe {}: {e}", args.join(" ")))?;
-        let port = match serve.port(false, Duration::from_secs(60)) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = serve.child.kill();
-                let run = serve
-                    .wait(Duration::from_secs(30))
-                    .map_err(|e| format!("picow.exe serve: {e}"))?;
-                return Err(format!("picow.exe serve: {e}\n{}", run.transcript()));
-            }
-        };
+        let port = serve.port_or_stop(false, "picow.exe serve")?;
         board = Some({
             let (stop, got_data) = (stop.clone(), got_data.clone());
             thread::spawn(move || fake_board(port, &stop, Some(&got_data), Duration::from_secs(90)))
